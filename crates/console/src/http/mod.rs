@@ -1,0 +1,45 @@
+//! HTTP: one module per resource, merged here; the layers every response gets are applied once, here.
+
+mod error;
+mod events;
+mod json;
+mod pages;
+mod security;
+mod sessions;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::routing::get;
+use tower_http::services::ServeDir;
+use tower_http::trace::TraceLayer;
+
+use crate::AppState;
+
+pub use error::ApiError;
+
+pub fn router(state: AppState) -> Router {
+    let static_files = ServeDir::new(&state.config.static_dir);
+    Router::new()
+        .merge(pages::router())
+        .merge(sessions::router())
+        .merge(events::router())
+        .route("/healthz", get(healthz))
+        .nest_service("/static", static_files)
+        .layer(axum::middleware::from_fn(security::check_origin))
+        .layer(axum::middleware::from_fn(security::headers))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let path = req
+                .extensions()
+                .get::<MatchedPath>()
+                .map_or(req.uri().path(), MatchedPath::as_str);
+            tracing::info_span!("http", method = %req.method(), path)
+        }))
+        .with_state(state)
+}
+
+async fn healthz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<&'static str, ApiError> {
+    state.store.ping().await?;
+    Ok("ok")
+}

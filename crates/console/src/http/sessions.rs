@@ -1,0 +1,188 @@
+//! `/api/sessions`: create, list, read, update and delete recorded sessions.
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use realtime_store::{NewSession, Session, SessionId, SessionPage, SessionPatch, SessionQuery};
+use serde::Deserialize;
+
+use super::error::{ApiError, Result};
+use super::json::{parse_json, read_body};
+use crate::AppState;
+
+const MAX_SESSION_BODY: usize = 1024 * 1024;
+const MAX_LABEL_CHARS: usize = 200;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/sessions", post(create).get(list))
+        .route("/api/sessions/{id}", get(read).patch(update).delete(remove))
+}
+
+/// Parses a session id from the path; a malformed id is simply not found.
+pub fn session_id(raw: &str) -> Result<SessionId> {
+    SessionId::parse(raw).ok_or_else(|| ApiError::session_not_found(raw))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    label: Option<String>,
+    flow: Option<String>,
+    model: Option<String>,
+    config: Option<serde_json::Value>,
+}
+
+fn check_label(label: &Option<String>) -> Result<()> {
+    if label
+        .as_ref()
+        .is_some_and(|l| l.chars().count() > MAX_LABEL_CHARS)
+    {
+        return Err(ApiError::bad_request(
+            "invalid_value",
+            format!("`label` may be at most {MAX_LABEL_CHARS} characters"),
+            "label",
+        ));
+    }
+    Ok(())
+}
+
+async fn create(State(state): State<AppState>, body: Body) -> Result<(StatusCode, Json<Session>)> {
+    let bytes = read_body(body, MAX_SESSION_BODY).await?;
+    let body: CreateBody = if bytes.iter().all(u8::is_ascii_whitespace) {
+        CreateBody::default()
+    } else {
+        parse_json(&bytes)?
+    };
+    check_label(&body.label)?;
+    if let Some(flow) = &body.flow {
+        let ok = !flow.is_empty()
+            && flow.len() <= 32
+            && flow
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if !ok {
+            return Err(ApiError::bad_request(
+                "invalid_value",
+                "`flow` must be a short lowercase name such as `ephemeral`, `unified` or `import`",
+                "flow",
+            ));
+        }
+    }
+    if body.config.as_ref().is_some_and(|c| !c.is_object()) {
+        return Err(ApiError::bad_request(
+            "invalid_value",
+            "`config` must be a JSON object",
+            "config",
+        ));
+    }
+    let session = state
+        .store
+        .create_session(NewSession {
+            label: body.label,
+            flow: body.flow,
+            model: body.model,
+            config: body.config,
+            call_id: None,
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(session)))
+}
+
+#[derive(Deserialize)]
+struct ListParams {
+    limit: Option<String>,
+    before: Option<String>,
+    q: Option<String>,
+}
+
+pub(super) fn parse_limit(raw: Option<&str>, default: u32, max: u32) -> Result<u32> {
+    match raw {
+        None | Some("") => Ok(default),
+        Some(s) => s
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_value",
+                    format!("`limit` must be an integer from 1 to {max}"),
+                    "limit",
+                )
+            }),
+    }
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Query(p): Query<ListParams>,
+) -> Result<Json<SessionPage>> {
+    let before = match p.before.as_deref().filter(|b| !b.is_empty()) {
+        None => None,
+        Some(b) => Some(SessionId::parse(b).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_value",
+                "`before` must be a session id from `next_before`",
+                "before",
+            )
+        })?),
+    };
+    let query = SessionQuery {
+        limit: parse_limit(p.limit.as_deref(), 50, 500)?,
+        before,
+        q: p.q,
+    };
+    Ok(Json(state.store.list_sessions(&query).await?))
+}
+
+async fn read(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Session>> {
+    let sid = session_id(&id)?;
+    let session = state.store.get_session(sid).await?;
+    session
+        .map(Json)
+        .ok_or_else(|| ApiError::session_not_found(&id))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchBody {
+    label: Option<String>,
+    ended: Option<bool>,
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Json<Session>> {
+    let sid = session_id(&id)?;
+    let body: PatchBody = parse_json(&read_body(body, MAX_SESSION_BODY).await?)?;
+    check_label(&body.label)?;
+    if body.ended == Some(false) {
+        return Err(ApiError::bad_request(
+            "invalid_value",
+            "an ended session cannot be reopened; send `\"ended\": true` or leave it out",
+            "ended",
+        ));
+    }
+    let patch = SessionPatch {
+        label: body.label,
+        call_id: None,
+        ended: body.ended == Some(true),
+    };
+    let session = state.store.update_session(sid, patch).await?;
+    session
+        .map(Json)
+        .ok_or_else(|| ApiError::session_not_found(&id))
+}
+
+async fn remove(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode> {
+    let sid = session_id(&id)?;
+    if state.store.delete_session(sid).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::session_not_found(&id))
+    }
+}

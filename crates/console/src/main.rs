@@ -1,0 +1,17 @@
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    // A missing .env is normal; the environment and flags still apply.
+    let _ = dotenvy::dotenv();
+    let config = realtime_console::Config::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let listener = tokio::net::TcpListener::bind((config.host, config.port)).await?;
+    let state = realtime_console::AppState::new(config).await?;
+    realtime_console::serve(listener, state, realtime_console::shutdown_signal()).await
+}

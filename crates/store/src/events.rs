@@ -1,0 +1,243 @@
+//! Reading a session's events: filtered pages and a streamed JSONL export.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use futures::Stream;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tracing::instrument;
+
+use crate::domain::{Direction, SessionId};
+use crate::{Error, Result, Store};
+
+/// A filter over one session's events, in `seq` order.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    /// Only events with `seq` greater than this (cursor from `next_after_seq`).
+    pub after_seq: i64,
+    pub limit: u32,
+    /// An exact type (`response.done`) or, ending in `.`, a prefix (`response.`).
+    pub event_type: Option<String>,
+    pub direction: Option<Direction>,
+    /// Case-insensitive (ASCII) substring of the event's JSON text.
+    pub q: Option<String>,
+}
+
+/// One stored event as the API returns it; `event` is the JSON exactly as received.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub ts: f64,
+    pub received_at: i64,
+    pub direction: Direction,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub event: Box<RawValue>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EventPage {
+    pub events: Vec<StoredEvent>,
+    pub next_after_seq: Option<i64>,
+}
+
+fn from_row(row: &SqliteRow) -> Result<StoredEvent> {
+    let direction: String = row.try_get("direction")?;
+    let event: String = row.try_get("event")?;
+    Ok(StoredEvent {
+        seq: row.try_get("seq")?,
+        ts: row.try_get("ts")?,
+        received_at: row.try_get("received_at")?,
+        direction: direction
+            .parse()
+            .map_err(|_| sqlx::Error::Decode(format!("bad direction {direction}").into()))?,
+        event_type: row.try_get("type")?,
+        event: RawValue::from_string(event).map_err(|e| sqlx::Error::Decode(e.into()))?,
+    })
+}
+
+macro_rules! event_columns {
+    () => {
+        "seq, ts, received_at, direction, type, event"
+    };
+}
+const EXPORT_PAGE: i64 = 2_000;
+
+fn push_common_filters(sql: &mut QueryBuilder<Sqlite>, pk: i64, q: &EventQuery) {
+    sql.push(" WHERE session_pk = ")
+        .push_bind(pk)
+        .push(" AND seq > ")
+        .push_bind(q.after_seq);
+    if let Some(d) = q.direction {
+        sql.push(" AND direction = ").push_bind(d.as_str());
+    }
+    if let Some(text) = q.q.as_deref().filter(|t| !t.is_empty()) {
+        sql.push(" AND event LIKE ")
+            .push_bind(crate::sessions::like_pattern(text))
+            .push(" ESCAPE '\\'");
+    }
+}
+
+impl Store {
+    async fn session_pk(&self, id: SessionId) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar("SELECT pk FROM sessions WHERE id = ?")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// The event types a session holds, with their counts, for filter menus.
+    pub async fn event_types(&self, id: SessionId) -> Result<Option<Vec<(String, i64)>>> {
+        let Some(pk) = self.session_pk(id).await? else {
+            return Ok(None);
+        };
+        let rows =
+            sqlx::query("SELECT type, count FROM session_types WHERE session_pk = ? ORDER BY type")
+                .bind(pk)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(Some(rows.iter().map(|r| (r.get(0), r.get(1))).collect()))
+    }
+
+    /// One page of a session's events, or `None` if the session does not exist.
+    #[instrument(skip_all)]
+    pub async fn list_events(
+        &self,
+        id: SessionId,
+        query: &EventQuery,
+    ) -> Result<Option<EventPage>> {
+        let Some(pk) = self.session_pk(id).await? else {
+            return Ok(None);
+        };
+        let limit = i64::from(query.limit.clamp(1, 1000));
+        let rows = match query.event_type.as_deref().filter(|t| !t.is_empty()) {
+            None => {
+                let mut sql =
+                    QueryBuilder::new(concat!("SELECT ", event_columns!(), " FROM events"));
+                push_common_filters(&mut sql, pk, query);
+                sql.push(" ORDER BY seq LIMIT ").push_bind(limit + 1);
+                sql.build().fetch_all(&self.pool).await?
+            }
+            Some(t) => {
+                // Resolve the filter to the session's concrete types, then merge one index range per type:
+                // each range is already in seq order, so a sparse type never scans the whole session and a
+                // dense prefix never sorts it.
+                let types: Vec<String> = if let Some(prefix) = t.strip_suffix('.') {
+                    let all = self.event_types(id).await?.unwrap_or_default();
+                    let prefix = format!("{prefix}.");
+                    all.into_iter()
+                        .map(|(ty, _)| ty)
+                        .filter(|ty| ty.starts_with(&prefix))
+                        .collect()
+                } else {
+                    vec![t.to_owned()]
+                };
+                if types.is_empty() {
+                    return Ok(Some(EventPage {
+                        events: Vec::new(),
+                        next_after_seq: None,
+                    }));
+                }
+                let mut sql = QueryBuilder::new(concat!("SELECT ", event_columns!(), " FROM ("));
+                for (i, ty) in types.iter().enumerate() {
+                    if i > 0 {
+                        sql.push(" UNION ALL ");
+                    }
+                    sql.push(concat!(
+                        "SELECT * FROM (SELECT ",
+                        event_columns!(),
+                        " FROM events"
+                    ));
+                    push_common_filters(&mut sql, pk, query);
+                    sql.push(" AND type = ")
+                        .push_bind(ty.clone())
+                        .push(" ORDER BY seq LIMIT ")
+                        .push_bind(limit + 1)
+                        .push(")");
+                }
+                sql.push(") ORDER BY seq LIMIT ").push_bind(limit + 1);
+                sql.build().fetch_all(&self.pool).await?
+            }
+        };
+        let mut events = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+        let next_after_seq = if events.len() > limit as usize {
+            events.truncate(limit as usize);
+            events.last().map(|e| e.seq)
+        } else {
+            None
+        };
+        Ok(Some(EventPage {
+            events,
+            next_after_seq,
+        }))
+    }
+
+    /// Streams a session as JSONL, one `{"seq","ts","direction","event"}` a line, `event` byte for byte.
+    /// `None` if the session does not exist.
+    pub async fn export_jsonl(
+        &self,
+        id: SessionId,
+    ) -> Result<Option<impl Stream<Item = Result<Bytes>> + Send + 'static>> {
+        let Some(pk) = self.session_pk(id).await? else {
+            return Ok(None);
+        };
+        let pool = self.pool.clone();
+        let (tx, rx) = mpsc::channel(4);
+        tokio::spawn(async move {
+            let mut after = 0i64;
+            loop {
+                let page = sqlx::query(
+                    "SELECT seq, ts, direction, event FROM events WHERE session_pk = ? AND seq > ? ORDER BY seq LIMIT ?",
+                )
+                .bind(pk)
+                .bind(after)
+                .bind(EXPORT_PAGE)
+                .fetch_all(&pool)
+                .await;
+                let rows = match page {
+                    Ok(rows) => rows,
+                    Err(e) => {
+                        let _ = tx.send(Err(Error::Db(e))).await;
+                        return;
+                    }
+                };
+                let mut buf = BytesMut::with_capacity(rows.len() * 512);
+                for row in &rows {
+                    let seq: i64 = row.get(0);
+                    write_line(&mut buf, seq, row.get(1), row.get(2), row.get(3));
+                    after = seq;
+                }
+                if !buf.is_empty() && tx.send(Ok(buf.freeze())).await.is_err() {
+                    return; // the client went away
+                }
+                if (rows.len() as i64) < EXPORT_PAGE {
+                    return;
+                }
+            }
+        });
+        Ok(Some(ReceiverStream::new(rx)))
+    }
+}
+
+/// One JSONL export line. `ts` is written by serde_json (shortest round-trip form), so an import followed by an
+/// export reproduces the same line.
+pub(crate) fn write_line(buf: &mut BytesMut, seq: i64, ts: f64, direction: &str, event: &str) {
+    let mut w = buf.writer();
+    // Writing to a BytesMut cannot fail, and these values serialize infallibly.
+    let _ = std::io::Write::write_fmt(&mut w, format_args!("{{\"seq\":{seq},\"ts\":"));
+    if ts.fract() == 0.0 && ts.abs() < 1e15 {
+        // Browsers write whole-ms times as integers; keep them that way rather than as `2.0`.
+        let _ = std::io::Write::write_fmt(&mut w, format_args!("{}", ts as i64));
+    } else {
+        let _ = serde_json::to_writer(&mut w, &ts);
+    }
+    let buf = w.into_inner();
+    buf.put_slice(b",\"direction\":\"");
+    buf.put_slice(direction.as_bytes());
+    buf.put_slice(b"\",\"event\":");
+    buf.put_slice(event.as_bytes());
+    buf.put_slice(b"}\n");
+}

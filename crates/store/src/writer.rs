@@ -1,0 +1,363 @@
+//! The single writer: takes every write job waiting in its queue, applies each in its own savepoint and
+//! commits them all at once (group commit). A job that fails its own checks is rolled back alone.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use sqlx::{Connection, Row, SqliteConnection, sqlite::SqliteConnectOptions};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::domain::{Direction, NewEvent, SessionId, Usage};
+use crate::sessions::{self, NewSession, Session, SessionPatch};
+use crate::{Error, Result};
+
+/// Caps one commit so a flood of requests cannot make one transaction (and its latency) unbounded.
+const MAX_EVENTS_PER_COMMIT: usize = 20_000;
+
+/// The answer to an accepted batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct AppendOutcome {
+    /// The largest n such that seqs 1..=n of the session are all stored.
+    pub acked_seq: i64,
+    pub stored: u64,
+    pub duplicates: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    #[error("no such session")]
+    UnknownSession,
+    /// `index` is the element of the batch whose `seq` is already stored with other content.
+    #[error("seq {seq} is already stored with different content")]
+    Conflict { index: usize, seq: i64 },
+    #[error(transparent)]
+    Store(#[from] Error),
+}
+
+impl From<sqlx::Error> for AppendError {
+    fn from(e: sqlx::Error) -> Self {
+        AppendError::Store(Error::Db(e))
+    }
+}
+
+pub(crate) enum Job {
+    Append {
+        session: SessionId,
+        events: Vec<NewEvent>,
+        reply: oneshot::Sender<Result<AppendOutcome, AppendError>>,
+    },
+    Create {
+        new: NewSession,
+        reply: oneshot::Sender<Result<Session>>,
+    },
+    Update {
+        id: SessionId,
+        patch: SessionPatch,
+        reply: oneshot::Sender<Result<Option<Session>>>,
+    },
+    Delete {
+        id: SessionId,
+        reply: oneshot::Sender<Result<bool>>,
+    },
+}
+
+impl Job {
+    fn weight(&self) -> usize {
+        match self {
+            Job::Append { events, .. } => events.len().max(1),
+            _ => 1,
+        }
+    }
+}
+
+/// The result of one job, held until the group's commit succeeds.
+enum Done {
+    Append(
+        oneshot::Sender<Result<AppendOutcome, AppendError>>,
+        Result<AppendOutcome, AppendError>,
+    ),
+    Create(oneshot::Sender<Result<Session>>, Result<Session>),
+    Update(
+        oneshot::Sender<Result<Option<Session>>>,
+        Result<Option<Session>>,
+    ),
+    Delete(oneshot::Sender<Result<bool>>, Result<bool>),
+}
+
+impl Done {
+    /// True when the job's own savepoint must be rolled back (its error is the caller's, not the database's).
+    fn is_rejected(&self) -> bool {
+        matches!(
+            self,
+            Done::Append(_, Err(_))
+                | Done::Create(_, Err(_))
+                | Done::Update(_, Err(_))
+                | Done::Delete(_, Err(_))
+        )
+    }
+
+    fn reply(self) {
+        // A caller that went away (client disconnected) doesn't need its answer; the work is committed.
+        match self {
+            Done::Append(tx, r) => drop(tx.send(r)),
+            Done::Create(tx, r) => drop(tx.send(r)),
+            Done::Update(tx, r) => drop(tx.send(r)),
+            Done::Delete(tx, r) => drop(tx.send(r)),
+        }
+    }
+
+    /// The commit failed: nothing of this job is stored.
+    fn fail(self, why: &str) {
+        let e = || Error::Db(sqlx::Error::Protocol(why.to_owned()));
+        match self {
+            Done::Append(tx, _) => drop(tx.send(Err(AppendError::Store(e())))),
+            Done::Create(tx, _) => drop(tx.send(Err(e()))),
+            Done::Update(tx, _) => drop(tx.send(Err(e()))),
+            Done::Delete(tx, _) => drop(tx.send(Err(e()))),
+        }
+    }
+}
+
+pub(crate) async fn spawn(opts: SqliteConnectOptions) -> Result<mpsc::Sender<Job>> {
+    let conn = SqliteConnection::connect_with(&opts).await?;
+    let (tx, rx) = mpsc::channel(1024);
+    tokio::spawn(run(conn, rx));
+    Ok(tx)
+}
+
+async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>) {
+    let mut group = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut weight = first.weight();
+        group.push(first);
+        while weight < MAX_EVENTS_PER_COMMIT {
+            match rx.try_recv() {
+                Ok(job) => {
+                    weight += job.weight();
+                    group.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        commit_group(&mut conn, group.drain(..)).await;
+    }
+    let _ = conn.close().await;
+}
+
+async fn commit_group(conn: &mut SqliteConnection, jobs: impl Iterator<Item = Job>) {
+    let mut done = Vec::new();
+    let outcome: Result<(), sqlx::Error> = async {
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+        for job in jobs {
+            sqlx::query("SAVEPOINT job").execute(&mut *conn).await?;
+            let d = apply(conn, job).await;
+            if d.is_rejected() {
+                sqlx::query("ROLLBACK TO job").execute(&mut *conn).await?;
+            }
+            sqlx::query("RELEASE job").execute(&mut *conn).await?;
+            done.push(d);
+        }
+        sqlx::query("COMMIT").execute(&mut *conn).await?;
+        Ok(())
+    }
+    .await;
+    match outcome {
+        Ok(()) => done.into_iter().for_each(Done::reply),
+        Err(e) => {
+            tracing::error!(error = %e, "event store commit failed; the group is rolled back");
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            done.into_iter()
+                .for_each(|d| d.fail("the event store could not commit"));
+        }
+    }
+}
+
+async fn apply(conn: &mut SqliteConnection, job: Job) -> Done {
+    match job {
+        Job::Append {
+            session,
+            events,
+            reply,
+        } => Done::Append(reply, append(conn, session, &events).await),
+        Job::Create { new, reply } => Done::Create(reply, sessions::insert(conn, new).await),
+        Job::Update { id, patch, reply } => {
+            Done::Update(reply, sessions::update(conn, id, patch).await)
+        }
+        Job::Delete { id, reply } => Done::Delete(reply, sessions::delete(conn, id).await),
+    }
+}
+
+/// Stats of the events a batch newly stored, added to the session row in one UPDATE.
+#[derive(Default)]
+struct Delta {
+    client: i64,
+    server: i64,
+    system: i64,
+    errors: i64,
+    responses: i64,
+    usage: Usage,
+    first_ts: Option<f64>,
+    last_ts: Option<f64>,
+    types: HashMap<String, i64>,
+}
+
+impl Delta {
+    fn add(&mut self, e: &NewEvent) {
+        match e.direction {
+            Direction::Client => self.client += 1,
+            Direction::Server => self.server += 1,
+            Direction::System => self.system += 1,
+        }
+        match e.event_type.as_str() {
+            "error" => self.errors += 1,
+            "response.done" => {
+                self.responses += 1;
+                self.usage.add(&Usage::from_response_done(e.event.get()));
+            }
+            _ => {}
+        }
+        self.first_ts = Some(self.first_ts.map_or(e.ts, |t| t.min(e.ts)));
+        self.last_ts = Some(self.last_ts.map_or(e.ts, |t| t.max(e.ts)));
+        *self.types.entry(e.event_type.clone()).or_default() += 1;
+    }
+}
+
+async fn append(
+    conn: &mut SqliteConnection,
+    session: SessionId,
+    events: &[NewEvent],
+) -> Result<AppendOutcome, AppendError> {
+    let row = sqlx::query("SELECT pk, acked_seq FROM sessions WHERE id = ?")
+        .bind(session.to_string())
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(AppendError::UnknownSession)?;
+    let pk: i64 = row.get(0);
+    let mut acked: i64 = row.get(1);
+    let now = crate::now_ms();
+    let mut delta = Delta::default();
+    let mut duplicates = 0u64;
+    for (index, e) in events.iter().enumerate() {
+        let inserted = sqlx::query(
+            "INSERT INTO events (session_pk, seq, ts, received_at, direction, type, event) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_pk, seq) DO NOTHING",
+        )
+        .bind(pk)
+        .bind(e.seq)
+        .bind(e.ts)
+        .bind(now)
+        .bind(e.direction.as_str())
+        .bind(&e.event_type)
+        .bind(e.event.get())
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            delta.add(e);
+            continue;
+        }
+        let existing =
+            sqlx::query("SELECT ts, direction, event FROM events WHERE session_pk = ? AND seq = ?")
+                .bind(pk)
+                .bind(e.seq)
+                .fetch_one(&mut *conn)
+                .await?;
+        let direction: String = existing.get(1);
+        let same = direction
+            .parse::<Direction>()
+            .is_ok_and(|d| e.same_content(existing.get(0), d, existing.get::<&str, _>(2)));
+        if !same {
+            return Err(AppendError::Conflict { index, seq: e.seq });
+        }
+        duplicates += 1;
+    }
+    let stored = events.len() as u64 - duplicates;
+    if stored > 0 {
+        record_stats(conn, pk, &delta).await?;
+        acked = advance_acked(conn, pk, acked).await?;
+    }
+    Ok(AppendOutcome {
+        acked_seq: acked,
+        stored,
+        duplicates,
+    })
+}
+
+async fn record_stats(conn: &mut SqliteConnection, pk: i64, d: &Delta) -> Result<(), sqlx::Error> {
+    let u = &d.usage;
+    sqlx::query(
+        "UPDATE sessions SET client_events = client_events + ?, server_events = server_events + ?, \
+         system_events = system_events + ?, error_count = error_count + ?, response_count = response_count + ?, \
+         input_tokens = input_tokens + ?, output_tokens = output_tokens + ?, total_tokens = total_tokens + ?, \
+         cached_tokens = cached_tokens + ?, input_text_tokens = input_text_tokens + ?, \
+         input_audio_tokens = input_audio_tokens + ?, output_text_tokens = output_text_tokens + ?, \
+         output_audio_tokens = output_audio_tokens + ?, \
+         first_event_ts = min(coalesce(first_event_ts, ?), ?), last_event_ts = max(coalesce(last_event_ts, ?), ?) \
+         WHERE pk = ?",
+    )
+    .bind(d.client)
+    .bind(d.server)
+    .bind(d.system)
+    .bind(d.errors)
+    .bind(d.responses)
+    .bind(u.input_tokens)
+    .bind(u.output_tokens)
+    .bind(u.total_tokens)
+    .bind(u.cached_tokens)
+    .bind(u.input_text_tokens)
+    .bind(u.input_audio_tokens)
+    .bind(u.output_text_tokens)
+    .bind(u.output_audio_tokens)
+    .bind(d.first_ts)
+    .bind(d.first_ts)
+    .bind(d.last_ts)
+    .bind(d.last_ts)
+    .bind(pk)
+    .execute(&mut *conn)
+    .await?;
+    for (ty, n) in &d.types {
+        sqlx::query(
+            "INSERT INTO session_types (session_pk, type, count) VALUES (?, ?, ?) \
+             ON CONFLICT (session_pk, type) DO UPDATE SET count = count + excluded.count",
+        )
+        .bind(pk)
+        .bind(ty)
+        .bind(n)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Moves `acked_seq` to the end of the contiguous run that starts right after it. Walks only events stored
+/// since the last advance, so a gap early in a long session costs nothing per batch.
+async fn advance_acked(
+    conn: &mut SqliteConnection,
+    pk: i64,
+    acked: i64,
+) -> Result<i64, sqlx::Error> {
+    let next_exists = sqlx::query("SELECT 1 FROM events WHERE session_pk = ? AND seq = ?")
+        .bind(pk)
+        .bind(acked + 1)
+        .fetch_optional(&mut *conn)
+        .await?
+        .is_some();
+    if !next_exists {
+        return Ok(acked);
+    }
+    let end: i64 = sqlx::query_scalar(
+        "SELECT e.seq FROM events e WHERE e.session_pk = ?1 AND e.seq > ?2 \
+         AND NOT EXISTS (SELECT 1 FROM events f WHERE f.session_pk = ?1 AND f.seq = e.seq + 1) \
+         ORDER BY e.seq LIMIT 1",
+    )
+    .bind(pk)
+    .bind(acked)
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE sessions SET acked_seq = ? WHERE pk = ?")
+        .bind(end)
+        .bind(pk)
+        .execute(&mut *conn)
+        .await?;
+    Ok(end)
+}

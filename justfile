@@ -1,0 +1,26 @@
+# realtime-console — run `just` to list the recipes.
+
+default:
+    @just --list
+
+# Run the console server (debug build) on http://127.0.0.1:3000
+dev *ARGS:
+    cargo run -p realtime-console -- {{ARGS}}
+
+# Format check, lints as errors, then every test in the workspace
+test:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets -- -D warnings
+    cargo test --workspace
+
+# Print performance figures (release build); no assertions
+bench:
+    cargo bench -p realtime-console --bench ingest
+
+# Format the code
+fmt:
+    cargo fmt --all
+
+# Lint the code
+lint:
+    cargo clippy --workspace --all-targets -- -D warnings
