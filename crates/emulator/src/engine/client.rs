@@ -1,0 +1,391 @@
+//! The eleven client event types: validation, their documented replies, and `error` events that echo the
+//! offending client `event_id`.
+
+use serde_json::{Value, json};
+
+use super::Engine;
+use super::conversation::{normalize_item, not_found, without_audio};
+use crate::io::FromEngine;
+use crate::params::{ParamError, integer_in, object, only_keys, string};
+
+pub const CLIENT_EVENT_TYPES: &[&str] = &[
+    "session.update",
+    "input_audio_buffer.append",
+    "input_audio_buffer.commit",
+    "input_audio_buffer.clear",
+    "conversation.item.create",
+    "conversation.item.retrieve",
+    "conversation.item.truncate",
+    "conversation.item.delete",
+    "response.create",
+    "response.cancel",
+    "output_audio_buffer.clear",
+];
+
+/// An in-session error: the `error` server event's payload.
+#[derive(Debug)]
+pub struct EventError {
+    pub r#type: &'static str,
+    pub inner: ParamError,
+}
+
+impl From<ParamError> for EventError {
+    fn from(inner: ParamError) -> Self {
+        EventError {
+            r#type: "invalid_request_error",
+            inner,
+        }
+    }
+}
+
+type Result<T = (), E = EventError> = std::result::Result<T, E>;
+
+impl Engine {
+    pub(super) fn on_client_message(&mut self, text: &str) {
+        let (event_id, result) = match serde_json::from_str::<Value>(text) {
+            Err(e) => (
+                None,
+                Err(ParamError::new(
+                    "invalid_json",
+                    format!("We could not parse the JSON body of your request: {e}."),
+                    None,
+                )
+                .into()),
+            ),
+            Ok(v) => {
+                let event_id = v.get("event_id").and_then(Value::as_str).map(str::to_owned);
+                (event_id, self.dispatch(&v))
+            }
+        };
+        if let Err(e) = result {
+            self.emit_error(e, event_id.as_deref());
+        }
+    }
+
+    pub(super) fn emit_error(&mut self, e: EventError, client_event_id: Option<&str>) {
+        self.sh.emit(json!({"type": "error", "error": {
+            "type": e.r#type, "code": e.inner.code, "message": e.inner.message,
+            "param": e.inner.param, "event_id": client_event_id}}));
+    }
+
+    fn dispatch(&mut self, v: &Value) -> Result {
+        let Some(o) = v.as_object() else {
+            return Err(ParamError::new(
+                "invalid_event",
+                "Expected the event to be a JSON object.",
+                None,
+            )
+            .into());
+        };
+        let Some(ty) = o.get("type") else {
+            return Err(ParamError::new(
+                "invalid_event",
+                "The 'type' field is missing.",
+                Some("type"),
+            )
+            .into());
+        };
+        let ty = string(ty, "type")?;
+        if let Some(id) = o.get("event_id") {
+            string(id, "event_id")?;
+        }
+        if !CLIENT_EVENT_TYPES.contains(&ty) {
+            return Err(ParamError::invalid_choice("type", ty, CLIENT_EVENT_TYPES).into());
+        }
+        let fields: &[&str] = match ty {
+            "session.update" => &["session"],
+            "input_audio_buffer.append" => &["audio"],
+            "conversation.item.create" => &["item", "previous_item_id"],
+            "conversation.item.retrieve" | "conversation.item.delete" => &["item_id"],
+            "conversation.item.truncate" => &["item_id", "content_index", "audio_end_ms"],
+            "response.create" => &["response"],
+            "response.cancel" => &["response_id"],
+            _ => &[],
+        };
+        let mut allowed = vec!["type", "event_id"];
+        allowed.extend_from_slice(fields);
+        only_keys(o, &allowed, "")?;
+        let event_id = o.get("event_id").and_then(Value::as_str);
+        match ty {
+            "session.update" => self.session_update(v),
+            "input_audio_buffer.append" => self.append(v),
+            "input_audio_buffer.commit" => self.commit(event_id),
+            "input_audio_buffer.clear" => {
+                self.input.clear();
+                self.sh.emit(json!({"type": "input_audio_buffer.cleared"}));
+                Ok(())
+            }
+            "conversation.item.create" => self.item_create(v),
+            "conversation.item.retrieve" => {
+                let id = required_str(v, "item_id")?;
+                let item = self
+                    .sh
+                    .conversation
+                    .get(id)
+                    .cloned()
+                    .ok_or_else(|| not_found(id, "item_id"))?;
+                self.sh
+                    .emit(json!({"type": "conversation.item.retrieved", "item": item}));
+                Ok(())
+            }
+            "conversation.item.truncate" => self.truncate(v),
+            "conversation.item.delete" => {
+                let id = required_str(v, "item_id")?;
+                if !self.sh.conversation.delete(id) {
+                    return Err(not_found(id, "item_id").into());
+                }
+                self.sh
+                    .emit(json!({"type": "conversation.item.deleted", "item_id": id}));
+                Ok(())
+            }
+            "response.create" => self.create_response(v.get("response"), event_id),
+            "response.cancel" => self.cancel(v),
+            _ => {
+                self.clear_output_audio();
+                Ok(())
+            }
+        }
+    }
+
+    fn session_update(&mut self, v: &Value) -> Result {
+        let patch = v
+            .get("session")
+            .ok_or_else(|| ParamError::missing("session"))?;
+        self.session = self.session.merged(patch, "session", true)?;
+        let session = self.session_json();
+        self.sh
+            .emit(json!({"type": "session.updated", "session": session}));
+        Ok(())
+    }
+
+    fn append(&mut self, v: &Value) -> Result {
+        let audio = required_str(v, "audio")?;
+        if !audio
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+/=\n\r".contains(&b))
+        {
+            return Err(ParamError::invalid_value(
+                "audio",
+                "Invalid 'audio'. Expected base64-encoded audio.",
+            )
+            .into());
+        }
+        // Over WebRTC the buffer fills from the track; appended audio still counts, by its length.
+        let bytes = audio.len() as u64 * 3 / 4;
+        let per_ms = match self
+            .session
+            .get("audio")
+            .and_then(|a| a["input"]["format"]["type"].as_str())
+        {
+            Some("audio/pcmu") | Some("audio/pcma") => 8,
+            _ => 48,
+        };
+        self.input.append(bytes / per_ms);
+        Ok(())
+    }
+
+    fn commit(&mut self, _event_id: Option<&str>) -> Result {
+        let ms = self.input.buffer_ms;
+        if ms < 100 {
+            return Err(ParamError::new(
+                "input_audio_buffer_commit_empty",
+                format!("Error committing input audio buffer: buffer too small. Expected at least 100ms of audio, but buffer only has {ms}.00ms of audio."),
+                None,
+            )
+            .into());
+        }
+        let item_id = self
+            .input
+            .pending_item_id()
+            .unwrap_or_else(crate::ids::item_id);
+        self.input.clear();
+        self.commit_user_audio(item_id, ms, false);
+        Ok(())
+    }
+
+    fn item_create(&mut self, v: &Value) -> Result {
+        let item = v.get("item").ok_or_else(|| ParamError::missing("item"))?;
+        let item = normalize_item(item, "item", false)?;
+        let id = item["id"].as_str().unwrap_or_default().to_owned();
+        if self.sh.conversation.get(&id).is_some() {
+            return Err(ParamError::invalid_value(
+                "item.id",
+                format!("Item with id '{id}' already exists."),
+            )
+            .into());
+        }
+        let previous = match v.get("previous_item_id") {
+            None | Some(Value::Null) => None,
+            Some(p) => Some(string(p, "previous_item_id")?),
+        };
+        let before = self.sh.conversation.insert(item.clone(), previous)?;
+        let shown = without_audio(&item);
+        self.sh.emit(
+            json!({"type": "conversation.item.added", "previous_item_id": before, "item": shown}),
+        );
+        self.sh.emit(
+            json!({"type": "conversation.item.done", "previous_item_id": before, "item": shown}),
+        );
+        Ok(())
+    }
+
+    fn truncate(&mut self, v: &Value) -> Result {
+        let id = required_str(v, "item_id")?;
+        let index = integer_in(
+            v.get("content_index")
+                .ok_or_else(|| ParamError::missing("content_index"))?,
+            "content_index",
+            0,
+            1 << 20,
+        )? as usize;
+        let end_ms = integer_in(
+            v.get("audio_end_ms")
+                .ok_or_else(|| ParamError::missing("audio_end_ms"))?,
+            "audio_end_ms",
+            0,
+            i64::MAX,
+        )? as u64;
+        let per_char = self.sh.settings.audio_per_char.as_millis().max(1) as u64;
+        let item = self
+            .sh
+            .conversation
+            .get_mut(id)
+            .ok_or_else(|| not_found(id, "item_id"))?;
+        let assistant = item["role"] == "assistant";
+        let part = item["content"]
+            .get_mut(index)
+            .filter(|p| p["type"] == "output_audio");
+        let Some(part) = part.filter(|_| assistant) else {
+            return Err(ParamError::new(
+                "unsupported_content_type",
+                "Only model output audio messages can be truncated",
+                Some("item_id"),
+            )
+            .into());
+        };
+        let transcript: Vec<char> = part["transcript"].as_str().unwrap_or("").chars().collect();
+        let length_ms = transcript.len() as u64 * per_char;
+        if end_ms > length_ms {
+            return Err(ParamError::invalid_value(
+                "audio_end_ms",
+                format!("Audio content of {length_ms}ms is already shorter than {end_ms}ms"),
+            )
+            .into());
+        }
+        // The server drops the part of the transcript the user never heard.
+        let heard: String = transcript[..(end_ms / per_char) as usize].iter().collect();
+        part["transcript"] = json!(heard);
+        self.sh.emit(json!({"type": "conversation.item.truncated", "item_id": id, "content_index": index, "audio_end_ms": end_ms}));
+        Ok(())
+    }
+
+    fn cancel(&mut self, v: &Value) -> Result {
+        let wanted = match v.get("response_id") {
+            None | Some(Value::Null) => None,
+            Some(id) => Some(string(id, "response_id")?),
+        };
+        let at = self.responses.iter().position(|r| match wanted {
+            Some(id) => r.id == id,
+            None => r.in_conversation(),
+        });
+        let at = at.or_else(|| {
+            wanted
+                .is_none()
+                .then_some(0)
+                .filter(|_| !self.responses.is_empty())
+        });
+        let Some(at) = at else {
+            return Err(ParamError::new(
+                "response_cancel_not_active",
+                "Cancellation failed: no active response found",
+                None,
+            )
+            .into());
+        };
+        let mut r = self.responses.remove(at);
+        r.cancel("client_cancelled", &mut self.sh);
+        // Nothing more is generated, so what was playing of this response stops with it.
+        if self
+            .sh
+            .playback
+            .as_ref()
+            .is_some_and(|p| p.response_id == r.id)
+        {
+            self.sh.playback = None;
+            self.sh.outbox.push(FromEngine::StopAudio);
+            self.sh
+                .emit(json!({"type": "output_audio_buffer.stopped", "response_id": r.id}));
+        }
+        Ok(())
+    }
+
+    /// `output_audio_buffer.clear`, and VAD barge-in: stop the audio and say so.
+    pub(super) fn clear_output_audio(&mut self) {
+        let response_id = match self.sh.playback.take() {
+            Some(p) => {
+                self.sh.outbox.push(FromEngine::StopAudio);
+                self.truncate_unheard(&p.item_id, p.started.elapsed());
+                p.response_id
+            }
+            None => self.last_response_id.clone().unwrap_or_default(),
+        };
+        self.sh
+            .emit(json!({"type": "output_audio_buffer.cleared", "response_id": response_id}));
+    }
+
+    /// Over WebRTC the server knows what was played and cuts the assistant transcript there itself.
+    fn truncate_unheard(&mut self, item_id: &str, heard: std::time::Duration) {
+        let per_char = self.sh.settings.audio_per_char.as_millis().max(1);
+        let chars = (heard.as_millis() / per_char) as usize;
+        if let Some(item) = self.sh.conversation.get_mut(item_id)
+            && let Some(part) = item["content"].get_mut(0)
+            && let Some(t) = part["transcript"].as_str()
+        {
+            let cut: String = t.chars().take(chars).collect();
+            part["transcript"] = json!(cut);
+        }
+    }
+}
+
+pub(super) fn required_str<'a>(v: &'a Value, key: &str) -> Result<&'a str, ParamError> {
+    string(v.get(key).ok_or_else(|| ParamError::missing(key))?, key)
+}
+
+/// `response.create.response` keys the API accepts.
+pub(super) const RESPONSE_KEYS: &[&str] = &[
+    "conversation",
+    "output_modalities",
+    "instructions",
+    "tools",
+    "tool_choice",
+    "metadata",
+    "input",
+    "max_output_tokens",
+    "audio",
+    "prompt",
+    "parallel_tool_calls",
+    "reasoning",
+];
+
+pub(super) fn check_metadata(v: &Value) -> Result<(), ParamError> {
+    if v.is_null() {
+        return Ok(());
+    }
+    let m = object(v, "response.metadata")?;
+    if m.len() > 16 {
+        return Err(ParamError::invalid_value(
+            "response.metadata",
+            "Metadata can have at most 16 keys.",
+        ));
+    }
+    for (k, x) in m {
+        let s = string(x, &format!("response.metadata.{k}"))?;
+        if k.len() > 64 || s.len() > 512 {
+            return Err(ParamError::invalid_value(
+                "response.metadata",
+                "Metadata keys are at most 64 characters and values at most 512.",
+            ));
+        }
+    }
+    Ok(())
+}

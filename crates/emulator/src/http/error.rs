@@ -1,0 +1,109 @@
+//! The HTTP edge's error type: every failure becomes the API's envelope
+//! `{"error":{"message","type","code","param"}}` with the status a client SDK maps to its error classes.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::params::ParamError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("missing API key")]
+    MissingApiKey,
+    #[error("incorrect API key")]
+    InvalidApiKey { shown: String },
+    #[error("{0}")]
+    Param(#[from] ParamError),
+    #[error("unparsable JSON body")]
+    InvalidJson,
+    #[error("invalid offer: {0}")]
+    InvalidOffer(String),
+    #[error("unknown call {0}")]
+    CallNotFound(String),
+    #[error("injected fault: HTTP {status}")]
+    Injected {
+        status: u16,
+        retry_after: Option<u64>,
+    },
+    /// The cause is logged where it happens; the body says nothing internal.
+    #[error("internal error")]
+    Internal,
+}
+
+pub type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+/// `sk-abc…wxyz` → `sk-abc***wxyz`, as OpenAI's messages show keys.
+pub fn redact(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    if chars.len() <= 8 {
+        return "***".into();
+    }
+    let head: String = chars[..4].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}***{tail}")
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, ty, code, message, param) = match self {
+            ApiError::MissingApiKey => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_request_error",
+                None,
+                "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).".to_owned(),
+                None,
+            ),
+            ApiError::InvalidApiKey { shown } => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_request_error",
+                Some("invalid_api_key"),
+                format!("Incorrect API key provided: {shown}. The emulator accepts the key it was started with (or any sk-… key), and ephemeral keys it minted that have not expired."),
+                None,
+            ),
+            ApiError::Param(e) => (StatusCode::BAD_REQUEST, "invalid_request_error", Some(e.code), e.message, e.param),
+            ApiError::InvalidJson => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                None,
+                "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload.)".to_owned(),
+                None,
+            ),
+            ApiError::InvalidOffer(message) => {
+                (StatusCode::BAD_REQUEST, "invalid_request_error", Some("invalid_offer"), message, None)
+            }
+            ApiError::CallNotFound(id) => (
+                StatusCode::NOT_FOUND,
+                "invalid_request_error",
+                Some("call_not_found"),
+                format!("No active call with id '{id}'."),
+                Some("call_id".to_owned()),
+            ),
+            ApiError::Injected { status, retry_after } => {
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let (ty, code, message) = match status.as_u16() {
+                    401 => ("invalid_request_error", Some("invalid_api_key"), "Incorrect API key provided (injected fault)."),
+                    429 => ("requests", Some("rate_limit_exceeded"), "Rate limit reached for requests (injected fault). Please try again later."),
+                    _ => ("server_error", None, "The server had an error while processing your request. Sorry about that! (injected fault)"),
+                };
+                let body = json!({"error": {"message": message, "type": ty, "param": null, "code": code}});
+                let mut res = (status, axum::Json(body)).into_response();
+                if let Some(secs) = retry_after
+                    && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+                {
+                    res.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                return res;
+            }
+            ApiError::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                None,
+                "The server had an error while processing your request.".to_owned(),
+                None,
+            ),
+        };
+        let body = json!({"error": {"message": message, "type": ty, "param": param, "code": code}});
+        (status, axum::Json(body)).into_response()
+    }
+}

@@ -1,0 +1,134 @@
+//! The emulator's HTTP surface (PROTOCOL §1–4): minting ephemeral keys, WebRTC call set-up and hangup.
+//! Mount `router` under `/v1` (the binary) or any other prefix (the console); `Location` follows the mount.
+
+mod auth;
+mod calls;
+mod client_secrets;
+pub mod error;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::http::{HeaderName, Method, header};
+use tower_http::cors::{Any, CorsLayer};
+
+use crate::config::{EmulatorConfig, Faults, HttpFault};
+use crate::engine::{EngineHandle, EngineSettings};
+use crate::session::Session;
+use error::ApiError;
+
+struct EphemeralKey {
+    session: Session,
+    expires_at: i64,
+}
+
+struct Inner {
+    config: EmulatorConfig,
+    settings: Arc<EngineSettings>,
+    faults: Faults,
+    keys: Mutex<HashMap<String, EphemeralKey>>,
+    calls: Mutex<HashMap<String, EngineHandle>>,
+    mint_failures: AtomicU32,
+    call_failures: AtomicU32,
+}
+
+/// Shared by every handler of one emulator instance.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl AppState {
+    pub fn new(config: EmulatorConfig) -> AppState {
+        AppState(Arc::new(Inner {
+            settings: Arc::new(EngineSettings::from_config(&config)),
+            faults: config.effective_faults(),
+            config,
+            keys: Mutex::default(),
+            calls: Mutex::default(),
+            mint_failures: AtomicU32::new(0),
+            call_failures: AtomicU32::new(0),
+        }))
+    }
+
+    fn config(&self) -> &EmulatorConfig {
+        &self.0.config
+    }
+
+    fn remember_key(&self, key: String, session: Session, expires_at: i64) {
+        let now = self.0.config.clock.now_unix();
+        let mut keys = self.0.keys.lock().unwrap_or_else(|e| e.into_inner());
+        keys.retain(|_, k| k.expires_at > now);
+        keys.insert(
+            key,
+            EphemeralKey {
+                session,
+                expires_at,
+            },
+        );
+    }
+
+    /// The session of an ephemeral key that exists and has not expired.
+    fn ephemeral_session(&self, key: &str) -> Option<Session> {
+        let now = self.0.config.clock.now_unix();
+        let keys = self.0.keys.lock().unwrap_or_else(|e| e.into_inner());
+        keys.get(key)
+            .filter(|k| k.expires_at > now)
+            .map(|k| k.session.clone())
+    }
+
+    fn register_call(&self, call_id: String, handle: EngineHandle) {
+        let mut calls = self.0.calls.lock().unwrap_or_else(|e| e.into_inner());
+        calls.retain(|_, h| !h.is_finished());
+        calls.insert(call_id, handle);
+    }
+
+    fn take_call(&self, call_id: &str) -> Option<EngineHandle> {
+        let mut calls = self.0.calls.lock().unwrap_or_else(|e| e.into_inner());
+        calls.remove(call_id).filter(|h| !h.is_finished())
+    }
+
+    /// Consumes one injected failure if one is configured and not yet used up.
+    fn injected(fault: &Option<HttpFault>, used: &AtomicU32) -> Result<(), ApiError> {
+        let Some(f) = fault else { return Ok(()) };
+        let n = used.fetch_add(1, Ordering::Relaxed);
+        if f.times.is_none_or(|times| n < times) {
+            tracing::info!(status = f.status, "fault injection: failing the request");
+            return Err(ApiError::Injected {
+                status: f.status,
+                retry_after: f.retry_after.or((f.status == 429).then_some(1)),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The emulator's routes (`/realtime/client_secrets`, `/realtime/calls`, `/realtime/calls/{id}/hangup`),
+/// with CORS for browsers that post their offer directly.
+pub fn router(config: EmulatorConfig) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([header::LOCATION, HeaderName::from_static("retry-after")]);
+    Router::new()
+        .merge(client_secrets::router())
+        .merge(calls::router())
+        .layer(cors)
+        .with_state(AppState::new(config))
+}
+
+/// Serves the emulator under `/v1` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    config: EmulatorConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        .nest("/v1", router(config))
+        .layer(tower_http::trace::TraceLayer::new_for_http());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

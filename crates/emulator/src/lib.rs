@@ -1,0 +1,18 @@
+//! realtime-emulator: an offline emulator of the OpenAI Realtime API (GA) with real WebRTC and a scripted model.
+
+pub mod clock;
+pub mod config;
+pub mod engine;
+pub mod http;
+mod ids;
+pub mod io;
+pub mod model;
+pub mod params;
+pub mod rtc;
+pub mod scenario;
+pub mod session;
+
+pub use clock::Clock;
+pub use config::{EmulatorConfig, Faults, HttpFault, Pace};
+pub use http::{router, serve};
+pub use scenario::Scenario;

@@ -1,0 +1,146 @@
+//! `realtime-emulator`: serves the emulated Realtime API at `http://HOST:PORT/v1`.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+use realtime_emulator::{EmulatorConfig, Faults, HttpFault, Pace, Scenario};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PaceArg {
+    /// Human-like delays between streamed deltas.
+    Realistic,
+    /// Stream everything at once (tests).
+    Instant,
+}
+
+/// An offline emulator of the OpenAI Realtime API (GA): point a client's base URL at
+/// http://HOST:PORT/v1 and it works unchanged, over real WebRTC, with a scripted model.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "EMULATOR_HOST", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    host: IpAddr,
+    /// Port to listen on.
+    #[arg(long, env = "EMULATOR_PORT", default_value_t = 8090)]
+    port: u16,
+    /// The one standard API key accepted; when unset, any key of the form sk-… is accepted.
+    #[arg(long, env = "EMULATOR_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Address the WebRTC transport binds and advertises as its ICE host candidate.
+    #[arg(long, env = "EMULATOR_RTC_HOST", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    rtc_host: IpAddr,
+    /// How fast the scripted model streams its answers.
+    #[arg(long, env = "EMULATOR_PACE", value_enum, default_value = "realistic")]
+    pace: PaceArg,
+    /// A scenario file (JSON) scripting replies, tool calls, errors, drops and faults; see the crate README.
+    #[arg(long, env = "EMULATOR_SCENARIO")]
+    scenario: Option<PathBuf>,
+    /// Sessions end with `session_expired` after this many seconds.
+    #[arg(long, env = "EMULATOR_MAX_SESSION_SECS", default_value_t = 3600)]
+    max_session_secs: u64,
+    /// Milliseconds of synthetic speech per transcript character.
+    #[arg(long, env = "EMULATOR_AUDIO_MS_PER_CHAR", default_value_t = 60)]
+    audio_ms_per_char: u64,
+    /// Fault: answer POST /realtime/client_secrets with this HTTP status (e.g. 401, 429, 500).
+    #[arg(long, env = "EMULATOR_FAIL_MINT")]
+    fail_mint: Option<u16>,
+    /// Fault: answer POST /realtime/calls with this HTTP status.
+    #[arg(long, env = "EMULATOR_FAIL_CALL")]
+    fail_call: Option<u16>,
+    /// Fault: fail only the first N requests of each failing endpoint (default: all).
+    #[arg(long, env = "EMULATOR_FAIL_TIMES")]
+    fail_times: Option<u32>,
+    /// Fault: the Retry-After seconds sent with injected failures (429 gets 1 by default).
+    #[arg(long, env = "EMULATOR_RETRY_AFTER")]
+    retry_after: Option<u64>,
+    /// Fault: wait this long before answering an SDP offer.
+    #[arg(long, env = "EMULATOR_ANSWER_DELAY_MS")]
+    answer_delay_ms: Option<u64>,
+    /// Fault: close each call after this many server events.
+    #[arg(long, env = "EMULATOR_CLOSE_AFTER_EVENTS")]
+    close_after_events: Option<u32>,
+}
+
+impl Args {
+    fn config(&self) -> anyhow::Result<EmulatorConfig> {
+        let scenario = match &self.scenario {
+            Some(path) => Some(
+                Scenario::load(path)
+                    .with_context(|| format!("loading scenario {}", path.display()))?,
+            ),
+            None => None,
+        };
+        let fault = |status: Option<u16>| {
+            status.map(|status| HttpFault {
+                status,
+                retry_after: self.retry_after,
+                times: self.fail_times,
+            })
+        };
+        Ok(EmulatorConfig {
+            api_key: self.api_key.clone(),
+            rtc_host: self.rtc_host,
+            pace: match self.pace {
+                PaceArg::Realistic => Pace::Realistic,
+                PaceArg::Instant => Pace::Instant,
+            },
+            scenario,
+            max_session: Duration::from_secs(self.max_session_secs),
+            audio_per_char: Duration::from_millis(self.audio_ms_per_char),
+            faults: Faults {
+                mint: fault(self.fail_mint),
+                call: fault(self.fail_call),
+                answer_delay: self.answer_delay_ms.map(Duration::from_millis),
+                close_after_events: self.close_after_events,
+            },
+            ..EmulatorConfig::default()
+        })
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+    let config = args.config()?;
+    let addr = SocketAddr::new(args.host, args.port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    tracing::info!(base_url = %format!("http://{addr}/v1"), "realtime emulator listening");
+    realtime_emulator::serve(listener, config, shutdown_signal())
+        .await
+        .context("serving")?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

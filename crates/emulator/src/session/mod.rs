@@ -1,0 +1,366 @@
+//! The GA session object: defaults, validated partial merges (`session.update`, client-secret and call
+//! `session` bodies) and the typed views the engine needs.
+
+use serde_json::{Map, Value, json};
+
+mod checks;
+
+pub use checks::{
+    check_format, check_max_output_tokens, check_modalities, check_tool_choice, check_tools,
+    check_voice,
+};
+use checks::{check_truncation, merge_audio};
+
+use crate::ids;
+use crate::params::{ParamError, boolean, choice, join, object, only_keys, string};
+
+pub const VOICES: &[&str] = &[
+    "alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar",
+];
+const DEFAULT_INSTRUCTIONS: &str = "You are a helpful, witty, and friendly AI, emulated offline by realtime-emulator. \
+Answer briefly and make it clear when you are quoting the user.";
+const SESSION_KEYS: &[&str] = &[
+    "type",
+    "model",
+    "instructions",
+    "output_modalities",
+    "audio",
+    "include",
+    "tools",
+    "tool_choice",
+    "max_output_tokens",
+    "truncation",
+    "tracing",
+    "prompt",
+    "parallel_tool_calls",
+    "reasoning",
+];
+
+/// Turn detection as the engine applies it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TurnDetection {
+    /// `null`: the client commits and asks for responses itself.
+    Manual,
+    Vad {
+        threshold: f64,
+        prefix_padding_ms: u64,
+        silence_duration_ms: u64,
+        idle_timeout_ms: Option<u64>,
+        create_response: bool,
+        interrupt_response: bool,
+    },
+}
+
+/// The full effective session, kept as JSON because that is what every event carries.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Session(Map<String, Value>);
+
+impl Default for Session {
+    fn default() -> Self {
+        let v = json!({
+            "type": "realtime", "object": "realtime.session", "id": ids::session_id(),
+            "model": "gpt-realtime", "output_modalities": ["audio"],
+            "instructions": DEFAULT_INSTRUCTIONS,
+            "tools": [], "tool_choice": "auto", "max_output_tokens": "inf",
+            "tracing": null, "truncation": "auto", "prompt": null, "expires_at": 0,
+            "audio": {
+                "input": {
+                    "format": {"type": "audio/pcm", "rate": 24000},
+                    "transcription": null, "noise_reduction": null,
+                    "turn_detection": checks::server_vad_defaults(),
+                },
+                "output": {"format": {"type": "audio/pcm", "rate": 24000}, "voice": "alloy", "speed": 1.0},
+            },
+            "include": null,
+        });
+        match v {
+            Value::Object(m) => Session(m),
+            _ => unreachable!("literal object"),
+        }
+    }
+}
+
+impl Session {
+    /// A new session from a client-secret or call `session` body (`param` is where it sits, e.g. `session`).
+    pub fn create(patch: Option<&Value>, param: &str) -> Result<Session, ParamError> {
+        let base = Session::default();
+        match patch {
+            Some(p) => base.merged(p, param, false),
+            None => Ok(base),
+        }
+    }
+
+    /// A copy with `patch` applied; the whole patch is rejected on the first error.
+    /// `update` marks `session.update`, where the model may not change.
+    pub fn merged(&self, patch: &Value, param: &str, update: bool) -> Result<Session, ParamError> {
+        let p = object(patch, param)?;
+        only_keys(p, SESSION_KEYS, param)?;
+        let at = |k: &str| join(param, k);
+        match p.get("type") {
+            None => return Err(ParamError::missing(&at("type"))),
+            Some(t) => {
+                let t = choice(t, &at("type"), &["realtime", "transcription"])?;
+                if t == "transcription" {
+                    return Err(ParamError::invalid_value(
+                        &at("type"),
+                        "Transcription sessions are not emulated; use 'realtime'.",
+                    ));
+                }
+            }
+        }
+        let mut s = self.0.clone();
+        for (k, v) in p {
+            let param = at(k);
+            match k.as_str() {
+                "type" => {}
+                "model" => {
+                    let m = string(v, &param)?;
+                    if update && s.get("model").and_then(Value::as_str) != Some(m) {
+                        return Err(ParamError::invalid_value(
+                            &param,
+                            "Cannot update a session's model.",
+                        ));
+                    }
+                    s.insert(k.clone(), v.clone());
+                }
+                "instructions" => {
+                    string(v, &param)?;
+                    s.insert(k.clone(), v.clone());
+                }
+                "output_modalities" => {
+                    check_modalities(v, &param)?;
+                    s.insert(k.clone(), v.clone());
+                }
+                "audio" => merge_audio(&mut s, v, &param)?,
+                "include" => {
+                    if !v.is_null() {
+                        let items = v
+                            .as_array()
+                            .ok_or_else(|| ParamError::invalid_type(&param, "an array", v))?;
+                        for (i, item) in items.iter().enumerate() {
+                            choice(
+                                item,
+                                &format!("{param}[{i}]"),
+                                &["item.input_audio_transcription.logprobs"],
+                            )?;
+                        }
+                    }
+                    s.insert(k.clone(), v.clone());
+                }
+                "tools" => {
+                    check_tools(v, &param)?;
+                    s.insert(k.clone(), v.clone());
+                }
+                "tool_choice" => {
+                    check_tool_choice(v, &param)?;
+                    s.insert(k.clone(), v.clone());
+                }
+                "max_output_tokens" => {
+                    check_max_output_tokens(v, &param)?;
+                    s.insert(k.clone(), v.clone());
+                }
+                "truncation" => {
+                    check_truncation(v, &param)?;
+                    s.insert(k.clone(), v.clone());
+                }
+                "tracing" => {
+                    if s.get("tracing").is_some_and(|t| !t.is_null())
+                        && update
+                        && *v != s["tracing"]
+                    {
+                        return Err(ParamError::invalid_value(
+                            &param,
+                            "Tracing cannot be modified once enabled.",
+                        ));
+                    }
+                    if !(v.is_null() || v == "auto" || v.is_object()) {
+                        return Err(ParamError::invalid_value(
+                            &param,
+                            "Expected null, 'auto' or an object.",
+                        ));
+                    }
+                    s.insert(k.clone(), v.clone());
+                }
+                "prompt" => {
+                    if !v.is_null() {
+                        let o = object(v, &param)?;
+                        only_keys(o, &["id", "version", "variables"], &param)?;
+                        string(
+                            o.get("id")
+                                .ok_or_else(|| ParamError::missing(&join(&param, "id")))?,
+                            &join(&param, "id"),
+                        )?;
+                    }
+                    s.insert(k.clone(), v.clone());
+                }
+                "parallel_tool_calls" => {
+                    boolean(v, &param)?;
+                    s.insert(k.clone(), v.clone());
+                }
+                "reasoning" => {
+                    object(v, &param)?;
+                    s.insert(k.clone(), v.clone());
+                }
+                _ => return Err(ParamError::unknown(&param)),
+            }
+        }
+        Ok(Session(s))
+    }
+
+    /// The session as events and HTTP bodies carry it. Unset optional objects are left out rather than
+    /// sent as `null`, because the official schema types them as objects (clients must tolerate both).
+    pub fn to_json(&self) -> Value {
+        let mut s = self.0.clone();
+        if s.get("include").is_some_and(Value::is_null) {
+            s.remove("include");
+        }
+        if let Some(Value::Object(input)) = s.get_mut("audio").and_then(|a| a.get_mut("input")) {
+            for k in ["transcription", "noise_reduction"] {
+                if input.get(k).is_some_and(Value::is_null) {
+                    input.remove(k);
+                }
+            }
+        }
+        Value::Object(s)
+    }
+
+    pub fn set_expires_at(&mut self, unix: i64) {
+        self.0.insert("expires_at".into(), json!(unix));
+    }
+
+    /// A fresh `sess_` id (each call started from one ephemeral key is its own session).
+    pub fn with_new_id(mut self) -> Session {
+        self.0.insert("id".into(), json!(ids::session_id()));
+        self
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.0.get(key)
+    }
+
+    pub fn instructions(&self) -> &str {
+        self.0
+            .get("instructions")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+
+    pub fn output_modalities(&self) -> Value {
+        self.0
+            .get("output_modalities")
+            .cloned()
+            .unwrap_or(json!(["audio"]))
+    }
+
+    pub fn tools(&self) -> Value {
+        self.0.get("tools").cloned().unwrap_or(json!([]))
+    }
+
+    pub fn tool_choice(&self) -> Value {
+        self.0.get("tool_choice").cloned().unwrap_or(json!("auto"))
+    }
+
+    pub fn audio_output(&self) -> Value {
+        let out = &self.0["audio"]["output"];
+        json!({"format": out["format"], "voice": out["voice"]})
+    }
+
+    /// Whether input transcription is configured (drives the transcription events).
+    pub fn transcription(&self) -> Option<&Value> {
+        self.0["audio"]["input"]
+            .get("transcription")
+            .filter(|t| t.is_object())
+    }
+
+    pub fn turn_detection(&self) -> TurnDetection {
+        let td = &self.0["audio"]["input"]["turn_detection"];
+        let flag = |k: &str| td.get(k).and_then(Value::as_bool).unwrap_or(true);
+        match td.get("type").and_then(Value::as_str) {
+            Some("server_vad") => TurnDetection::Vad {
+                threshold: td["threshold"].as_f64().unwrap_or(0.5),
+                prefix_padding_ms: td["prefix_padding_ms"].as_u64().unwrap_or(300),
+                silence_duration_ms: td["silence_duration_ms"].as_u64().unwrap_or(200),
+                idle_timeout_ms: td["idle_timeout_ms"].as_u64(),
+                create_response: flag("create_response"),
+                interrupt_response: flag("interrupt_response"),
+            },
+            // Semantic VAD has no threshold: an eager model ends the turn after a short pause.
+            Some("semantic_vad") => TurnDetection::Vad {
+                threshold: 0.5,
+                prefix_padding_ms: 300,
+                silence_duration_ms: match td["eagerness"].as_str() {
+                    Some("high") => 300,
+                    Some("low") => 1500,
+                    _ => 700,
+                },
+                idle_timeout_ms: None,
+                create_response: flag("create_response"),
+                interrupt_response: flag("interrupt_response"),
+            },
+            _ => TurnDetection::Manual,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_partial_update_keeps_everything_else() {
+        let s = Session::default();
+        let s2 = s
+            .merged(
+                &json!({"type": "realtime", "audio": {"output": {"voice": "marin"}}}),
+                "session",
+                true,
+            )
+            .unwrap();
+        assert_eq!(s2.to_json()["audio"]["output"]["voice"], "marin");
+        assert_eq!(s2.to_json()["audio"]["output"]["speed"], 1.0);
+        assert_eq!(s2.turn_detection(), s.turn_detection());
+    }
+
+    #[test]
+    fn rejects_beta_shapes_with_the_documented_codes() {
+        let s = Session::default();
+        let e = s
+            .merged(
+                &json!({"type": "realtime", "modalities": ["text"]}),
+                "session",
+                false,
+            )
+            .unwrap_err();
+        assert_eq!(
+            (e.code, e.param.as_deref()),
+            ("unknown_parameter", Some("session.modalities"))
+        );
+        let e = s
+            .merged(
+                &json!({"type": "realtime", "audio": {"input": {"format": "pcm16"}}}),
+                "session",
+                false,
+            )
+            .unwrap_err();
+        assert_eq!(
+            (e.code, e.param.as_deref()),
+            ("invalid_type", Some("session.audio.input.format"))
+        );
+        let e = s
+            .merged(&json!({"instructions": "x"}), "session", true)
+            .unwrap_err();
+        assert_eq!(e.code, "missing_required_parameter");
+    }
+
+    #[test]
+    fn turn_detection_null_means_manual_turns() {
+        let s = Session::default()
+            .merged(
+                &json!({"type": "realtime", "audio": {"input": {"turn_detection": null}}}),
+                "session",
+                true,
+            )
+            .unwrap();
+        assert_eq!(s.turn_detection(), TurnDetection::Manual);
+    }
+}

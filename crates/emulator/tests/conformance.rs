@@ -1,0 +1,422 @@
+//! Conformance of the event engine: every client event type gets its documented reply or a documented
+//! error, and every server event emitted validates against its own schema definition.
+
+mod common;
+#[path = "conformance/items.rs"]
+mod items;
+#[path = "conformance/turns.rs"]
+mod turns;
+
+use items::*;
+use turns::*;
+
+use std::time::Duration;
+
+use common::call::{Out, TestCall, instant, types, user_text};
+use common::schema::{schemas, seen};
+use realtime_emulator::Pace;
+use realtime_emulator::engine::EngineSettings;
+use realtime_emulator::io::ToEngine;
+use serde_json::{Value, json};
+
+const WEATHER_TOOL: &str = r#"{"type": "function", "name": "get_weather", "description": "Current weather",
+    "parameters": {"type": "object", "properties": {"location": {"type": "string"},
+    "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}}, "required": ["location", "unit"]}}"#;
+
+fn slow() -> EngineSettings {
+    // Keeps a response active long enough for the next client event to arrive while it streams.
+    EngineSettings {
+        pace: Pace::Fixed(Duration::from_millis(200)),
+        ..instant()
+    }
+}
+
+async fn session_update_merges_and_rejects_bad_updates() {
+    let (mut call, created) = TestCall::open(instant()).await;
+    assert_eq!(created["session"]["audio"]["output"]["voice"], "alloy");
+    call.send(
+        json!({"type": "session.update", "event_id": "c1", "session": {"type": "realtime",
+        "instructions": "Be brief.", "audio": {"output": {"voice": "marin"}}}}),
+    )
+    .await;
+    let updated = call.expect("session.updated").await;
+    assert_eq!(updated["session"]["instructions"], "Be brief.");
+    assert_eq!(updated["session"]["audio"]["output"]["voice"], "marin");
+    assert_eq!(
+        updated["session"]["audio"]["input"]["turn_detection"]["type"],
+        "server_vad"
+    );
+
+    let e = call
+        .expect_error(
+            json!({"type": "session.update", "event_id": "c2", "session": {"instructions": "x"}}),
+        )
+        .await;
+    assert_eq!(
+        (
+            e["code"].as_str(),
+            e["param"].as_str(),
+            e["event_id"].as_str()
+        ),
+        (
+            Some("missing_required_parameter"),
+            Some("session.type"),
+            Some("c2")
+        )
+    );
+    let e = call.expect_error(json!({"type": "session.update", "event_id": "c3", "session": {"type": "realtime", "modalities": ["text"]}})).await;
+    assert_eq!(
+        (e["code"].as_str(), e["param"].as_str()),
+        (Some("unknown_parameter"), Some("session.modalities"))
+    );
+    let e = call
+        .expect_error(json!({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {"format": "pcm16"}}}}))
+        .await;
+    assert_eq!(e["code"], "invalid_type");
+    let e = call
+        .expect_error(json!({"type": "session.update", "session": {"type": "realtime", "audio": {"output": {"voice": "robot"}}}}))
+        .await;
+    assert_eq!(
+        (e["code"].as_str(), e["param"].as_str()),
+        (Some("invalid_value"), Some("session.audio.output.voice"))
+    );
+    let e = call.expect_error(json!({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["audio", "text"]}})).await;
+    assert_eq!(e["code"], "invalid_value");
+
+    // A rejected update leaves the session as it was.
+    call.send(json!({"type": "session.update", "session": {"type": "realtime"}}))
+        .await;
+    let s = call.expect("session.updated").await;
+    assert_eq!(s["session"]["audio"]["output"]["voice"], "marin");
+}
+
+async fn text_in_audio_out_follows_the_documented_order() {
+    let (mut call, _) = TestCall::open(instant()).await;
+    call.send(user_text("hello emulator")).await;
+    call.send(json!({"type": "response.create"})).await;
+    let events = call.until("output_audio_buffer.stopped").await;
+    let mut t = types(&events);
+    t.dedup();
+    assert_eq!(
+        t,
+        [
+            "conversation.item.added",
+            "conversation.item.done",
+            "response.created",
+            "rate_limits.updated",
+            "response.output_item.added",
+            "conversation.item.added",
+            "response.content_part.added",
+            "output_audio_buffer.started",
+            "response.output_audio_transcript.delta",
+            "response.output_audio.done",
+            "response.output_audio_transcript.done",
+            "response.content_part.done",
+            "response.output_item.done",
+            "conversation.item.done",
+            "response.done",
+            "output_audio_buffer.stopped",
+        ]
+    );
+    let done = events
+        .iter()
+        .find(|e| e["type"] == "response.done")
+        .unwrap();
+    let transcript = done["response"]["output"][0]["content"][0]["transcript"]
+        .as_str()
+        .unwrap();
+    assert!(transcript.contains("hello emulator"), "{transcript}");
+    let usage = &done["response"]["usage"];
+    assert_eq!(
+        usage["output_token_details"]["text_tokens"],
+        (transcript.chars().count() as u64).div_ceil(4)
+    );
+    assert!(
+        usage["output_token_details"]["audio_tokens"]
+            .as_u64()
+            .is_some()
+    );
+    assert_eq!(done["response"]["status"], "completed");
+    assert!(
+        matches!(call.audio.first(), Some(Out::Play(d)) if *d == Duration::from_millis(transcript.chars().count() as u64))
+    );
+}
+
+async fn text_modality_streams_text_without_audio() {
+    let (mut call, _) = TestCall::open(instant()).await;
+    call.send(json!({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}})).await;
+    call.expect("session.updated").await;
+    call.send(user_text("write it")).await;
+    call.send(json!({"type": "response.create"})).await;
+    let events = call.until("response.done").await;
+    let t = types(&events);
+    assert!(t.contains(&"response.output_text.delta") && t.contains(&"response.output_text.done"));
+    assert!(!t.iter().any(|x| x.starts_with("output_audio_buffer")));
+    let deltas: String = events
+        .iter()
+        .filter(|e| e["type"] == "response.output_text.delta")
+        .map(|e| e["delta"].as_str().unwrap())
+        .collect();
+    let done = events
+        .iter()
+        .find(|e| e["type"] == "response.output_text.done")
+        .unwrap();
+    assert_eq!(done["text"], deltas.as_str());
+    assert!(call.audio.is_empty());
+}
+
+async fn response_overrides_are_honoured() {
+    let (mut call, _) = TestCall::open(instant()).await;
+    call.send(user_text("in the conversation")).await;
+    call.until("conversation.item.done").await;
+    let item_id = {
+        call.send(json!({"type": "conversation.item.create", "item": {"id": "item_ref1", "type": "message", "role": "user",
+            "content": [{"type": "input_text", "text": "referenced"}]}}))
+            .await;
+        call.until("conversation.item.done").await;
+        "item_ref1"
+    };
+    call.send(json!({"type": "response.create", "response": {
+        "conversation": "none", "output_modalities": ["text"], "instructions": "Summarise.",
+        "metadata": {"purpose": "summary"},
+        "input": [{"type": "item_reference", "id": item_id},
+                  {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Summarize please"}]}]}}))
+        .await;
+    let events = call.until("response.done").await;
+    assert!(
+        !types(&events).contains(&"conversation.item.added"),
+        "out-of-band output must stay out of the conversation"
+    );
+    let done = events.last().unwrap();
+    assert_eq!(done["response"]["metadata"]["purpose"], "summary");
+    assert_eq!(done["response"]["output_modalities"], json!(["text"]));
+    assert!(done["response"].get("conversation_id").is_none());
+    assert!(
+        done["response"]["output"][0]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Summarize please")
+    );
+
+    let e = call.expect_error(json!({"type": "response.create", "event_id": "r1", "response": {"modalities": ["text"]}})).await;
+    assert_eq!(
+        (
+            e["code"].as_str(),
+            e["param"].as_str(),
+            e["event_id"].as_str()
+        ),
+        (
+            Some("unknown_parameter"),
+            Some("response.modalities"),
+            Some("r1")
+        )
+    );
+    let e = call
+        .expect_error(json!({"type": "response.create", "response": {"input": [{"type": "item_reference", "id": "nope"}]}}))
+        .await;
+    assert_eq!(e["code"], "item_not_found");
+
+    // max_output_tokens cuts the answer short.
+    call.send(json!({"type": "response.create", "response": {"max_output_tokens": 2, "output_modalities": ["text"]}})).await;
+    let done = call.until("response.done").await.pop().unwrap();
+    assert_eq!(done["response"]["status"], "incomplete");
+    assert_eq!(
+        done["response"]["status_details"]["reason"],
+        "max_output_tokens"
+    );
+}
+
+async fn tools_are_called_with_schema_valid_arguments() {
+    let tool: Value = serde_json::from_str(WEATHER_TOOL).unwrap();
+    let (mut call, _) = TestCall::open(instant()).await;
+    call.send(json!({"type": "session.update", "session": {"type": "realtime", "tools": [tool], "output_modalities": ["text"]}})).await;
+    call.expect("session.updated").await;
+    call.send(user_text("Please get weather for Paris")).await;
+    call.send(json!({"type": "response.create"})).await;
+    let events = call.until("response.done").await;
+    let t = types(&events);
+    assert!(t.contains(&"response.function_call_arguments.delta"));
+    let args_done = events
+        .iter()
+        .find(|e| e["type"] == "response.function_call_arguments.done")
+        .unwrap();
+    assert_eq!(args_done["name"], "get_weather");
+    let args: Value = serde_json::from_str(args_done["arguments"].as_str().unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&tool["parameters"]).unwrap();
+    assert!(
+        validator.is_valid(&args),
+        "arguments {args} do not match the tool's parameters"
+    );
+    let call_id = args_done["call_id"].as_str().unwrap().to_owned();
+    let item = &events.last().unwrap()["response"]["output"][0];
+    assert_eq!(item["type"], "function_call");
+
+    call.send(json!({"type": "conversation.item.create", "item": {"type": "function_call_output", "call_id": call_id, "output": "{\"temp_c\":21}"}})).await;
+    call.until("conversation.item.done").await;
+    call.send(json!({"type": "response.create"})).await;
+    let done = call.until("response.done").await.pop().unwrap();
+    let text = done["response"]["output"][0]["content"][0]["text"]
+        .as_str()
+        .unwrap();
+    assert!(text.contains("{\"temp_c\":21}"), "{text}");
+
+    // Per-response tools, forced by tool_choice.
+    call.send(json!({"type": "response.create", "response": {"tools": [{"type": "function", "name": "end_call", "parameters": {"type": "object"}}],
+        "tool_choice": {"type": "function", "name": "end_call"}}}))
+        .await;
+    let done = call.until("response.done").await.pop().unwrap();
+    assert_eq!(done["response"]["output"][0]["name"], "end_call");
+}
+
+async fn one_active_response_and_cancel() {
+    let (mut call, _) = TestCall::open(slow()).await;
+    call.send(user_text("a long answer please")).await;
+    call.send(json!({"type": "response.create", "event_id": "first"}))
+        .await;
+    call.send(json!({"type": "response.create", "event_id": "second"}))
+        .await;
+    let events = call.until("error").await;
+    let created = events
+        .iter()
+        .find(|e| e["type"] == "response.created")
+        .expect("first response created");
+    let e = &events.last().unwrap()["error"];
+    assert_eq!(
+        (e["code"].as_str(), e["event_id"].as_str()),
+        (
+            Some("conversation_already_has_active_response"),
+            Some("second")
+        )
+    );
+
+    call.send(json!({"type": "response.cancel", "event_id": "cancel1"}))
+        .await;
+    let done = call.until("response.done").await.pop().unwrap();
+    assert_eq!(done["response"]["id"], created["response"]["id"]);
+    assert_eq!(done["response"]["status"], "cancelled");
+    assert_eq!(
+        done["response"]["status_details"]["reason"],
+        "client_cancelled"
+    );
+
+    let e = call
+        .expect_error(json!({"type": "response.cancel", "event_id": "cancel2"}))
+        .await;
+    assert_eq!(
+        (e["code"].as_str(), e["event_id"].as_str()),
+        (Some("response_cancel_not_active"), Some("cancel2"))
+    );
+}
+
+async fn malformed_messages_get_errors_and_the_session_stays_up() {
+    let (mut call, _) = TestCall::open(instant()).await;
+    call.send_raw("{not json").await;
+    assert_eq!(call.expect("error").await["error"]["code"], "invalid_json");
+    call.send_raw("[1,2]").await;
+    assert_eq!(call.expect("error").await["error"]["code"], "invalid_event");
+    call.send_raw(r#"{"event_id":"m1"}"#).await;
+    let e = call.expect("error").await;
+    assert_eq!(
+        (e["error"]["code"].as_str(), e["error"]["event_id"].as_str()),
+        (Some("invalid_event"), Some("m1"))
+    );
+    let e = call
+        .expect_error(json!({"type": "scooby.dooby.doo", "event_id": "m2"}))
+        .await;
+    assert_eq!(
+        (
+            e["code"].as_str(),
+            e["param"].as_str(),
+            e["event_id"].as_str()
+        ),
+        (Some("invalid_value"), Some("type"), Some("m2"))
+    );
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Invalid value: 'scooby.dooby.doo'. Supported values are:")
+    );
+    let e = call
+        .expect_error(json!({"type": "response.cancel", "foo": 1}))
+        .await;
+    assert_eq!(
+        (e["code"].as_str(), e["param"].as_str()),
+        (Some("unknown_parameter"), Some("foo"))
+    );
+    let e = call.expect_error(json!({"type": 42})).await;
+    assert_eq!(e["code"], "invalid_type");
+    call.send(json!({"type": "input_audio_buffer.clear"})).await;
+    call.expect("input_audio_buffer.cleared").await;
+}
+
+async fn sessions_end_on_expiry_hangup_and_close() {
+    let settings = EngineSettings {
+        max_session: Duration::from_millis(300),
+        ..instant()
+    };
+    let (mut call, _) = TestCall::open(settings).await;
+    let events = call.until_close().await;
+    let e = events.last().expect("an error before the close");
+    assert_eq!(e["error"]["code"], "session_expired");
+
+    let (mut call, _) = TestCall::open(instant()).await;
+    assert!(call.handle.hangup().await);
+    assert!(call.until_close().await.is_empty());
+
+    let (mut call, _) = TestCall::open(instant()).await;
+    call.io.to_engine.send(ToEngine::Closed).await.unwrap();
+    let end = tokio::time::timeout(Duration::from_secs(20), call.io.from_engine.recv())
+        .await
+        .unwrap();
+    assert!(end.is_none(), "the engine stops when the transport closes");
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                super::$name().await;
+            }
+        )*
+
+        /// Runs every case again in one process, then reports which server event types were emitted
+        /// (all of them validated against their own schema definition).
+        #[tokio::test]
+        async fn emitted_server_event_types_are_schema_valid() {
+            $( super::$name().await; )*
+            let emitted = seen().lock().unwrap().clone();
+            let all = schemas().server_types();
+            let missing: Vec<_> = all.difference(&emitted).collect();
+            println!("server event types emitted and schema-valid: {} of {}", emitted.len(), all.len());
+            println!("emitted: {emitted:?}");
+            println!("not emitted here: {missing:?}");
+            assert!(emitted.len() >= 34, "only {} event types emitted", emitted.len());
+        }
+    };
+}
+
+mod each {
+    use super::{schemas, seen};
+
+    conformance!(
+        session_update_merges_and_rejects_bad_updates,
+        text_in_audio_out_follows_the_documented_order,
+        text_modality_streams_text_without_audio,
+        response_overrides_are_honoured,
+        tools_are_called_with_schema_valid_arguments,
+        conversation_items_create_retrieve_truncate_delete,
+        one_active_response_and_cancel,
+        input_audio_buffer_append_commit_clear,
+        output_audio_buffer_clear_stops_playback,
+        malformed_messages_get_errors_and_the_session_stays_up,
+        sessions_end_on_expiry_hangup_and_close,
+        server_vad_turn_with_transcription,
+        barge_in_cancels_the_response_and_clears_audio,
+        semantic_vad_without_auto_response,
+        manual_turns_fill_the_buffer_from_the_track,
+        idle_timeout_prompts_a_response,
+        diarized_and_failed_transcriptions,
+    );
+}
