@@ -12,10 +12,13 @@ test:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
     cargo test --workspace
+    node --test static/js/test/
 
 # Print performance figures (release build); no assertions
 bench:
     cargo bench -p realtime-console --bench ingest
+    cargo bench -p realtime-console --bench rt_token
+    cargo bench -p realtime-console --bench library
 
 # Format the code
 fmt:

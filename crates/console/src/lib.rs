@@ -1,7 +1,9 @@
 //! realtime-console: the axum server behind the console page, the session library and the recording API.
 
+mod access;
 pub mod config;
 mod http;
+pub mod upstream;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -11,17 +13,24 @@ use tokio::net::TcpListener;
 
 pub use config::Config;
 pub use http::router;
+pub use upstream::Upstream;
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub store: realtime_store::Store,
     pub config: Arc<Config>,
+    /// The Realtime API behind `/api/rt/*`.
+    pub upstream: Arc<Upstream>,
+    pub(crate) rt_limit: Arc<http::RtRateLimit>,
 }
 
 impl AppState {
-    /// Opens the store (creating its folder and running migrations).
+    /// Checks the configuration ([`Config::validate`]), then opens the store (creating its folder and
+    /// running migrations).
     pub async fn new(config: Config) -> anyhow::Result<Self> {
+        config.validate()?;
+        let upstream = Upstream::from_config(&config).context("setting up the upstream client")?;
         if let Some(dir) = config
             .database_path()
             .as_deref()
@@ -35,6 +44,8 @@ impl AppState {
             .with_context(|| format!("opening the event store at {}", config.database_url))?;
         Ok(Self {
             store,
+            rt_limit: Arc::new(http::RtRateLimit::new(&config)),
+            upstream: Arc::new(upstream),
             config: Arc::new(config),
         })
     }
@@ -47,6 +58,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
+    state
+        .upstream
+        .start(addr)
+        .context("pointing the upstream client at the built-in emulator")?;
     tracing::info!("realtime-console listening on http://{addr}");
     let store = state.store.clone();
     axum::serve(

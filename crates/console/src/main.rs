@@ -10,7 +10,10 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
+    // Refuse a bad configuration before touching the port.
+    config.validate()?;
     let listener = tokio::net::TcpListener::bind((config.host, config.port)).await?;
     let state = realtime_console::AppState::new(config).await?;
     realtime_console::serve(listener, state, realtime_console::shutdown_signal()).await

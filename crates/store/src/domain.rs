@@ -114,20 +114,6 @@ pub struct NewEvent {
 }
 
 #[derive(Deserialize)]
-struct RawElement<'a> {
-    #[serde(borrow, default)]
-    seq: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    ts: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    direction: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    event: Option<&'a RawValue>,
-    #[serde(flatten, borrow)]
-    unknown: std::collections::BTreeMap<&'a str, &'a RawValue>,
-}
-
-#[derive(Deserialize)]
 struct TypeOnly {
     #[serde(rename = "type")]
     event_type: Option<serde_json::Value>,
@@ -138,10 +124,13 @@ impl NewEvent {
     /// typo in a client does not silently drop data.
     pub fn parse(element: &RawValue) -> Result<Self, FieldError> {
         use FieldErrorKind::*;
-        let raw: RawElement<'_> = serde_json::from_str(element.get())
-            .map_err(|_| FieldError::new(Invalid, "", "each event must be a JSON object"))?;
-        if let Some(name) = raw.unknown.keys().next() {
-            let _ = name;
+        let mut fields: std::collections::BTreeMap<String, &RawValue> =
+            serde_json::from_str(element.get())
+                .map_err(|_| FieldError::new(Invalid, "", "each event must be a JSON object"))?;
+        let mut take = |name: &str| fields.remove(name);
+        let (seq, ts, direction, event) =
+            (take("seq"), take("ts"), take("direction"), take("event"));
+        if let Some(name) = fields.keys().next() {
             return Err(FieldError::new(
                 Unknown,
                 "",
@@ -150,24 +139,19 @@ impl NewEvent {
                 ),
             ));
         }
-        let seq = raw
-            .seq
-            .ok_or_else(|| FieldError::new(Missing, "seq", "missing `seq`"))?;
+        let seq = seq.ok_or_else(|| FieldError::new(Missing, "seq", "missing `seq`"))?;
         let seq = seq
             .get()
             .parse::<i64>()
             .ok()
             .filter(|n| *n >= 1)
             .ok_or_else(|| FieldError::new(Invalid, "seq", "`seq` must be an integer >= 1"))?;
-        let ts = raw
-            .ts
-            .ok_or_else(|| FieldError::new(Missing, "ts", "missing `ts`"))?;
+        let ts = ts.ok_or_else(|| FieldError::new(Missing, "ts", "missing `ts`"))?;
         let ts = serde_json::from_str::<f64>(ts.get())
             .ok()
             .filter(|t| t.is_finite())
             .ok_or_else(|| FieldError::new(Invalid, "ts", "`ts` must be a number (ms)"))?;
-        let direction = raw
-            .direction
+        let direction = direction
             .ok_or_else(|| FieldError::new(Missing, "direction", "missing `direction`"))?;
         let direction = serde_json::from_str::<String>(direction.get())
             .ok()
@@ -179,9 +163,7 @@ impl NewEvent {
                     "`direction` must be one of `client`, `server`, `system`",
                 )
             })?;
-        let event = raw
-            .event
-            .ok_or_else(|| FieldError::new(Missing, "event", "missing `event`"))?;
+        let event = event.ok_or_else(|| FieldError::new(Missing, "event", "missing `event`"))?;
         if event.get().len() > MAX_EVENT_BYTES {
             return Err(FieldError::new(
                 TooLarge,

@@ -44,7 +44,7 @@ pub struct EventPage {
     pub next_after_seq: Option<i64>,
 }
 
-fn from_row(row: &SqliteRow) -> Result<StoredEvent> {
+pub(crate) fn from_row(row: &SqliteRow) -> Result<StoredEvent> {
     let direction: String = row.try_get("direction")?;
     let event: String = row.try_get("event")?;
     Ok(StoredEvent {
@@ -82,7 +82,7 @@ fn push_common_filters(sql: &mut QueryBuilder<Sqlite>, pk: i64, q: &EventQuery) 
 }
 
 impl Store {
-    async fn session_pk(&self, id: SessionId) -> Result<Option<i64>> {
+    pub(crate) async fn session_pk(&self, id: SessionId) -> Result<Option<i64>> {
         Ok(sqlx::query_scalar("SELECT pk FROM sessions WHERE id = ?")
             .bind(id.to_string())
             .fetch_optional(&self.pool)
@@ -146,10 +146,12 @@ impl Store {
                     if i > 0 {
                         sql.push(" UNION ALL ");
                     }
+                    // The type index holds each type's events in seq order; the planner
+                    // would otherwise walk the whole session by seq and test each row.
                     sql.push(concat!(
                         "SELECT * FROM (SELECT ",
                         event_columns!(),
-                        " FROM events"
+                        " FROM events INDEXED BY events_by_type"
                     ));
                     push_common_filters(&mut sql, pk, query);
                     sql.push(" AND type = ")

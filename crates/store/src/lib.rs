@@ -7,7 +7,10 @@
 mod domain;
 mod events;
 mod import;
+mod live;
 mod sessions;
+mod text;
+mod timeline;
 mod writer;
 
 use std::path::Path;
@@ -24,9 +27,12 @@ pub use domain::{
 };
 pub use events::{EventPage, EventQuery, StoredEvent};
 pub use import::ImportError;
+pub use live::Change;
 pub use sessions::{
-    EventCounts, NewSession, Session, SessionPage, SessionPatch, SessionQuery, Stats,
+    EventCounts, LIVE_WINDOW_MS, NewSession, Session, SessionPage, SessionPatch, SessionQuery,
+    Stats,
 };
+pub use timeline::{Mark, Timeline, TimelinePoint};
 pub use writer::{AppendError, AppendOutcome};
 
 /// Errors of the store itself (not of the caller's input).
@@ -47,6 +53,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub struct Store {
     pool: SqlitePool,
     writer: mpsc::Sender<writer::Job>,
+    hub: live::Hub,
 }
 
 fn options(url: &str) -> Result<SqliteConnectOptions> {
@@ -70,8 +77,9 @@ impl Store {
             .connect_with(opts.clone())
             .await?;
         sqlx::migrate!("../../migrations").run(&pool).await?;
-        let writer = writer::spawn(opts).await?;
-        Ok(Self { pool, writer })
+        let hub = live::Hub::new();
+        let writer = writer::spawn(opts, hub.clone()).await?;
+        Ok(Self { pool, writer, hub })
     }
 
     /// Opens the SQLite file at `path`.

@@ -24,7 +24,12 @@ pub struct SessionPatch {
     pub label: Option<String>,
     pub call_id: Option<String>,
     pub ended: bool,
+    /// The session this one was seeded from ("Open in console"); set once, later values are ignored.
+    pub seeded_from: Option<SessionId>,
 }
+
+/// A session that is not ended and received an event (or was created) this recently is live.
+pub const LIVE_WINDOW_MS: i64 = 60_000;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct EventCounts {
@@ -60,6 +65,12 @@ pub struct Session {
     /// Seqs `1..=acked_seq` are all stored.
     pub acked_seq: i64,
     pub stats: Stats,
+    /// The server's clock when the last event was received.
+    pub last_received_at: Option<i64>,
+    /// Still being recorded: not ended, and an event (or its creation) within [`LIVE_WINDOW_MS`].
+    pub live: bool,
+    /// The session this one was seeded from.
+    pub seeded_from: Option<SessionId>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -67,7 +78,8 @@ pub struct SessionQuery {
     pub limit: u32,
     /// Only sessions older than this one (cursor from `next_before`).
     pub before: Option<SessionId>,
-    /// Matches label, id, model, flow or call id (case-insensitive substring).
+    /// Matches label, id, model, flow or call id (case-insensitive substring), or the text of the session's
+    /// events (transcripts, tool calls, errors: every word, as a prefix).
     pub q: Option<String>,
 }
 
@@ -82,13 +94,24 @@ macro_rules! session_columns {
         "id, created_at, ended_at, label, flow, model, config, call_id, \
      acked_seq, client_events, server_events, system_events, error_count, response_count, input_tokens, \
      output_tokens, total_tokens, cached_tokens, input_text_tokens, input_audio_tokens, output_text_tokens, \
-     output_audio_tokens, first_event_ts, last_event_ts"
+     output_audio_tokens, first_event_ts, last_event_ts, last_received_at, seeded_from"
     };
+}
+
+/// Still being recorded: not ended, not an import (a finished recording), and heard from recently.
+fn is_live(ended_at: Option<i64>, flow: &str, heard: i64) -> bool {
+    ended_at.is_none() && flow != "import" && crate::now_ms() - heard < LIVE_WINDOW_MS
 }
 
 fn from_row(row: &SqliteRow) -> Result<Session> {
     let id: String = row.try_get("id")?;
     let config: Option<String> = row.try_get("config")?;
+    let created_at: i64 = row.try_get("created_at")?;
+    let ended_at: Option<i64> = row.try_get("ended_at")?;
+    let last_received_at: Option<i64> = row.try_get("last_received_at")?;
+    let seeded_from: Option<String> = row.try_get("seeded_from")?;
+    let heard = last_received_at.unwrap_or(created_at).max(created_at);
+    let flow: String = row.try_get("flow")?;
     let (client, server, system): (i64, i64, i64) = (
         row.try_get("client_events")?,
         row.try_get("server_events")?,
@@ -99,10 +122,13 @@ fn from_row(row: &SqliteRow) -> Result<Session> {
         id: SessionId::parse(&id).ok_or_else(|| {
             sqlx::Error::Decode(format!("malformed session id in the database: {id}").into())
         })?,
-        created_at: row.try_get("created_at")?,
-        ended_at: row.try_get("ended_at")?,
+        created_at,
+        ended_at,
+        last_received_at,
+        live: is_live(ended_at, &flow, heard),
+        seeded_from: seeded_from.as_deref().and_then(SessionId::parse),
         label: row.try_get("label")?,
-        flow: row.try_get("flow")?,
+        flow,
         model: row.try_get("model")?,
         config: config.and_then(|c| serde_json::from_str(&c).ok()),
         call_id: row.try_get("call_id")?,
@@ -170,10 +196,12 @@ pub(crate) async fn update(
 ) -> Result<Option<Session>> {
     let done = sqlx::query(
         "UPDATE sessions SET label = COALESCE(?, label), call_id = COALESCE(?, call_id), \
+         seeded_from = COALESCE(seeded_from, ?), \
          ended_at = CASE WHEN ? AND ended_at IS NULL THEN ? ELSE ended_at END WHERE id = ?",
     )
     .bind(patch.label)
     .bind(patch.call_id)
+    .bind(patch.seeded_from.map(|s| s.to_string()))
     .bind(patch.ended)
     .bind(crate::now_ms())
     .bind(id.to_string())
@@ -261,7 +289,14 @@ impl Store {
                 .push_bind(p.clone())
                 .push(" ESCAPE '\\' OR call_id LIKE ")
                 .push_bind(p)
-                .push(" ESCAPE '\\')");
+                .push(" ESCAPE '\\'");
+            if let Some(m) = crate::text::match_query(q) {
+                sql.push(" OR pk IN (")
+                    .push(crate::text::SESSIONS_MATCHING)
+                    .push_bind(m)
+                    .push(")");
+            }
+            sql.push(")");
         }
         sql.push(" ORDER BY id DESC LIMIT ")
             .push_bind(i64::from(limit) + 1);

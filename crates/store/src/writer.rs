@@ -8,11 +8,14 @@ use sqlx::{Connection, Row, SqliteConnection, sqlite::SqliteConnectOptions};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::domain::{Direction, NewEvent, SessionId, Usage};
+use crate::live::{Change, Hub};
 use crate::sessions::{self, NewSession, Session, SessionPatch};
-use crate::{Error, Result};
+use crate::{Error, Result, text};
 
 /// Caps one commit so a flood of requests cannot make one transaction (and its latency) unbounded.
 const MAX_EVENTS_PER_COMMIT: usize = 20_000;
+/// Rows per INSERT statement: one statement per row costs more in sqlx's round trips than SQLite's work.
+const ROWS_PER_INSERT: usize = 100;
 
 /// The answer to an accepted batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -118,14 +121,14 @@ impl Done {
     }
 }
 
-pub(crate) async fn spawn(opts: SqliteConnectOptions) -> Result<mpsc::Sender<Job>> {
+pub(crate) async fn spawn(opts: SqliteConnectOptions, hub: Hub) -> Result<mpsc::Sender<Job>> {
     let conn = SqliteConnection::connect_with(&opts).await?;
     let (tx, rx) = mpsc::channel(1024);
-    tokio::spawn(run(conn, rx));
+    tokio::spawn(run(conn, rx, hub));
     Ok(tx)
 }
 
-async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>) {
+async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, hub: Hub) {
     let mut group = Vec::new();
     while let Some(first) = rx.recv().await {
         let mut weight = first.weight();
@@ -139,21 +142,23 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        commit_group(&mut conn, group.drain(..)).await;
+        commit_group(&mut conn, group.drain(..), &hub).await;
     }
     let _ = conn.close().await;
 }
 
-async fn commit_group(conn: &mut SqliteConnection, jobs: impl Iterator<Item = Job>) {
+async fn commit_group(conn: &mut SqliteConnection, jobs: impl Iterator<Item = Job>, hub: &Hub) {
     let mut done = Vec::new();
+    let mut changes = Vec::new();
     let outcome: Result<(), sqlx::Error> = async {
         sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
         for job in jobs {
             sqlx::query("SAVEPOINT job").execute(&mut *conn).await?;
-            let d = apply(conn, job).await;
+            let (d, change) = apply(conn, job).await;
             if d.is_rejected() {
                 sqlx::query("ROLLBACK TO job").execute(&mut *conn).await?;
             }
+            changes.extend(change);
             sqlx::query("RELEASE job").execute(&mut *conn).await?;
             done.push(d);
         }
@@ -162,7 +167,10 @@ async fn commit_group(conn: &mut SqliteConnection, jobs: impl Iterator<Item = Jo
     }
     .await;
     match outcome {
-        Ok(()) => done.into_iter().for_each(Done::reply),
+        Ok(()) => {
+            hub.publish(changes);
+            done.into_iter().for_each(Done::reply);
+        }
         Err(e) => {
             tracing::error!(error = %e, "event store commit failed; the group is rolled back");
             let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
@@ -172,18 +180,40 @@ async fn commit_group(conn: &mut SqliteConnection, jobs: impl Iterator<Item = Jo
     }
 }
 
-async fn apply(conn: &mut SqliteConnection, job: Job) -> Done {
+/// Applies one job; the change it makes is announced to live followers once the group commits.
+async fn apply(conn: &mut SqliteConnection, job: Job) -> (Done, Option<Change>) {
     match job {
         Job::Append {
             session,
             events,
             reply,
-        } => Done::Append(reply, append(conn, session, &events).await),
-        Job::Create { new, reply } => Done::Create(reply, sessions::insert(conn, new).await),
-        Job::Update { id, patch, reply } => {
-            Done::Update(reply, sessions::update(conn, id, patch).await)
+        } => {
+            let result = append(conn, session, &events).await;
+            let change = match &result {
+                Ok((outcome, ingested)) if outcome.stored > 0 => Some(Change::Appended {
+                    session,
+                    ingested: *ingested,
+                }),
+                _ => None,
+            };
+            (Done::Append(reply, result.map(|(o, _)| o)), change)
         }
-        Job::Delete { id, reply } => Done::Delete(reply, sessions::delete(conn, id).await),
+        Job::Create { new, reply } => {
+            (Done::Create(reply, sessions::insert(conn, new).await), None)
+        }
+        Job::Update { id, patch, reply } => {
+            let result = sessions::update(conn, id, patch).await;
+            let change = matches!(result, Ok(Some(_))).then_some(Change::Updated { session: id });
+            (Done::Update(reply, result), change)
+        }
+        Job::Delete { id, reply } => {
+            let result = match text::forget_session(conn, id).await {
+                Ok(()) => sessions::delete(conn, id).await,
+                Err(e) => Err(e.into()),
+            };
+            let change = matches!(result, Ok(true)).then_some(Change::Deleted { session: id });
+            (Done::Delete(reply, result), change)
+        }
     }
 }
 
@@ -222,68 +252,109 @@ impl Delta {
     }
 }
 
+/// Stores a batch; answers the outcome and the session's ingest count after it (the `ingest_no` of its last
+/// new event).
 async fn append(
     conn: &mut SqliteConnection,
     session: SessionId,
     events: &[NewEvent],
-) -> Result<AppendOutcome, AppendError> {
-    let row = sqlx::query("SELECT pk, acked_seq FROM sessions WHERE id = ?")
-        .bind(session.to_string())
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or(AppendError::UnknownSession)?;
+) -> Result<(AppendOutcome, i64), AppendError> {
+    let row = sqlx::query(
+        "SELECT pk, acked_seq, (SELECT coalesce(max(ingest_no), 0) FROM events WHERE session_pk = sessions.pk) \
+         FROM sessions WHERE id = ?",
+    )
+    .bind(session.to_string())
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(AppendError::UnknownSession)?;
     let pk: i64 = row.get(0);
     let mut acked: i64 = row.get(1);
+    // Each row of the batch is offered the next ingest_no; a row that turns out to be stored already
+    // leaves a hole, which costs nothing: the cursor only needs to grow in commit order.
+    let mut ingested: i64 = row.get(2);
+    let base = ingested;
     let now = crate::now_ms();
     let mut delta = Delta::default();
     let mut duplicates = 0u64;
+    // A seq twice in one batch is settled here: the database can't tell which of two rows it kept.
+    let mut first_at: HashMap<i64, usize> = HashMap::with_capacity(events.len());
+    let mut fresh: Vec<(usize, &NewEvent)> = Vec::with_capacity(events.len());
     for (index, e) in events.iter().enumerate() {
-        let inserted = sqlx::query(
-            "INSERT INTO events (session_pk, seq, ts, received_at, direction, type, event) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_pk, seq) DO NOTHING",
-        )
-        .bind(pk)
-        .bind(e.seq)
-        .bind(e.ts)
-        .bind(now)
-        .bind(e.direction.as_str())
-        .bind(&e.event_type)
-        .bind(e.event.get())
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-        if inserted == 1 {
-            delta.add(e);
-            continue;
+        match first_at.get(&e.seq) {
+            None => {
+                first_at.insert(e.seq, index);
+                fresh.push((index, e));
+            }
+            Some(&i) if events[i].same_content(e.ts, e.direction, e.event.get()) => duplicates += 1,
+            Some(_) => return Err(AppendError::Conflict { index, seq: e.seq }),
         }
-        let existing =
-            sqlx::query("SELECT ts, direction, event FROM events WHERE session_pk = ? AND seq = ?")
-                .bind(pk)
-                .bind(e.seq)
-                .fetch_one(&mut *conn)
-                .await?;
-        let direction: String = existing.get(1);
-        let same = direction
-            .parse::<Direction>()
-            .is_ok_and(|d| e.same_content(existing.get(0), d, existing.get::<&str, _>(2)));
-        if !same {
-            return Err(AppendError::Conflict { index, seq: e.seq });
+    }
+    for chunk in fresh.chunks(ROWS_PER_INSERT) {
+        let mut sql = sqlx::QueryBuilder::new(
+            "INSERT INTO events (session_pk, seq, ts, received_at, direction, type, event, ingest_no) ",
+        );
+        sql.push_values(chunk, |mut row, &(index, e)| {
+            row.push_bind(pk)
+                .push_bind(e.seq)
+                .push_bind(e.ts)
+                .push_bind(now)
+                .push_bind(e.direction.as_str())
+                .push_bind(&e.event_type)
+                .push_bind(e.event.get())
+                .push_bind(base + index as i64 + 1);
+        });
+        sql.push(" ON CONFLICT (session_pk, seq) DO NOTHING RETURNING seq");
+        let inserted: std::collections::HashSet<i64> = sql
+            .build_query_scalar::<i64>()
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .collect();
+        for &(index, e) in chunk {
+            if inserted.contains(&e.seq) {
+                let ingest_no = base + index as i64 + 1;
+                ingested = ingested.max(ingest_no);
+                text::index_event(conn, pk, ingest_no, e).await?;
+                delta.add(e);
+                continue;
+            }
+            // Already stored before this batch: a resend (duplicate) or a different event (conflict).
+            let existing = sqlx::query(
+                "SELECT ts, direction, event FROM events WHERE session_pk = ? AND seq = ?",
+            )
+            .bind(pk)
+            .bind(e.seq)
+            .fetch_one(&mut *conn)
+            .await?;
+            let direction: String = existing.get(1);
+            let same = direction
+                .parse::<Direction>()
+                .is_ok_and(|d| e.same_content(existing.get(0), d, existing.get::<&str, _>(2)));
+            if !same {
+                return Err(AppendError::Conflict { index, seq: e.seq });
+            }
+            duplicates += 1;
         }
-        duplicates += 1;
     }
     let stored = events.len() as u64 - duplicates;
     if stored > 0 {
-        record_stats(conn, pk, &delta).await?;
+        record_stats(conn, pk, &delta, now).await?;
         acked = advance_acked(conn, pk, acked).await?;
     }
-    Ok(AppendOutcome {
+    let outcome = AppendOutcome {
         acked_seq: acked,
         stored,
         duplicates,
-    })
+    };
+    Ok((outcome, ingested))
 }
 
-async fn record_stats(conn: &mut SqliteConnection, pk: i64, d: &Delta) -> Result<(), sqlx::Error> {
+async fn record_stats(
+    conn: &mut SqliteConnection,
+    pk: i64,
+    d: &Delta,
+    now: i64,
+) -> Result<(), sqlx::Error> {
     let u = &d.usage;
     sqlx::query(
         "UPDATE sessions SET client_events = client_events + ?, server_events = server_events + ?, \
@@ -292,8 +363,8 @@ async fn record_stats(conn: &mut SqliteConnection, pk: i64, d: &Delta) -> Result
          cached_tokens = cached_tokens + ?, input_text_tokens = input_text_tokens + ?, \
          input_audio_tokens = input_audio_tokens + ?, output_text_tokens = output_text_tokens + ?, \
          output_audio_tokens = output_audio_tokens + ?, \
-         first_event_ts = min(coalesce(first_event_ts, ?), ?), last_event_ts = max(coalesce(last_event_ts, ?), ?) \
-         WHERE pk = ?",
+         first_event_ts = min(coalesce(first_event_ts, ?), ?), last_event_ts = max(coalesce(last_event_ts, ?), ?), \
+         last_received_at = ? WHERE pk = ?",
     )
     .bind(d.client)
     .bind(d.server)
@@ -312,6 +383,7 @@ async fn record_stats(conn: &mut SqliteConnection, pk: i64, d: &Delta) -> Result
     .bind(d.first_ts)
     .bind(d.last_ts)
     .bind(d.last_ts)
+    .bind(now)
     .bind(pk)
     .execute(&mut *conn)
     .await?;

@@ -510,3 +510,25 @@ async fn a_bad_import_line_leaves_nothing_behind() {
         .unwrap();
     assert!(left.sessions.is_empty());
 }
+
+#[tokio::test]
+async fn a_seq_twice_in_one_batch_is_a_duplicate_or_a_conflict() {
+    let t = store().await;
+    let s = t.store.create_session(NewSession::default()).await.unwrap();
+    let out = t
+        .store
+        .append_events(s.id, vec![server(1, "a"), server(2, "b"), server(1, "a")])
+        .await
+        .unwrap();
+    assert_eq!((out.acked_seq, out.stored, out.duplicates), (2, 2, 1));
+    let err = t
+        .store
+        .append_events(s.id, vec![server(3, "c"), server(3, "changed")])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, AppendError::Conflict { index: 1, seq: 3 }),
+        "{err:?}"
+    );
+    assert_eq!(all_seqs(&t.store, s.id).await, vec![1, 2]);
+}

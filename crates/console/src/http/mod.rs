@@ -3,7 +3,9 @@
 mod error;
 mod events;
 mod json;
+mod library;
 mod pages;
+mod rt;
 mod security;
 mod sessions;
 
@@ -16,17 +18,28 @@ use tower_http::trace::TraceLayer;
 use crate::AppState;
 
 pub use error::ApiError;
+pub(crate) use rt::RtRateLimit;
 
 pub fn router(state: AppState) -> Router {
     let static_files = ServeDir::new(&state.config.static_dir);
-    Router::new()
+    let csp = security::csp(state.upstream.foreign_origin());
+    let mut app = Router::new()
         .merge(pages::router())
+        .merge(library::router())
         .merge(sessions::router())
         .merge(events::router())
+        .merge(rt::router())
         .route("/healthz", get(healthz))
-        .nest_service("/static", static_files)
-        .layer(axum::middleware::from_fn(security::check_origin))
-        .layer(axum::middleware::from_fn(security::headers))
+        .nest_service("/static", static_files);
+    if let Some(emulator) = state.upstream.emulator_router() {
+        app = app.nest_service(crate::upstream::EMULATOR_PREFIX, emulator);
+    }
+    app.layer(axum::middleware::from_fn(security::check_origin))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::require_access,
+        ))
+        .layer(axum::middleware::from_fn_with_state(csp, security::headers))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let path = req
                 .extensions()

@@ -1,26 +1,42 @@
-//! Layers that protect every route: the response headers of a page that runs no inline script, and the
-//! refusal of cross-site state changes.
+//! Layers that protect every route: the response headers of a page that runs no inline script, the
+//! refusal of cross-site state changes, and the access secret of a console on a non-loopback address.
 
-use axum::extract::Request;
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{Html, IntoResponse, Response};
 
 use super::error::envelope;
+use crate::AppState;
+use crate::access::COOKIE;
 
-/// `media-src blob:` for the remote audio track; `connect-src` stays same-origin (the browser reaches the
-/// Realtime API only through URLs the server hands it, which later configuration adds here).
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-    media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
-    frame-ancestors 'none'";
+/// `media-src blob:` for the remote audio track; `connect-src` is same-origin plus, with a real upstream,
+/// the API's origin: the browser posts its SDP offer to the `calls_url` the server hands it.
+const CSP_START: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+    media-src 'self' blob:; connect-src 'self'";
+const CSP_END: &str =
+    "; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-pub async fn headers(req: Request, next: Next) -> Response {
+/// The Content-Security-Policy, with `upstream` (an `https://host[:port]` origin) allowed to `connect-src`.
+pub fn csp(upstream: Option<&str>) -> HeaderValue {
+    let extra = upstream
+        .filter(|o| {
+            !o.bytes()
+                .any(|b| b.is_ascii_whitespace() || b == b';' || b == b',')
+        })
+        .map(|o| format!(" {o}"))
+        .unwrap_or_default();
+    HeaderValue::from_str(&format!("{CSP_START}{extra}{CSP_END}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"))
+}
+
+pub async fn headers(State(csp): State<HeaderValue>, req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    h.insert(header::CONTENT_SECURITY_POLICY, csp);
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -35,24 +51,126 @@ pub async fn headers(req: Request, next: Next) -> Response {
 
 /// A state-changing request that carries an `Origin` must come from this server's own origin. Browsers
 /// always send `Origin` on cross-site POSTs, so this stops other sites from driving the console; tools like
-/// curl send none and are let through.
+/// curl send none and are let through. `Sec-Fetch-Site`, which browsers send even where they omit `Origin`
+/// (a cross-site `<img>` or `<script>` GET), must say `same-origin` or `none` when present.
+///
+/// Every `/api/rt/` request counts as state-changing, `GET /api/rt/token` included: it mints a key. The
+/// emulator under `/emulator` is exempt, like the real API it stands in for: pages on other origins post
+/// their offers to it, authenticated by the ephemeral key they got from this server.
 pub async fn check_origin(req: Request, next: Next) -> Response {
-    let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if changes_state && let Some(origin) = req.headers().get(header::ORIGIN) {
-        let host = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok());
-        if !same_origin(origin.to_str().unwrap_or(""), host) {
-            return envelope(
-                StatusCode::FORBIDDEN,
-                "cross_origin_request",
-                "cross-origin requests to this endpoint are refused",
-                None,
-            );
-        }
+    let path = req.uri().path();
+    let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        || path.starts_with("/api/rt/");
+    if changes_state && !path.starts_with("/emulator/") && cross_site(req.headers()) {
+        return envelope(
+            StatusCode::FORBIDDEN,
+            "cross_origin_request",
+            "cross-origin requests to this endpoint are refused",
+            None,
+        );
     }
     next.run(req).await
+}
+
+fn cross_site(headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site")
+        && !matches!(site.as_bytes(), b"same-origin" | b"none")
+    {
+        return true;
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        return !same_origin(origin.to_str().unwrap_or(""), host);
+    }
+    false
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct DeniedPage {
+    nav: &'static str,
+    status: StatusCode,
+    message: &'static str,
+}
+
+/// With an access secret configured, every page and API needs it: `Authorization: Bearer <secret>`, or
+/// the `console_access` cookie that opening any page with `?access=<secret>` sets (then redirects to
+/// the same page without the secret in its URL). The emulator under `/emulator` checks its own keys;
+/// `/static` (the repository's JS and CSS) and `/healthz` hold nothing to protect.
+pub async fn require_access(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(secret) = state.config.access_secret.as_ref() else {
+        return next.run(req).await;
+    };
+    let path = req.uri().path();
+    if path == "/healthz" || path.starts_with("/emulator/") || path.starts_with("/static/") {
+        return next.run(req).await;
+    }
+    let offered = Query::<HashMap<String, String>>::try_from_uri(req.uri())
+        .ok()
+        .and_then(|q| q.0.get("access").cloned());
+    if let Some(offered) = offered {
+        if secret.is_secret(&offered) && matches!(*req.method(), Method::GET | Method::HEAD) {
+            let cookie = format!(
+                "{COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=2592000",
+                secret.cookie_value()
+            );
+            let mut res = StatusCode::SEE_OTHER.into_response();
+            let h = res.headers_mut();
+            if let (Ok(location), Ok(cookie)) =
+                (HeaderValue::from_str(path), HeaderValue::from_str(&cookie))
+            {
+                h.insert(header::LOCATION, location);
+                h.insert(header::SET_COOKIE, cookie);
+            }
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            return res;
+        }
+        return denied(path);
+    }
+    let headers = req.headers();
+    let bearer_ok = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|given| secret.is_secret(given));
+    let cookie_ok = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .any(|(name, value)| name == COOKIE && secret.is_cookie(value));
+    if bearer_ok || cookie_ok {
+        next.run(req).await
+    } else {
+        denied(path)
+    }
+}
+
+fn denied(path: &str) -> Response {
+    let mut res = if path.starts_with("/api/") {
+        envelope(
+            StatusCode::UNAUTHORIZED,
+            "access_denied",
+            "this console needs its access secret: send `Authorization: Bearer <secret>`, or open \
+             /?access=<secret> once in this browser",
+            None,
+        )
+    } else {
+        let page = DeniedPage {
+            nav: "",
+            status: StatusCode::UNAUTHORIZED,
+            message: "This console needs its access secret. Open /?access=<secret> once in this browser; \
+                      the secret is the ACCESS_SECRET the server was started with.",
+        };
+        match page.render() {
+            Ok(html) => (StatusCode::UNAUTHORIZED, Html(html)).into_response(),
+            Err(_) => StatusCode::UNAUTHORIZED.into_response(),
+        }
+    };
+    res.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    res
 }
 
 /// `origin` is `scheme://host[:port]`; it matches when its authority is the `Host` the request was sent to.
@@ -67,6 +185,20 @@ fn same_origin(origin: &str, host: Option<&str>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::same_origin;
+
+    #[test]
+    fn the_csp_allows_the_upstream_origin_only_when_given() {
+        let own = super::csp(None);
+        assert!(own.to_str().unwrap().contains("connect-src 'self';"));
+        let api = super::csp(Some("https://api.openai.com"));
+        assert!(
+            api.to_str()
+                .unwrap()
+                .contains("connect-src 'self' https://api.openai.com;")
+        );
+        let odd = super::csp(Some("https://x; script-src *"));
+        assert!(!odd.to_str().unwrap().contains("script-src *"));
+    }
 
     #[test]
     fn compares_origin_with_host() {

@@ -150,6 +150,8 @@ async fn read(State(state): State<AppState>, Path(id): Path<String>) -> Result<J
 struct PatchBody {
     label: Option<String>,
     ended: Option<bool>,
+    /// The session this one was seeded from ("Open in console"); set once.
+    seeded_from: Option<String>,
 }
 
 async fn update(
@@ -167,10 +169,21 @@ async fn update(
             "ended",
         ));
     }
+    let seeded_from = match body.seeded_from.as_deref() {
+        None => None,
+        Some(raw) => Some(SessionId::parse(raw).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_value",
+                "`seeded_from` must be a session id",
+                "seeded_from",
+            )
+        })?),
+    };
     let patch = SessionPatch {
         label: body.label,
         call_id: None,
         ended: body.ended == Some(true),
+        seeded_from,
     };
     let session = state.store.update_session(sid, patch).await?;
     session

@@ -1,0 +1,283 @@
+//! `just bench`: ingest and read figures for the event store, printed, never asserted.
+//!
+//! Ingest: HTTP batches of 50 realistic (~300 B) events from 1, 10 and 100 concurrent sessions, against the
+//! raw ceiling measured in the same run (the same schema, direct inserts in 1000-row transactions).
+//! Reading: a session of 1M events — first page, filtered pages, a deep page, and JSONL export throughput.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+use sqlx::Connection;
+
+const BATCH: usize = 50;
+
+fn realistic(seq: u64, session: usize) -> Value {
+    let event = match seq % 100 {
+        0 => {
+            json!({"type": "response.done", "event_id": format!("event_{seq:010}"), "response": {"id": "resp_CkV2q3Jz8aBcDe", "status": "completed", "usage": {"total_tokens": 120, "input_tokens": 40, "output_tokens": 80}}})
+        }
+        1 => {
+            json!({"type": "error", "event_id": format!("event_{seq:010}"), "error": {"type": "invalid_request_error", "code": "invalid_value", "message": "Invalid value"}})
+        }
+        2..=6 => {
+            json!({"type": "response.output_text.delta", "event_id": format!("event_{seq:010}"), "response_id": "resp_CkV2q3Jz8aBcDe", "item_id": "item_CkV2q3Jz8aBcDf", "output_index": 0, "content_index": 0, "delta": "some streamed text, a few words at a time"})
+        }
+        7..=9 => {
+            json!({"type": "input_audio_buffer.speech_started", "event_id": format!("event_{seq:010}"), "audio_start_ms": seq * 20, "item_id": "item_CkV2q3Jz8aBcDg"})
+        }
+        _ => {
+            json!({"type": "response.output_audio_transcript.delta", "event_id": format!("event_{seq:010}"), "response_id": "resp_CkV2q3Jz8aBcDe", "item_id": "item_CkV2q3Jz8aBcDf", "output_index": 0, "content_index": 0, "delta": format!("word {seq} of session {session}, streamed to the browser as the model speaks")})
+        }
+    };
+    json!({"seq": seq, "ts": 1_732_390_000_000.0 + seq as f64 * 12.5, "direction": "server", "event": event})
+}
+
+fn ms(h: &Histogram<u64>, q: f64) -> f64 {
+    h.value_at_quantile(q) as f64 / 1000.0
+}
+
+async fn start_server(dir: &std::path::Path) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let url = format!("sqlite://{}", dir.join("bench.db").display());
+    let state = realtime_console::AppState::new(realtime_console::Config::for_tests(url))
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(realtime_console::serve(listener, state, async {
+        let _ = rx.await;
+    }));
+    (base, tx)
+}
+
+/// The ceiling: direct inserts into the same schema, 1000 rows a transaction, one connection.
+async fn raw_ceiling(dir: &std::path::Path, events: u64) -> f64 {
+    let path = dir.join("raw.db");
+    let store = realtime_store::Store::open_path(&path).await.unwrap(); // creates the schema
+    let s = store.create_session(Default::default()).await.unwrap();
+    store.close().await;
+    let url = format!("sqlite://{}", path.display());
+    let opts: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
+    let opts = opts
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+        .synchronous(sqlx::sqlite::SqliteSynchronous::Full);
+    let mut conn = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
+    let pk: i64 = sqlx::query_scalar("SELECT pk FROM sessions WHERE id = ?")
+        .bind(s.id.to_string())
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let rows: Vec<(u64, String, String)> = (1..=events)
+        .map(|seq| {
+            let e = realistic(seq, 0);
+            (
+                seq,
+                e["event"]["type"].as_str().unwrap().to_owned(),
+                e["event"].to_string(),
+            )
+        })
+        .collect();
+    let t = Instant::now();
+    for chunk in rows.chunks(1000) {
+        let mut tx = conn.begin().await.unwrap();
+        // Multi-row statements: the fastest direct way through sqlx, so the ceiling is a real one.
+        for rows in chunk.chunks(100) {
+            let mut sql = sqlx::QueryBuilder::new(
+                "INSERT INTO events (session_pk, seq, ts, received_at, direction, type, event) ",
+            );
+            sql.push_values(rows, |mut b, (seq, ty, ev)| {
+                b.push_bind(pk)
+                    .push_bind(*seq as i64)
+                    .push_bind(*seq as f64)
+                    .push_bind(0i64)
+                    .push_bind("server")
+                    .push_bind(ty)
+                    .push_bind(ev);
+            });
+            sql.build().execute(&mut *tx).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    events as f64 / t.elapsed().as_secs_f64()
+}
+
+async fn http_ingest(
+    base: &str,
+    client: &reqwest::Client,
+    sessions: usize,
+    batches_per_session: usize,
+) -> (f64, Histogram<u64>) {
+    let mut ids = Vec::new();
+    for _ in 0..sessions {
+        let s: Value = client
+            .post(format!("{base}/api/sessions"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ids.push(s["id"].as_str().unwrap().to_owned());
+    }
+    // Bodies are built before the clock starts: the figure is the server's, not serde's on the client.
+    let bodies: Vec<Arc<Vec<String>>> = (0..sessions)
+        .map(|s| {
+            Arc::new(
+                (0..batches_per_session)
+                    .map(|b| {
+                        let evs: Vec<Value> = (1..=BATCH as u64)
+                            .map(|i| realistic((b * BATCH) as u64 + i, s))
+                            .collect();
+                        json!({"events": evs}).to_string()
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for (id, bodies) in ids.into_iter().zip(bodies) {
+        let client = client.clone();
+        let url = format!("{base}/api/sessions/{id}/events");
+        tasks.push(tokio::spawn(async move {
+            let mut h = Histogram::<u64>::new(3).unwrap();
+            for body in bodies.iter() {
+                let start = Instant::now();
+                let res = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(res.status().is_success());
+                res.bytes().await.unwrap();
+                h.record(start.elapsed().as_micros() as u64).unwrap();
+            }
+            h
+        }));
+    }
+    let mut all = Histogram::<u64>::new(3).unwrap();
+    for t in tasks {
+        all.add(t.await.unwrap()).unwrap();
+    }
+    let events = (sessions * batches_per_session * BATCH) as f64;
+    (events / t.elapsed().as_secs_f64(), all)
+}
+
+async fn time_requests(client: &reqwest::Client, url: &str, n: usize) -> Histogram<u64> {
+    let mut h = Histogram::<u64>::new(3).unwrap();
+    for _ in 0..n {
+        let start = Instant::now();
+        let res = client.get(url).send().await.unwrap();
+        assert!(res.status().is_success(), "{url}");
+        res.bytes().await.unwrap();
+        h.record(start.elapsed().as_micros() as u64).unwrap();
+    }
+    h
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let (base, _stop) = start_server(dir.path()).await;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(200)
+        .build()
+        .unwrap();
+
+    println!(
+        "== ingest (batches of {BATCH} events of ~300 B; {} cores)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    let ceiling = raw_ceiling(dir.path(), 200_000).await;
+    println!("raw ceiling (direct inserts, 1000-row transactions): {ceiling:>9.0} events/s");
+    for (sessions, batches) in [(1usize, 400usize), (10, 100), (100, 20)] {
+        let (rate, h) = http_ingest(&base, &client, sessions, batches).await;
+        println!(
+            "HTTP, {sessions:>3} concurrent sessions: {rate:>9.0} events/s  ({:.0}% of ceiling)  request p50 {:.2} ms  p99 {:.2} ms",
+            100.0 * rate / ceiling,
+            ms(&h, 0.5),
+            ms(&h, 0.99)
+        );
+    }
+
+    println!("\n== reading a session of 1M events");
+    let store = realtime_store::Store::open_path(&dir.path().join("bench.db"))
+        .await
+        .unwrap();
+    let s: Value = client
+        .post(format!("{base}/api/sessions"))
+        .json(&json!({"label": "1M"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = s["id"].as_str().unwrap().to_owned();
+    let sid = realtime_store::SessionId::parse(&id).unwrap();
+    let t = Instant::now();
+    for chunk in 0..1000u64 {
+        let batch = (1..=1000u64)
+            .map(|i| {
+                let e = realistic(chunk * 1000 + i, 0);
+                realtime_store::NewEvent::parse(
+                    &serde_json::value::RawValue::from_string(e.to_string()).unwrap(),
+                )
+                .unwrap()
+            })
+            .collect();
+        store.append_events(sid, batch).await.unwrap();
+    }
+    println!(
+        "loaded 1M events through the store in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let events_url = format!("{base}/api/sessions/{id}/events");
+    for (name, query) in [
+        ("first page (100)", "limit=100"),
+        ("deep page after seq 900000", "limit=100&after_seq=900000"),
+        ("type prefix response. (~96%)", "limit=100&type=response."),
+        (
+            "exact type response.done (1%)",
+            "limit=100&type=response.done",
+        ),
+        (
+            "exact type error, deep (1%)",
+            "limit=100&type=error&after_seq=500000",
+        ),
+        (
+            "prefix input_audio_buffer. (3%)",
+            "limit=100&type=input_audio_buffer.",
+        ),
+        ("direction=server", "limit=100&direction=server"),
+    ] {
+        let h = time_requests(&client, &format!("{events_url}?{query}"), 300).await;
+        println!(
+            "{name:<34} p50 {:>6.2} ms  p99 {:>6.2} ms",
+            ms(&h, 0.5),
+            ms(&h, 0.99)
+        );
+    }
+    let start = Instant::now();
+    let res = client
+        .get(format!("{base}/api/sessions/{id}/events.jsonl"))
+        .send()
+        .await
+        .unwrap();
+    let mut bytes = 0usize;
+    let mut res = res;
+    while let Some(chunk) = res.chunk().await.unwrap() {
+        bytes += chunk.len();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "export JSONL: {:.1} MB in {secs:.2} s = {:.0} MB/s",
+        bytes as f64 / 1e6,
+        bytes as f64 / 1e6 / secs
+    );
+    tokio::time::sleep(Duration::from_millis(10)).await;
+}

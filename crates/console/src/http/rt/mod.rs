@@ -1,0 +1,225 @@
+//! `/api/rt/*`, where the browser gets into a Realtime session with the server's key kept on the server:
+//! `/api/rt/token` mints an ephemeral key, `/api/rt/session` forwards an SDP offer (the unified interface)
+//! and `/api/rt/session/{id}/hangup` ends that call. Each creates or updates a console session and records
+//! what happened in it as `system` events ([`record`] explains their seqs).
+
+mod error;
+mod limit;
+mod overrides;
+mod record;
+mod session;
+
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use realtime_store::{NewSession, SessionId, SessionPatch};
+use realtime_token::SessionConfig;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use super::error::ApiError;
+use super::json::{parse_json, read_body};
+use crate::AppState;
+use error::RtError;
+use limit::Admitted;
+pub use limit::RtRateLimit;
+
+/// A token request is a few overrides and a label; tool schemas fit easily.
+const MAX_TOKEN_BODY: usize = 64 * 1024;
+const MAX_LABEL_CHARS: usize = 200;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/rt/token", post(token_post).get(token_get))
+        .route("/api/rt/session", post(session::create))
+        .route("/api/rt/session/{id}/hangup", post(session::hangup))
+        // Keys, SDP and call ids are for one client, once.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct TokenBody {
+    /// Overrides of the server's default session.
+    session: Option<Value>,
+    label: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct LabelQuery {
+    label: Option<String>,
+}
+
+fn label_query(uri: &Uri) -> Result<Option<String>, ApiError> {
+    if uri.query().is_none_or(str::is_empty) {
+        return Ok(None);
+    }
+    Query::<LabelQuery>::try_from_uri(uri)
+        .map(|q| q.0.label)
+        .map_err(|e| {
+            ApiError::bad_request(
+                "unknown_parameter",
+                format!("the query string may only hold `label`: {}", e.body_text()),
+                "query",
+            )
+        })
+}
+
+fn check_label(label: Option<String>) -> Result<Option<String>, ApiError> {
+    if label
+        .as_ref()
+        .is_some_and(|l| l.chars().count() > MAX_LABEL_CHARS)
+    {
+        return Err(ApiError::bad_request(
+            "invalid_value",
+            format!("`label` may be at most {MAX_LABEL_CHARS} characters"),
+            "label",
+        ));
+    }
+    Ok(label)
+}
+
+async fn token_post(
+    _: Admitted,
+    State(state): State<AppState>,
+    body: Body,
+) -> Result<Response, RtError> {
+    let bytes = read_body(body, MAX_TOKEN_BODY).await?;
+    let body: TokenBody = if bytes.iter().all(u8::is_ascii_whitespace) {
+        TokenBody::default()
+    } else {
+        parse_json(&bytes)?
+    };
+    mint(&state, body).await
+}
+
+/// `GET /api/rt/token[?label=…]`, for clients written after the seed example: the defaults, no overrides.
+async fn token_get(
+    _: Admitted,
+    State(state): State<AppState>,
+    uri: Uri,
+) -> Result<Response, RtError> {
+    let label = label_query(&uri)?;
+    mint(
+        &state,
+        TokenBody {
+            session: None,
+            label,
+        },
+    )
+    .await
+}
+
+/// Mints a key for the effective session; answers the upstream's JSON plus a `console` object with the
+/// new console session, where to post the SDP offer and the browser's first seq.
+async fn mint(state: &AppState, body: TokenBody) -> Result<Response, RtError> {
+    let label = check_label(body.label)?;
+    let session = overrides::effective_session(&state.config, body.session.as_ref())?;
+    let client = state.upstream.client()?;
+    let sid = open_session(state, "ephemeral", label, &session).await?;
+    let secret = match client
+        .create_client_secret(Some(&session), Some(state.config.token_ttl()))
+        .await
+    {
+        Ok(secret) => secret,
+        Err(e) => return Err(failed(state, sid, "client_secrets", &e, When::Opening).await),
+    };
+    record::opening(
+        &state.store,
+        sid,
+        &json!({
+            "type": "console.token",
+            "upstream": state.upstream.name(),
+            "key": secret.fingerprint(),
+            "expires_at": secret.expires_at,
+            "session": secret.session.to_json(),
+        }),
+    )
+    .await?;
+    let mut response = secret.expose_response_json().clone();
+    if let Some(object) = response.as_object_mut() {
+        object.insert(
+            "console".to_owned(),
+            json!({
+                "session_id": sid,
+                "calls_url": state.upstream.calls_url(),
+                "next_seq": record::FIRST_BROWSER_SEQ,
+            }),
+        );
+    }
+    Ok(Json(response).into_response())
+}
+
+/// Creates the console session a mint or call is recorded in.
+async fn open_session(
+    state: &AppState,
+    flow: &str,
+    label: Option<String>,
+    session: &SessionConfig,
+) -> Result<SessionId, RtError> {
+    let created = state
+        .store
+        .create_session(NewSession {
+            label,
+            flow: Some(flow.to_owned()),
+            model: session.model.clone(),
+            config: Some(session.to_json()),
+            call_id: None,
+        })
+        .await?;
+    Ok(created.id)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum When {
+    /// The request that created the session: the failure is its opening event, and the session is over.
+    Opening,
+    /// A later request on a live session.
+    Later,
+}
+
+/// Records an upstream failure as an `error` system event of the session and maps it for the client.
+async fn failed(
+    state: &AppState,
+    sid: SessionId,
+    operation: &str,
+    e: &realtime_token::Error,
+    when: When,
+) -> RtError {
+    let public = e.to_public();
+    let event = json!({
+        "type": "error",
+        "operation": operation,
+        "status": public.status.as_u16(),
+        "upstream_status": e.upstream_status().map(|s| s.as_u16()),
+        "error": public.body.error,
+    });
+    let recorded = match when {
+        When::Opening => record::opening(&state.store, sid, &event).await,
+        When::Later => record::later(&state.store, sid, &event).await,
+    };
+    if let Err(err) = recorded {
+        tracing::error!(error = %err, session = %sid, "could not record an upstream failure");
+    }
+    if when == When::Opening {
+        let ended = SessionPatch {
+            ended: true,
+            ..SessionPatch::default()
+        };
+        if let Err(err) = state.store.update_session(sid, ended).await {
+            tracing::error!(error = %err, session = %sid, "could not end a failed session");
+        }
+    }
+    RtError::Upstream {
+        public,
+        session: Some(sid),
+    }
+}

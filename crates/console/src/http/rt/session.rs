@@ -1,0 +1,238 @@
+//! The unified interface: the browser posts its SDP offer here, the server forwards it upstream with its
+//! own key (multipart `sdp` + `session`, PROTOCOL §3.2) and answers the SDP answer; and the hangup.
+
+use axum::Json;
+use axum::extract::multipart::Multipart;
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use realtime_store::{Session, SessionPatch};
+use realtime_token::CallId;
+use serde_json::{Value, json};
+
+use super::super::error::ApiError;
+use super::super::json::read_body;
+use super::super::sessions::session_id;
+use super::error::{RtError, SESSION_ID_HEADER};
+use super::limit::Admitted;
+use super::{When, check_label, failed, label_query, open_session, overrides, record};
+use crate::AppState;
+
+const CALL_ID_HEADER: HeaderName = HeaderName::from_static("x-call-id");
+const NEXT_SEQ_HEADER: HeaderName = HeaderName::from_static("x-console-next-seq");
+
+/// Real offers are a few KiB.
+const MAX_SDP_BYTES: usize = 128 * 1024;
+const MAX_SESSION_PART_BYTES: usize = 64 * 1024;
+
+/// The offer and the optional session overrides, whichever form the body came in.
+struct Offer {
+    sdp: String,
+    session: Option<Value>,
+}
+
+/// `POST /api/rt/session[?label=…]`: body `application/sdp`, or `multipart/form-data` with `sdp` and an
+/// optional `session` (JSON overrides). Answers 201 `application/sdp` with the console session id, the
+/// upstream call id and the browser's first seq in headers.
+pub async fn create(
+    _: Admitted,
+    State(state): State<AppState>,
+    req: Request,
+) -> Result<Response, RtError> {
+    let label = check_label(label_query(req.uri())?)?;
+    let offer = read_offer(&state, req).await?;
+    let session = overrides::effective_session(&state.config, offer.session.as_ref())?;
+    let client = state.upstream.client()?;
+    let sid = open_session(&state, "unified", label, &session).await?;
+    let answer = match client.create_call(&offer.sdp, Some(&session)).await {
+        Ok(answer) => answer,
+        Err(e) => return Err(failed(&state, sid, "calls", &e, When::Opening).await),
+    };
+    let patch = SessionPatch {
+        call_id: Some(answer.call_id.to_string()),
+        ..SessionPatch::default()
+    };
+    state.store.update_session(sid, patch).await?;
+    record::opening(
+        &state.store,
+        sid,
+        &json!({
+            "type": "console.call",
+            "upstream": state.upstream.name(),
+            "call_id": answer.call_id,
+            "session": session.to_json(),
+        }),
+    )
+    .await?;
+    let mut res = (StatusCode::CREATED, answer.sdp).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/sdp"),
+    );
+    let sid_text = sid.to_string();
+    for (name, value) in [
+        (SESSION_ID_HEADER, sid_text.clone()),
+        (CALL_ID_HEADER, answer.call_id.to_string()),
+        (NEXT_SEQ_HEADER, record::FIRST_BROWSER_SEQ.to_string()),
+        (header::LOCATION, format!("/api/sessions/{sid_text}")),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            h.insert(name, value);
+        }
+    }
+    Ok(res)
+}
+
+async fn read_offer(state: &AppState, req: Request) -> Result<Offer, ApiError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let offer = if content_type.starts_with("multipart/form-data") {
+        read_form(state, req).await?
+    } else if content_type.starts_with("application/sdp") {
+        let bytes = read_body(req.into_body(), MAX_SDP_BYTES).await?;
+        Offer {
+            sdp: sdp_text(bytes.to_vec())?,
+            session: None,
+        }
+    } else {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_content_type",
+            "send the SDP offer as `application/sdp`, or as `multipart/form-data` with an `sdp` part \
+             and an optional `session` part",
+        ));
+    };
+    if !offer.sdp.trim_start().starts_with("v=") {
+        return Err(ApiError::bad_request(
+            "invalid_offer",
+            "the SDP offer must start with `v=0`",
+            "sdp",
+        ));
+    }
+    Ok(offer)
+}
+
+async fn read_form(state: &AppState, req: Request) -> Result<Offer, ApiError> {
+    let invalid = |e: axum::extract::multipart::MultipartError| {
+        ApiError::bad_request(
+            "invalid_body",
+            format!("invalid multipart body: {}", e.body_text()),
+            "body",
+        )
+    };
+    let mut form = Multipart::from_request(req, state).await.map_err(|e| {
+        ApiError::bad_request(
+            "invalid_body",
+            format!("invalid multipart body: {}", e.body_text()),
+            "body",
+        )
+    })?;
+    let (mut sdp, mut session) = (None, None);
+    while let Some(field) = form.next_field().await.map_err(invalid)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        match name.as_str() {
+            "sdp" => {
+                let bytes = field.bytes().await.map_err(invalid)?;
+                if bytes.len() > MAX_SDP_BYTES {
+                    return Err(too_large("sdp", MAX_SDP_BYTES));
+                }
+                sdp = Some(sdp_text(bytes.to_vec())?);
+            }
+            "session" => {
+                let bytes = field.bytes().await.map_err(invalid)?;
+                if bytes.len() > MAX_SESSION_PART_BYTES {
+                    return Err(too_large("session", MAX_SESSION_PART_BYTES));
+                }
+                let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+                    ApiError::bad_request(
+                        "invalid_json",
+                        format!("the `session` part is not JSON: {e}"),
+                        "session",
+                    )
+                })?;
+                session = Some(value);
+            }
+            other => {
+                return Err(ApiError::bad_request(
+                    "unknown_parameter",
+                    format!("unknown part `{other}`; send `sdp` and optionally `session`"),
+                    other,
+                ));
+            }
+        }
+    }
+    let sdp = sdp.ok_or_else(|| {
+        ApiError::bad_request(
+            "missing_required_parameter",
+            "missing the `sdp` part",
+            "sdp",
+        )
+    })?;
+    Ok(Offer { sdp, session })
+}
+
+fn too_large(part: &str, limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "request_too_large",
+        format!("the `{part}` part may be at most {limit} bytes"),
+    )
+    .with_param(part)
+}
+
+fn sdp_text(bytes: Vec<u8>) -> Result<String, ApiError> {
+    String::from_utf8(bytes).map_err(|_| {
+        ApiError::bad_request("invalid_offer", "the SDP offer is not UTF-8 text", "sdp")
+    })
+}
+
+/// `POST /api/rt/session/{id}/hangup`: hangs up the session's upstream call and marks the session ended.
+pub async fn hangup(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Session>, RtError> {
+    let sid = session_id(&id)?;
+    let session = state
+        .store
+        .get_session(sid)
+        .await?
+        .ok_or_else(|| ApiError::session_not_found(&id))?;
+    let call_id = session
+        .call_id
+        .as_deref()
+        .and_then(|c| CallId::parse(c).ok())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "no_call",
+                "this session has no upstream call to hang up; only sessions started through \
+                 /api/rt/session have one",
+            )
+            .with_param("id")
+        })?;
+    let client = state.upstream.client()?;
+    if let Err(e) = client.hangup(&call_id).await {
+        return Err(failed(&state, sid, "hangup", &e, When::Later).await);
+    }
+    record::later(
+        &state.store,
+        sid,
+        &json!({"type": "console.hangup", "call_id": call_id}),
+    )
+    .await?;
+    let ended = SessionPatch {
+        ended: true,
+        ..SessionPatch::default()
+    };
+    let session = state
+        .store
+        .update_session(sid, ended)
+        .await?
+        .ok_or_else(|| ApiError::session_not_found(&id))?;
+    Ok(Json(session))
+}

@@ -1,0 +1,208 @@
+//! Which Realtime API the console talks to: OpenAI's (when OPENAI_API_KEY is set) or the built-in emulator,
+//! mounted at [`EMULATOR_PREFIX`] on the console's own origin so that `just dev` works with no key at all.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::OnceLock;
+
+use realtime_emulator::EmulatorConfig;
+use realtime_token::{ApiKey, Client, ClientConfig};
+
+use crate::Config;
+
+/// Where the emulator's routes are nested: `{EMULATOR_PREFIX}/realtime/calls` and so on.
+pub const EMULATOR_PREFIX: &str = "/emulator/v1";
+
+/// The upstream of `/api/rt/*`. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct Upstream {
+    mode: Mode,
+    /// Built at start-up for OpenAI; for the emulator once the listen address is known ([`Upstream::start`]).
+    client: OnceLock<Client>,
+    connect_timeout: std::time::Duration,
+    timeout: std::time::Duration,
+}
+
+enum Mode {
+    OpenAi {
+        base_url: String,
+    },
+    Emulator {
+        /// A random key only this process knows: the emulator accepts no other standard key, so its mint
+        /// endpoint is no way around the console's own access checks.
+        key: ApiKey,
+        config: Box<EmulatorConfig>,
+    },
+}
+
+impl std::fmt::Debug for Mode {
+    // By hand: the emulator's config holds the internal key in plain text.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mode::OpenAi { base_url } => f
+                .debug_struct("OpenAi")
+                .field("base_url", base_url)
+                .finish(),
+            Mode::Emulator { .. } => f.write_str("Emulator"),
+        }
+    }
+}
+
+/// The emulator's client could not be built yet: the server is not listening.
+#[derive(Debug, thiserror::Error)]
+#[error("the built-in emulator is not running yet")]
+pub struct NotStarted;
+
+impl Upstream {
+    pub fn from_config(config: &Config) -> Result<Self, Box<realtime_token::Error>> {
+        let client = OnceLock::new();
+        let mode = match &config.openai_api_key {
+            Some(key) => {
+                let base_url = config.openai_base_url.trim_end_matches('/').to_owned();
+                let built = Client::new(
+                    ClientConfig::new(key.clone())
+                        .base_url(base_url.clone())
+                        .connect_timeout(config.upstream_connect_timeout())
+                        .timeout(config.upstream_timeout()),
+                )?;
+                let _ = client.set(built);
+                Mode::OpenAi { base_url }
+            }
+            None => {
+                let key = format!("sk-console-emulator-{}", uuid::Uuid::new_v4().simple());
+                let rtc_host = if config.host.is_unspecified() {
+                    IpAddr::V4(Ipv4Addr::LOCALHOST)
+                } else {
+                    config.host
+                };
+                let emulator = EmulatorConfig {
+                    api_key: Some(key.clone()),
+                    rtc_host,
+                    ..EmulatorConfig::default()
+                };
+                Mode::Emulator {
+                    key: ApiKey::new(key),
+                    config: Box::new(emulator),
+                }
+            }
+        };
+        Ok(Self {
+            mode,
+            client,
+            connect_timeout: config.upstream_connect_timeout(),
+            timeout: config.upstream_timeout(),
+        })
+    }
+
+    /// Called once the server listens on `addr`: points the emulator's client at it, and says in one log
+    /// line which upstream is in use.
+    pub fn start(&self, addr: SocketAddr) -> Result<(), Box<realtime_token::Error>> {
+        match &self.mode {
+            Mode::OpenAi { base_url } => {
+                tracing::info!(
+                    "upstream: the OpenAI Realtime API at {}",
+                    origin(base_url).unwrap_or("(unparsable base URL)")
+                );
+            }
+            Mode::Emulator { key, .. } => {
+                let ip = match addr.ip() {
+                    IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+                    IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+                    ip => ip,
+                };
+                let base_url = format!(
+                    "http://{}{EMULATOR_PREFIX}",
+                    SocketAddr::new(ip, addr.port())
+                );
+                let client = Client::new(
+                    ClientConfig::new(key.clone())
+                        .base_url(base_url.clone())
+                        .connect_timeout(self.connect_timeout)
+                        .timeout(self.timeout),
+                )?;
+                if self.client.set(client).is_ok() {
+                    tracing::info!(
+                        "upstream: no OPENAI_API_KEY, so the built-in emulator at {base_url} stands in for \
+                         the OpenAI Realtime API"
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn client(&self) -> Result<&Client, NotStarted> {
+        self.client.get().ok_or(NotStarted)
+    }
+
+    /// `openai` or `emulator`, for the system events.
+    pub fn name(&self) -> &'static str {
+        match self.mode {
+            Mode::OpenAi { .. } => "openai",
+            Mode::Emulator { .. } => "emulator",
+        }
+    }
+
+    /// Where a browser holding an ephemeral key posts its SDP offer. Same-origin (relative) for the emulator.
+    pub fn calls_url(&self) -> String {
+        match &self.mode {
+            Mode::OpenAi { base_url } => format!("{base_url}/realtime/calls"),
+            Mode::Emulator { .. } => format!("{EMULATOR_PREFIX}/realtime/calls"),
+        }
+    }
+
+    /// The origin pages must be allowed to `connect-src` to, when it is not their own.
+    pub fn foreign_origin(&self) -> Option<&str> {
+        match &self.mode {
+            Mode::OpenAi { base_url } => origin(base_url),
+            Mode::Emulator { .. } => None,
+        }
+    }
+
+    /// The emulator's router, to nest at [`EMULATOR_PREFIX`], when it is the upstream.
+    pub fn emulator_router(&self) -> Option<axum::Router> {
+        match &self.mode {
+            Mode::Emulator { config, .. } => {
+                Some(realtime_emulator::router(EmulatorConfig::clone(config)))
+            }
+            Mode::OpenAi { .. } => None,
+        }
+    }
+}
+
+/// `scheme://authority` of an http(s) URL.
+fn origin(url: &str) -> Option<&str> {
+    let scheme_len = if url.starts_with("https://") {
+        "https://".len()
+    } else if url.starts_with("http://") {
+        "http://".len()
+    } else {
+        return None;
+    };
+    let end = url[scheme_len..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| scheme_len + i);
+    let origin = &url[..end];
+    // Userinfo (`user:pass@host`) has no place in a CSP header.
+    (end > scheme_len && !origin.contains('@')).then_some(origin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin;
+
+    #[test]
+    fn origins() {
+        assert_eq!(
+            origin("https://api.openai.com/v1"),
+            Some("https://api.openai.com")
+        );
+        assert_eq!(
+            origin("http://127.0.0.1:8080/v1"),
+            Some("http://127.0.0.1:8080")
+        );
+        assert_eq!(origin("http://h"), Some("http://h"));
+        assert_eq!(origin("ftp://h/v1"), None);
+        assert_eq!(origin("https:///v1"), None);
+        assert_eq!(origin("https://u:p@h/v1"), None);
+    }
+}

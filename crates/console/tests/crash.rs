@@ -1,0 +1,250 @@
+//! Crash safety: a real server process is killed with SIGKILL while several sessions stream batches into it.
+//! After a restart on the same file, every acknowledged event is there exactly once; after the clients resend
+//! what was not acknowledged, every event is.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::{event, realistic_event};
+
+const SESSIONS: usize = 4;
+const EVENTS_PER_SESSION: u64 = 4_000;
+const BATCH: u64 = 50;
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(db: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_realtime-console"))
+            .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+            .env("PORT", "0")
+            .env("HOST", "127.0.0.1")
+            .env("RUST_LOG", "info")
+            .env_remove("OPENAI_API_KEY")
+            .current_dir(db.parent().unwrap())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start realtime-console");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if !sent && let Some(at) = line.find("listening on http://") {
+                    let url = line[at + "listening on ".len()..]
+                        .split_whitespace()
+                        .next()
+                        .unwrap()
+                        .to_owned();
+                    let _ = tx.send(url);
+                    sent = true;
+                }
+            }
+        });
+        let base = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the server logs the URL it listens on");
+        Self { child, base }
+    }
+
+    fn kill9(mut self) {
+        self.child.kill().unwrap(); // SIGKILL on Unix: no shutdown code runs
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn events_of(session: usize) -> Vec<Value> {
+    (1..=EVENTS_PER_SESSION)
+        .map(|seq| {
+            let dir = if seq % 7 == 0 { "client" } else { "server" };
+            event(seq, dir, json!({"type": "response.output_audio_transcript.delta", "session": session, "n": seq, "body": realistic_event(seq)}))
+        })
+        .collect()
+}
+
+/// Streams a session's events from just after `acked`, one batch in flight, until done or the server dies.
+async fn stream(
+    client: reqwest::Client,
+    base: String,
+    id: String,
+    events: Arc<Vec<Value>>,
+    acked: Arc<AtomicI64>,
+) {
+    loop {
+        let from = acked.load(Ordering::SeqCst) as usize;
+        if from >= events.len() {
+            return;
+        }
+        let to = (from + BATCH as usize).min(events.len());
+        let res = client
+            .post(format!("{base}/api/sessions/{id}/events"))
+            .json(&json!({"events": &events[from..to]}))
+            .send()
+            .await;
+        let Ok(res) = res else { return };
+        let Ok(ack) = res.json::<Value>().await else {
+            return;
+        };
+        let n = ack["acked_seq"].as_i64().expect("a 200 carries acked_seq");
+        acked.fetch_max(n, Ordering::SeqCst);
+    }
+}
+
+async fn stored(client: &reqwest::Client, base: &str, id: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut after = 0;
+    loop {
+        let page: Value = client
+            .get(format!(
+                "{base}/api/sessions/{id}/events?limit=1000&after_seq={after}"
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        out.extend(page["events"].as_array().unwrap().iter().cloned());
+        match page["next_after_seq"].as_i64() {
+            Some(n) => after = n,
+            None => return out,
+        }
+    }
+}
+
+fn assert_prefix_exactly_once(stored: &[Value], sent: &[Value], n: usize, id: &str) {
+    let seqs: Vec<i64> = stored.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    let mut dedup = seqs.clone();
+    dedup.dedup();
+    assert_eq!(dedup.len(), seqs.len(), "{id}: a seq is stored twice");
+    for (i, want) in sent.iter().take(n).enumerate() {
+        let got = stored
+            .get(i)
+            .unwrap_or_else(|| panic!("{id}: acknowledged seq {} is missing", i + 1));
+        assert_eq!(
+            got["seq"],
+            want["seq"],
+            "{id}: acknowledged seq {} is missing",
+            i + 1
+        );
+        assert_eq!(got["event"], want["event"], "{id}: seq {} changed", i + 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_events_survive_kill_9_and_resends_complete_the_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("console.db");
+    let client = reqwest::Client::new();
+    let server = Server::start(&db);
+
+    let mut ids = Vec::new();
+    for i in 0..SESSIONS {
+        let s: Value = client
+            .post(format!("{}/api/sessions", server.base))
+            .json(&json!({"label": format!("crash {i}")}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ids.push(s["id"].as_str().unwrap().to_owned());
+    }
+    let events: Vec<Arc<Vec<Value>>> = (0..SESSIONS).map(|i| Arc::new(events_of(i))).collect();
+    let acked: Vec<Arc<AtomicI64>> = (0..SESSIONS).map(|_| Arc::new(AtomicI64::new(0))).collect();
+
+    let tasks: Vec<_> = (0..SESSIONS)
+        .map(|i| {
+            tokio::spawn(stream(
+                client.clone(),
+                server.base.clone(),
+                ids[i].clone(),
+                events[i].clone(),
+                acked[i].clone(),
+            ))
+        })
+        .collect();
+    // Kill once a good part, but not all, is acknowledged.
+    let total = || acked.iter().map(|a| a.load(Ordering::SeqCst)).sum::<i64>();
+    let target = (SESSIONS as i64 * EVENTS_PER_SESSION as i64) / 4;
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while total() < target && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.kill9();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let acked_at_kill: Vec<i64> = acked.iter().map(|a| a.load(Ordering::SeqCst)).collect();
+    eprintln!("acknowledged per session at the kill: {acked_at_kill:?}");
+    let all = SESSIONS as i64 * EVENTS_PER_SESSION as i64;
+    assert!(
+        acked_at_kill.iter().sum::<i64>() < all,
+        "the kill must land mid-stream: {acked_at_kill:?}"
+    );
+
+    let server = Server::start(&db);
+    for i in 0..SESSIONS {
+        let got = stored(&client, &server.base, &ids[i]).await;
+        assert_prefix_exactly_once(&got, &events[i], acked_at_kill[i] as usize, &ids[i]);
+    }
+
+    // The clients resend everything they hold unacknowledged (some of it may already be stored).
+    let tasks: Vec<_> = (0..SESSIONS)
+        .map(|i| {
+            tokio::spawn(stream(
+                client.clone(),
+                server.base.clone(),
+                ids[i].clone(),
+                events[i].clone(),
+                acked[i].clone(),
+            ))
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    for i in 0..SESSIONS {
+        let got = stored(&client, &server.base, &ids[i]).await;
+        assert_eq!(
+            got.len(),
+            EVENTS_PER_SESSION as usize,
+            "{}: every event is stored once",
+            ids[i]
+        );
+        assert_prefix_exactly_once(&got, &events[i], EVENTS_PER_SESSION as usize, &ids[i]);
+        let s: Value = client
+            .get(format!("{}/api/sessions/{}", server.base, ids[i]))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(s["acked_seq"], EVENTS_PER_SESSION);
+        assert_eq!(
+            s["stats"]["events"]["total"], EVENTS_PER_SESSION,
+            "stats count each event once"
+        );
+    }
+    drop(server);
+}

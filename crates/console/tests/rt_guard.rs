@@ -1,0 +1,221 @@
+//! What keeps `/api/rt/*` from being used by others: the cross-site refusal, the per-IP rate limit and the
+//! access secret; and the built-in emulator standing in when no key is configured.
+
+mod common;
+
+use common::*;
+use realtime_console::config::AccessSecret;
+use serde_json::{Value, json};
+
+const SECRET: &str = "a-long-access-secret-0123456789";
+
+#[tokio::test]
+async fn cross_site_requests_cannot_mint_or_call() {
+    let upstream = RecordingUpstream::start().await;
+    let app = RtApp::spawn(&upstream).await;
+    let endpoints = [
+        ("POST", "/api/rt/token"),
+        ("GET", "/api/rt/token"),
+        ("POST", "/api/rt/session"),
+        (
+            "POST",
+            "/api/rt/session/0190a0a0-0000-7000-8000-000000000000/hangup",
+        ),
+    ];
+    for (method, path) in endpoints {
+        for (header, value) in [
+            ("origin", "https://evil.example"),
+            ("origin", "null"),
+            ("sec-fetch-site", "cross-site"),
+            ("sec-fetch-site", "same-site"),
+        ] {
+            let res = app
+                .http
+                .request(method.parse().unwrap(), app.url(path))
+                .header(header, value)
+                .header("content-type", "application/sdp")
+                .body(OFFER)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 403, "{method} {path} with {header}: {value}");
+            let body: Value = res.json().await.unwrap();
+            assert_eq!(code_and_param(&body).0, "cross_origin_request");
+        }
+    }
+    assert!(upstream.requests().is_empty());
+
+    // The console's own page may.
+    let res = app
+        .http
+        .get(app.url("/api/rt/token"))
+        .header("origin", &app.base)
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn the_rate_limit_answers_429_with_retry_after() {
+    let upstream = RecordingUpstream::start().await;
+    let app = RtApp::spawn_with(Some(&upstream), |c| {
+        c.rt_rate_per_min = 10;
+        c.rt_rate_burst = 5;
+    })
+    .await;
+    for i in 0..5 {
+        let res = if i % 2 == 0 {
+            app.token(json!({})).await
+        } else {
+            app.call_raw(OFFER).await
+        };
+        assert!(res.status().is_success(), "request {i}: {}", res.status());
+    }
+    for res in [app.token(json!({})).await, app.call_raw(OFFER).await] {
+        assert_eq!(res.status(), 429);
+        let retry_after: u64 = res.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&retry_after), "{retry_after}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(code_and_param(&body).0, "rate_limit_exceeded");
+    }
+    assert_eq!(
+        upstream.requests().len(),
+        5,
+        "refused requests cost nothing upstream"
+    );
+    // Other endpoints are not limited.
+    let res = app.http.get(app.url("/api/sessions")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn with_an_access_secret_every_page_and_api_needs_it() {
+    let upstream = RecordingUpstream::start().await;
+    let app = RtApp::spawn_with(Some(&upstream), |c| {
+        c.access_secret = Some(AccessSecret::new(SECRET));
+    })
+    .await;
+    for path in ["/", "/sessions", "/api/sessions", "/api/rt/token", "/nope"] {
+        let res = app.http.get(app.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 401, "{path}");
+        let text = res.text().await.unwrap();
+        assert!(text.contains("access"), "{path}: {text}");
+    }
+    let res = app.token(json!({})).await;
+    assert_eq!(res.status(), 401);
+    let wrong = app
+        .http
+        .get(app.url("/api/sessions"))
+        .bearer_auth("a-long-access-secret-012345678X")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    assert!(upstream.requests().is_empty());
+
+    // The secret as a bearer token.
+    let res = app
+        .http
+        .post(app.url("/api/rt/token"))
+        .bearer_auth(SECRET)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    // Opening a page with ?access= once sets a cookie and drops the secret from the URL.
+    let res = app
+        .http
+        .get(app.url(&format!("/sessions?access={SECRET}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/sessions");
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("console_access="), "{cookie}");
+    assert!(cookie.contains("HttpOnly"));
+    assert!(
+        !cookie.contains(SECRET),
+        "the cookie holds a digest, not the secret"
+    );
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    for path in ["/", "/sessions", "/api/sessions"] {
+        let res = app
+            .http
+            .get(app.url(path))
+            .header("cookie", &pair)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+    }
+    let res = app
+        .http
+        .post(app.url("/api/rt/token"))
+        .header("cookie", &pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    let res = app
+        .http
+        .get(app.url("/?access=wrong-wrong-wrong-wrong"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    // Health checks need no secret.
+    let res = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn without_a_key_the_emulator_is_the_upstream() {
+    let app = RtApp::spawn_with(None, |_| {}).await;
+    let res = app
+        .token(json!({"session": {"instructions": "Emulated."}}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert!(body["value"].as_str().unwrap().starts_with("ek_"), "{body}");
+    assert_eq!(body["session"]["instructions"], "Emulated.");
+    assert_eq!(body["console"]["calls_url"], "/emulator/v1/realtime/calls");
+    let sid = body["console"]["session_id"].as_str().unwrap();
+    let events = app.events(sid).await;
+    assert_eq!(events[0]["event"]["upstream"], "emulator");
+
+    // Same origin: pages need no other connect-src.
+    let res = app.http.get(app.url("/")).send().await.unwrap();
+    let csp = res.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("connect-src 'self';"), "{csp}");
+
+    // The emulator's own endpoints check their own keys, whatever the origin (pages elsewhere may post
+    // offers to it, like to the real API); the console's internal key is not guessable.
+    let res = app
+        .http
+        .post(app.url("/emulator/v1/realtime/client_secrets"))
+        .header("origin", "https://app.example")
+        .bearer_auth("sk-guess")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+
+    // A bad offer is refused by the emulator and recorded like any upstream failure.
+    let res = app.call_raw("v=0\r\n").await;
+    assert_eq!(res.status(), 400);
+    let sid = res.headers()["x-console-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(app.events(&sid).await[0]["type"], "error");
+}
