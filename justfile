@@ -12,7 +12,7 @@ test:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
     cargo test --workspace
-    node --test static/js/test/
+    node --test static/js/test/ static/js/library/test/
 
 # Print performance figures (release build); no assertions
 bench:

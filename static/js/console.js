@@ -11,9 +11,11 @@ import { mount as mountConfig } from './console/config-editor.js';
 import { createLive, resumeLeftovers } from './console/live.js';
 import { mount as mountMic } from './console/mic.js';
 import { createPresets } from './console/presets.js';
-import { defaultForm, manualTurns } from './console/session-config.js';
+import { createSeed, seedParams, stripOverrides } from './console/seed.js';
+import { defaultForm, manualTurns, sessionToForm } from './console/session-config.js';
 import { mount as mountTools } from './console/tools-panel.js';
 import { BUILTIN_TOOLS, handlerFor, paletteOf, runBuiltin, withTool, withoutTool } from './console/tools.js';
+import { loadSeed } from './library/seed.js';
 
 const $ = (id) => document.getElementById(id);
 const root = $('console');
@@ -190,6 +192,7 @@ const mic = mountMic(root, {
   meterOut: $('meter-out'),
 });
 root.addEventListener('ptt', (e) => {
+  sendSeedItems();
   const manual = manualTurns(editor.current().form);
   live.send(e.detail.down ? pttPress(manual) : pttRelease(manual));
 });
@@ -229,6 +232,7 @@ const live = createLive({
   onCall: handleCall,
   onServerEvent: (event) => {
     if (event.type === 'error') status(`Server error: ${event.error?.message || 'unknown'}`, 'error');
+    if (event.type === 'session.created') sendSeedItems();
   },
   onError: (message) => status(message, 'error'),
   getMicTrack: async () => {
@@ -238,6 +242,8 @@ const live = createLive({
   },
   onPhase: (phase, info) => {
     if (phase === 'connecting') {
+      // A seed serves one connection: the one after it starts from the form alone.
+      if (seed?.used()) clearSeed(false);
       for (const v of [log, transcript, metrics]) v.clear();
       logEl.dataset.entries = '0';
       showState('ice', 'new');
@@ -250,6 +256,10 @@ const live = createLive({
       $('session-id').textContent = info.sessionId;
       $('session-link').href = `/sessions/${encodeURIComponent(info.sessionId)}`;
       root.dataset.sessionId = info.sessionId;
+      if (seed && !seed.used()) {
+        seed.attach(info.sessionId).then(showSeed);
+        forgetSeedUrl();
+      }
     } else if (phase === 'track') {
       mic.setRemote(info.stream);
     } else if (phase === 'open') {
@@ -273,7 +283,7 @@ const live = createLive({
 $('connect').addEventListener('click', () => {
   const { session, errors } = editor.current();
   if (errors.length) return status(`Fix the session config: ${errors[0].message}`, 'error');
-  live.connect({ flow: $('flow').value, session });
+  live.connect({ flow: $('flow').value, session: seed && !seed.used() ? seed.overrides(session) : session });
 });
 $('disconnect').addEventListener('click', () => live.disconnect());
 $('interrupt').addEventListener('click', () => live.send(interrupt(live.responseActive())));
@@ -287,8 +297,78 @@ $('text-form').addEventListener('submit', (e) => {
   const input = $('text-input');
   const text = input.value.trim();
   if (!text) return;
+  sendSeedItems();
   if (live.send(userText(text))) input.value = '';
 });
+
+// --- "Open in console": /?seed=<id>[&conversation=1] ------------------------------------------------
+let seed = null;
+let seedLoading = false;
+let formBeforeSeed = null;
+
+function showSeed() {
+  const notice = $('seed-notice');
+  notice.hidden = !seed;
+  if (!seed) return;
+  const n = seed.items.length;
+  const items = seed.conversation ? ` with its conversation (${n} item${n === 1 ? '' : 's'})` : '';
+  $('seed-text').textContent = seed.used() && seed.sessionId() ? `Session ${seed.sessionId()} seeded from session` : 'Seeded from session';
+  $('seed-link').textContent = seed.id;
+  $('seed-link').href = `/sessions/${encodeURIComponent(seed.id)}`;
+  $('seed-items').textContent = items;
+  notice.dataset.state = seed.state();
+  notice.title = `The next Connect uses this recorded config${items}.`;
+}
+
+/** Drops the seed; `restore` also puts back the config the page had before it. */
+function clearSeed(restore) {
+  seed = null;
+  if (restore && formBeforeSeed) editor.set(formBeforeSeed);
+  formBeforeSeed = null;
+  forgetSeedUrl();
+  showSeed();
+}
+
+/** Takes `seed` out of the address, so a reload does not seed again. */
+function forgetSeedUrl() {
+  const url = new URL(window.location.href);
+  if (!url.searchParams.has('seed')) return;
+  url.searchParams.delete('seed');
+  url.searchParams.delete('conversation');
+  window.history.replaceState(null, '', url);
+}
+$('seed-clear').addEventListener('click', () => clearSeed(!live.isOpen()));
+
+/** Sends the seed's conversation items (once) before anything the user says. */
+function sendSeedItems() {
+  if (!seed || !live.isOpen()) return;
+  const events = seed.take();
+  if (events.length && live.send(events)) status(`Sent the ${events.length} seeded conversation item${events.length === 1 ? '' : 's'}.`, 'ok');
+  showSeed();
+}
+
+async function startSeed(params) {
+  seedLoading = true;
+  $('connect').disabled = true;
+  status(`Loading session ${params.id}…`);
+  try {
+    const loaded = await loadSeed(params.id);
+    const session = stripOverrides(loaded.session);
+    formBeforeSeed = editor.current().form;
+    editor.set(sessionToForm(session));
+    seed = createSeed({ id: params.id, conversation: params.conversation, session, items: loaded.items }, {
+      fetch: window.fetch.bind(window),
+      onError: (message) => status(message, 'error'),
+    });
+    status(`Seeded from session ${params.id}: Connect to start from its config${params.conversation ? ' and conversation' : ''}.`, 'ok');
+  } catch (e) {
+    status(`Could not seed from session ${params.id}: ${e.message || e}`, 'error');
+  } finally {
+    seedLoading = false;
+    if (root.dataset.phase === 'idle') $('connect').disabled = false;
+    showSeed();
+  }
+}
 
 window.addEventListener('pagehide', () => live.unload());
 resumeLeftovers(safeStorage('sessionStorage')).then((n) => {
@@ -296,6 +376,8 @@ resumeLeftovers(safeStorage('sessionStorage')).then((n) => {
 }).catch(() => {});
 configChanged();
 setConnected('idle');
+const params = seedParams(window.location.search);
+if (params) startSeed(params);
 
 // For the browser tests and for poking at the page from the devtools console.
 window.consoleDebug = Object.freeze({
@@ -306,6 +388,8 @@ window.consoleDebug = Object.freeze({
   finished: () => live.finished(),
   timings: () => ({ ...live.timings }),
   phase: () => root.dataset.phase,
+  /** The "Open in console" seed: null, or {id, state: "loading"|"ready"|"attached"|"sent", items}. */
+  seed: () => (seedLoading ? { state: 'loading' } : seed && { id: seed.id, state: seed.state(), items: seed.items.length, sessionId: seed.sessionId() }),
   /** Selects the log row of `seq`, so its JSON shows. */
   reveal: (seq) => log.reveal(seq),
 });

@@ -1,0 +1,272 @@
+//! "Open in console" in headless Chromium against the real server and its built-in emulator: record a
+//! session with a text turn through the console page, open `/?seed=<id>&conversation=1`, connect, and
+//! check that the new session is marked `seeded_from` the old one, runs with the same config, and got the
+//! recorded conversation as `conversation.item.create` events before its first `response.create`.
+//!
+//! Needs Debian's `chromium` and `chromium-driver`; fails (never skips) without them.
+
+#[path = "browser/harness.rs"]
+mod harness;
+
+use harness::{Browser, Server, free_port};
+use serde_json::{Value, json};
+
+async fn get(server: &Server, path: &str) -> Value {
+    let res = reqwest::get(server.url(path)).await.unwrap();
+    assert_eq!(res.status(), 200, "GET {path}");
+    res.json().await.unwrap()
+}
+
+/// Every stored event of a session, in seq order.
+async fn stored(server: &Server, id: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut after = 0i64;
+    loop {
+        let page = get(
+            server,
+            &format!("/api/sessions/{id}/events?limit=1000&after_seq={after}"),
+        )
+        .await;
+        out.extend(page["events"].as_array().unwrap().iter().cloned());
+        match page["next_after_seq"].as_i64() {
+            Some(n) => after = n,
+            None => return out,
+        }
+    }
+}
+
+async fn connect(b: &Browser) -> String {
+    b.click("connect").await;
+    b.wait_until(
+        "window.consoleDebug.phase() === 'open'",
+        "the connection opens",
+    )
+    .await;
+    b.eval("return window.consoleDebug.sessionId()")
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn disconnect(b: &Browser, id: &str) {
+    b.click("disconnect").await;
+    b.wait_until(
+        &format!("window.consoleDebug.finished() === {}", json!(id)),
+        "the session is flushed and ended",
+    )
+    .await;
+}
+
+/// Sends a text turn and waits for its `response.done`.
+async fn talk(b: &Browser, text: &str) {
+    let from = b.eval("return window.consoleDebug.entries().length").await;
+    b.type_and_enter("text-input", text).await;
+    b.wait_until(
+        &format!(
+            "window.consoleDebug.entries().slice({from}).some((e) => e.direction === 'server' && e.event.type === 'response.done')"
+        ),
+        "the answer is done",
+    )
+    .await;
+}
+
+fn of_type<'a>(events: &'a [Value], direction: &str, kind: &str) -> Vec<&'a Value> {
+    events
+        .iter()
+        .filter(|e| e["direction"] == direction && e["event"]["type"] == kind)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_in_console_seeds_the_config_and_the_conversation() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), free_port());
+    let b = Browser::launch().await;
+    b.open_console(&server.url("/")).await;
+
+    // The session to seed from: its own instructions, voice and text output, one text turn.
+    b.eval(
+        "const f = document.getElementById('config-form');
+         f.elements.instructions.value = 'Seeded instructions: answer briefly.';
+         f.elements.voice.value = 'cedar';
+         f.elements.modality.value = 'text';
+         f.dispatchEvent(new Event('change'));
+         return null;",
+    )
+    .await;
+    let old = connect(&b).await;
+    talk(&b, "hello from the first session").await;
+    disconnect(&b, &old).await;
+    let old_session = get(&server, &format!("/api/sessions/{old}")).await;
+    let old_config = old_session["config"].clone();
+    assert_eq!(
+        old_config["instructions"], "Seeded instructions: answer briefly.",
+        "the first session ran with the edited config: {old_config}"
+    );
+    let old_events = stored(&server, &old).await;
+    let answer = of_type(&old_events, "server", "response.output_text.done")
+        .first()
+        .map(|e| e["event"]["text"].as_str().unwrap().to_owned())
+        .expect("the first session has a text answer");
+
+    // A fresh page with the defaults, then "Open in console" with its conversation.
+    b.eval("localStorage.clear(); return null;").await;
+    b.open_console(&server.url(&format!("/?seed={old}&conversation=1")))
+        .await;
+    b.wait_until(
+        "window.consoleDebug.seed() && window.consoleDebug.seed().state === 'ready'",
+        "the seed loads",
+    )
+    .await;
+    let shown = b
+        .eval(
+            "const f = document.getElementById('config-form');
+             const n = document.getElementById('seed-notice');
+             return { instructions: f.elements.instructions.value, voice: f.elements.voice.value,
+                      modality: f.elements.modality.value, hidden: n.hidden, text: n.textContent,
+                      link: document.getElementById('seed-link').getAttribute('href') };",
+        )
+        .await;
+    assert_eq!(
+        shown["instructions"], "Seeded instructions: answer briefly.",
+        "{shown}"
+    );
+    assert_eq!(shown["voice"], "cedar", "{shown}");
+    assert_eq!(shown["modality"], "text", "{shown}");
+    assert_eq!(shown["hidden"], false, "the seed notice shows: {shown}");
+    assert!(
+        shown["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("Seeded from session {old}")),
+        "{shown}"
+    );
+    assert_eq!(shown["link"], format!("/sessions/{old}"));
+
+    let new = connect(&b).await;
+    assert_ne!(new, old);
+    b.wait_until(
+        "window.consoleDebug.seed().state === 'sent'",
+        "the seeded items are sent after session.created",
+    )
+    .await;
+    talk(&b, "and what now?").await;
+    disconnect(&b, &new).await;
+
+    // Marked, same config.
+    let new_session = get(&server, &format!("/api/sessions/{new}")).await;
+    assert_eq!(new_session["seeded_from"], json!(old), "{new_session}");
+    let mut new_config = new_session["config"].clone();
+    let mut old_config = old_config;
+    for c in [&mut new_config, &mut old_config] {
+        // Minted per session, not part of the config a developer chose.
+        if let Some(o) = c.as_object_mut() {
+            for k in ["id", "expires_at", "client_secret"] {
+                o.remove(k);
+            }
+        }
+    }
+    assert_eq!(
+        new_config, old_config,
+        "the new session runs with the seed's config"
+    );
+
+    // The recorded conversation went out as conversation.item.create, before the first response.create.
+    let events = stored(&server, &new).await;
+    let created_at = of_type(&events, "server", "session.created")[0]["seq"]
+        .as_i64()
+        .unwrap();
+    let first_response = of_type(&events, "client", "response.create")[0]["seq"]
+        .as_i64()
+        .unwrap();
+    let items: Vec<&Value> = of_type(&events, "client", "conversation.item.create");
+    assert!(
+        items.len() >= 3,
+        "two seeded items and the user's: {items:?}"
+    );
+    let seeded = &items[..2];
+    let view: Vec<Value> = seeded
+        .iter()
+        .map(|e| {
+            let item = &e["event"]["item"];
+            json!([
+                item["role"],
+                item["content"][0]["type"],
+                item["content"][0]["text"]
+            ])
+        })
+        .collect();
+    assert_eq!(
+        view,
+        vec![
+            json!(["user", "input_text", "hello from the first session"]),
+            json!(["assistant", "output_text", answer]),
+        ],
+        "the seeded conversation, in order, before the first response.create"
+    );
+    assert!(
+        seeded.iter().all(|e| {
+            let seq = e["seq"].as_i64().unwrap();
+            seq > created_at && seq < first_response
+        }),
+        "sent after session.created, before the first response.create"
+    );
+    // The user's own turn follows them.
+    assert_eq!(
+        items[2]["event"]["item"]["content"][0]["text"],
+        "and what now?"
+    );
+    // The emulator accepted them: no error in the new session.
+    assert!(
+        of_type(&events, "server", "error").is_empty(),
+        "no server error: {:?}",
+        of_type(&events, "server", "error")
+    );
+
+    assert_eq!(
+        b.eval("return window.location.search").await,
+        "",
+        "a used seed leaves the address, so a reload does not seed again"
+    );
+
+    // Config only, then Clear: the page's own config comes back and the next session is not seeded.
+    b.eval("localStorage.clear(); return null;").await;
+    b.open_console(&server.url(&format!("/?seed={old}"))).await;
+    b.wait_until(
+        "window.consoleDebug.seed() && window.consoleDebug.seed().state === 'ready'",
+        "the seed loads",
+    )
+    .await;
+    assert_eq!(
+        b.eval("return document.getElementById('config-form').elements.voice.value")
+            .await,
+        "cedar"
+    );
+    b.click("seed-clear").await;
+    let after = b
+        .eval(
+            "return { hidden: document.getElementById('seed-notice').hidden, search: window.location.search,
+                      seed: window.consoleDebug.seed(),
+                      voice: document.getElementById('config-form').elements.voice.value };",
+        )
+        .await;
+    assert_eq!(
+        after,
+        json!({"hidden": true, "search": "", "seed": null, "voice": "marin"})
+    );
+    let plain = connect(&b).await;
+    disconnect(&b, &plain).await;
+    let plain_session = get(&server, &format!("/api/sessions/{plain}")).await;
+    assert_eq!(plain_session["seeded_from"], Value::Null, "{plain_session}");
+    assert!(
+        of_type(
+            &stored(&server, &plain).await,
+            "client",
+            "conversation.item.create"
+        )
+        .is_empty()
+    );
+
+    b.close().await;
+}

@@ -1,0 +1,121 @@
+// "Open in console" on the live page: `/?seed=<id>[&conversation=1]` starts the next connection where a
+// recorded session was. The recorded config (library/seed.js) goes to the config editor; on Connect it is
+// the token request's overrides (cut to the fields the server accepts), the new session is marked
+// `seeded_from`, and with `conversation=1` the recorded items are sent as `conversation.item.create` once
+// `session.created` arrives, before the user's first turn. The pure parts are exported for tests; the
+// controller takes its IO (fetch) and reports through callbacks. No DOM here.
+
+import { eventId } from './commands.js';
+
+/**
+ * The fields an override may hold at each level (crates/console/src/http/rt/overrides.rs). Below these
+ * levels a value is taken whole.
+ */
+export const ALLOWED_OVERRIDES = {
+  session: ['type', 'model', 'instructions', 'output_modalities', 'audio', 'tools', 'tool_choice', 'max_output_tokens'],
+  'session.audio': ['input', 'output'],
+  'session.audio.input': ['turn_detection', 'transcription', 'noise_reduction'],
+  'session.audio.output': ['voice'],
+};
+
+const isObject = (v) => !!v && typeof v === 'object' && !Array.isArray(v);
+
+/** `session` with only the fields the server's override check accepts (the rest would be a 400). Pure. */
+export function stripOverrides(session, path = 'session') {
+  const allowed = ALLOWED_OVERRIDES[path];
+  if (!allowed) return session;
+  if (!isObject(session)) return {};
+  const out = {};
+  for (const key of allowed) {
+    if (!(key in session) || session[key] === undefined) continue;
+    const child = `${path}.${key}`;
+    if (ALLOWED_OVERRIDES[child]) {
+      if (!isObject(session[key])) continue;
+      const inner = stripOverrides(session[key], child);
+      if (Object.keys(inner).length) out[key] = inner;
+    } else {
+      out[key] = session[key];
+    }
+  }
+  return out;
+}
+
+/**
+ * The overrides to connect with: the form's session (what the user sees and may have edited) over the
+ * seed's stripped config. Objects merge only at the override levels; below them the form's value wins
+ * whole. Instructions the user cleared stay cleared (the server's default). Pure.
+ */
+export function seededOverrides(seed, form, path = 'session') {
+  if (!isObject(form)) return form ?? seed;
+  if (!isObject(seed)) return form;
+  const out = { ...seed };
+  for (const [key, value] of Object.entries(form)) {
+    const child = `${path}.${key}`;
+    out[key] = ALLOWED_OVERRIDES[child] && isObject(value) && isObject(seed[key])
+      ? seededOverrides(seed[key], value, child)
+      : value;
+  }
+  if (path === 'session' && !('instructions' in form)) delete out.instructions;
+  return out;
+}
+
+/** `{id, conversation}` from a page's query string, or null without `seed`. */
+export function seedParams(search) {
+  const q = new URLSearchParams(search);
+  const id = (q.get('seed') || '').trim();
+  if (!id) return null;
+  return { id, conversation: q.get('conversation') === '1' };
+}
+
+/** The client events that rebuild the conversation, in order. Pure (besides the event ids). */
+export function itemEvents(items) {
+  return (items || []).map((item) => ({ type: 'conversation.item.create', event_id: eventId(), item }));
+}
+
+/**
+ * One seed, for the next connection. `seed` is `{id, conversation, session, items}` (session: the stripped
+ * recorded config). States: `ready` (waiting for a connect) → `attached` (the new session is marked) →
+ * `sent` (the items went out; also right after `attached` when there are none to send).
+ */
+export function createSeed(seed, { fetch: f, onError = () => {} }) {
+  let state = 'ready';
+  let sessionId = null;
+  let pending = seed.conversation ? itemEvents(seed.items) : [];
+
+  return {
+    id: seed.id,
+    conversation: seed.conversation,
+    session: seed.session,
+    items: seed.items,
+    state: () => state,
+    sessionId: () => sessionId,
+    /** The overrides to connect with, given the form's session. */
+    overrides: (formSession) => seededOverrides(seed.session, formSession),
+    /** The token/session response named the new session: mark it. */
+    async attach(newId) {
+      if (state !== 'ready') return;
+      sessionId = newId;
+      state = pending.length ? 'attached' : 'sent';
+      try {
+        const res = await f(`/api/sessions/${encodeURIComponent(newId)}`, {
+          method: 'PATCH',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ seeded_from: seed.id }),
+        });
+        if (!res.ok) onError(`marking the session as seeded from ${seed.id}: HTTP ${res.status}`);
+      } catch (e) {
+        onError(`marking the session as seeded from ${seed.id}: ${e.message || e}`);
+      }
+    },
+    /** The item events still to send (once): call on `session.created` and before the user's first turn. */
+    take() {
+      if (state !== 'attached') return [];
+      const out = pending;
+      pending = [];
+      state = 'sent';
+      return out;
+    },
+    /** Whether this seed was used by a connection already. */
+    used: () => state !== 'ready',
+  };
+}
