@@ -88,11 +88,12 @@ enum Done {
 }
 
 impl Done {
-    /// True when the job's own savepoint must be rolled back (its error is the caller's, not the database's).
-    fn is_rejected(&self) -> bool {
+    /// True when the database failed midway through the job: what it wrote may be partial, so the whole group
+    /// is rolled back. A job refused for its input (unknown session, seq conflict) has written nothing.
+    fn is_db_failure(&self) -> bool {
         matches!(
             self,
-            Done::Append(_, Err(_))
+            Done::Append(_, Err(AppendError::Store(_)))
                 | Done::Create(_, Err(_))
                 | Done::Update(_, Err(_))
                 | Done::Delete(_, Err(_))
@@ -152,15 +153,16 @@ async fn commit_group(conn: &mut SqliteConnection, jobs: impl Iterator<Item = Jo
     let mut changes = Vec::new();
     let outcome: Result<(), sqlx::Error> = async {
         sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+        // No savepoint per job: a job checks its input before it writes anything, so a refused job leaves
+        // nothing to undo, and each savepoint would cost two more round trips to SQLite.
         for job in jobs {
-            sqlx::query("SAVEPOINT job").execute(&mut *conn).await?;
             let (d, change) = apply(conn, job).await;
-            if d.is_rejected() {
-                sqlx::query("ROLLBACK TO job").execute(&mut *conn).await?;
-            }
+            let failed = d.is_db_failure();
             changes.extend(change);
-            sqlx::query("RELEASE job").execute(&mut *conn).await?;
             done.push(d);
+            if failed {
+                return Err(sqlx::Error::Protocol("a write of the group failed".into()));
+            }
         }
         sqlx::query("COMMIT").execute(&mut *conn).await?;
         Ok(())
@@ -268,13 +270,9 @@ async fn append(
     .await?
     .ok_or(AppendError::UnknownSession)?;
     let pk: i64 = row.get(0);
-    let mut acked: i64 = row.get(1);
-    // Each row of the batch is offered the next ingest_no; a row that turns out to be stored already
-    // leaves a hole, which costs nothing: the cursor only needs to grow in commit order.
-    let mut ingested: i64 = row.get(2);
-    let base = ingested;
+    let acked: i64 = row.get(1);
+    let base: i64 = row.get(2);
     let now = crate::now_ms();
-    let mut delta = Delta::default();
     let mut duplicates = 0u64;
     // A seq twice in one batch is settled here: the database can't tell which of two rows it kept.
     let mut first_at: HashMap<i64, usize> = HashMap::with_capacity(events.len());
@@ -289,11 +287,33 @@ async fn append(
             Some(_) => return Err(AppendError::Conflict { index, seq: e.seq }),
         }
     }
-    for chunk in fresh.chunks(ROWS_PER_INSERT) {
+    // Resends are found before anything is written, so a conflict refuses the batch with nothing to undo.
+    let before = stored_among(conn, pk, &fresh).await?;
+    let mut new_rows: Vec<&NewEvent> = Vec::with_capacity(fresh.len());
+    for (index, e) in fresh {
+        match before.get(&e.seq) {
+            None => new_rows.push(e),
+            Some((ts, d, ev)) if e.same_content(*ts, *d, ev) => duplicates += 1,
+            Some(_) => return Err(AppendError::Conflict { index, seq: e.seq }),
+        }
+    }
+    if new_rows.is_empty() {
+        let outcome = AppendOutcome {
+            acked_seq: acked,
+            stored: 0,
+            duplicates,
+        };
+        return Ok((outcome, base));
+    }
+    // ingest_no grows by one per stored event, in commit order: the live stream's cursor.
+    let mut delta = Delta::default();
+    for (chunk_no, chunk) in new_rows.chunks(ROWS_PER_INSERT).enumerate() {
+        let first_no = base + (chunk_no * ROWS_PER_INSERT) as i64 + 1;
         let mut sql = sqlx::QueryBuilder::new(
             "INSERT INTO events (session_pk, seq, ts, received_at, direction, type, event, ingest_no) ",
         );
-        sql.push_values(chunk, |mut row, &(index, e)| {
+        let mut no = first_no;
+        sql.push_values(chunk, |mut row, e| {
             row.push_bind(pk)
                 .push_bind(e.seq)
                 .push_bind(e.ts)
@@ -301,52 +321,56 @@ async fn append(
                 .push_bind(e.direction.as_str())
                 .push_bind(&e.event_type)
                 .push_bind(e.event.get())
-                .push_bind(base + index as i64 + 1);
+                .push_bind(no);
+            no += 1;
         });
-        sql.push(" ON CONFLICT (session_pk, seq) DO NOTHING RETURNING seq");
-        let inserted: std::collections::HashSet<i64> = sql
-            .build_query_scalar::<i64>()
-            .fetch_all(&mut *conn)
-            .await?
-            .into_iter()
-            .collect();
-        for &(index, e) in chunk {
-            if inserted.contains(&e.seq) {
-                let ingest_no = base + index as i64 + 1;
-                ingested = ingested.max(ingest_no);
-                text::index_event(conn, pk, ingest_no, e).await?;
-                delta.add(e);
-                continue;
-            }
-            // Already stored before this batch: a resend (duplicate) or a different event (conflict).
-            let existing = sqlx::query(
-                "SELECT ts, direction, event FROM events WHERE session_pk = ? AND seq = ?",
-            )
-            .bind(pk)
-            .bind(e.seq)
-            .fetch_one(&mut *conn)
-            .await?;
-            let direction: String = existing.get(1);
-            let same = direction
-                .parse::<Direction>()
-                .is_ok_and(|d| e.same_content(existing.get(0), d, existing.get::<&str, _>(2)));
-            if !same {
-                return Err(AppendError::Conflict { index, seq: e.seq });
-            }
-            duplicates += 1;
+        sql.build().execute(&mut *conn).await?;
+        for (i, e) in chunk.iter().enumerate() {
+            text::index_event(conn, pk, first_no + i as i64, e).await?;
+            delta.add(e);
         }
     }
-    let stored = events.len() as u64 - duplicates;
-    if stored > 0 {
-        record_stats(conn, pk, &delta, now).await?;
-        acked = advance_acked(conn, pk, acked).await?;
-    }
+    let ingested = base + new_rows.len() as i64;
+    // acked_seq can only move when this batch stored the seq right after it.
+    let acked = if new_rows.iter().any(|e| e.seq == acked + 1) {
+        contiguous_end(conn, pk, acked).await?
+    } else {
+        acked
+    };
+    record_stats(conn, pk, &delta, now, acked).await?;
     let outcome = AppendOutcome {
         acked_seq: acked,
-        stored,
+        stored: new_rows.len() as u64,
         duplicates,
     };
     Ok((outcome, ingested))
+}
+
+/// The events among `fresh` that the session already holds, by seq.
+async fn stored_among(
+    conn: &mut SqliteConnection,
+    pk: i64,
+    fresh: &[(usize, &NewEvent)],
+) -> Result<HashMap<i64, (f64, Direction, String)>, sqlx::Error> {
+    let mut found = HashMap::new();
+    for chunk in fresh.chunks(500) {
+        let mut sql = sqlx::QueryBuilder::new(
+            "SELECT seq, ts, direction, event FROM events WHERE session_pk = ",
+        );
+        sql.push_bind(pk).push(" AND seq IN (");
+        let mut list = sql.separated(", ");
+        for (_, e) in chunk {
+            list.push_bind(e.seq);
+        }
+        sql.push(")");
+        for row in sql.build().fetch_all(&mut *conn).await? {
+            let direction: String = row.get(2);
+            // The column's CHECK constraint admits only the three directions.
+            let direction = direction.parse::<Direction>().unwrap_or(Direction::System);
+            found.insert(row.get::<i64, _>(0), (row.get(1), direction, row.get(3)));
+        }
+    }
+    Ok(found)
 }
 
 async fn record_stats(
@@ -354,6 +378,7 @@ async fn record_stats(
     pk: i64,
     d: &Delta,
     now: i64,
+    acked: i64,
 ) -> Result<(), sqlx::Error> {
     let u = &d.usage;
     sqlx::query(
@@ -364,7 +389,7 @@ async fn record_stats(
          input_audio_tokens = input_audio_tokens + ?, output_text_tokens = output_text_tokens + ?, \
          output_audio_tokens = output_audio_tokens + ?, \
          first_event_ts = min(coalesce(first_event_ts, ?), ?), last_event_ts = max(coalesce(last_event_ts, ?), ?), \
-         last_received_at = ? WHERE pk = ?",
+         last_received_at = ?, acked_seq = ? WHERE pk = ?",
     )
     .bind(d.client)
     .bind(d.server)
@@ -384,52 +409,33 @@ async fn record_stats(
     .bind(d.last_ts)
     .bind(d.last_ts)
     .bind(now)
+    .bind(acked)
     .bind(pk)
     .execute(&mut *conn)
     .await?;
-    for (ty, n) in &d.types {
-        sqlx::query(
-            "INSERT INTO session_types (session_pk, type, count) VALUES (?, ?, ?) \
-             ON CONFLICT (session_pk, type) DO UPDATE SET count = count + excluded.count",
-        )
-        .bind(pk)
-        .bind(ty)
-        .bind(n)
-        .execute(&mut *conn)
-        .await?;
-    }
+    let mut sql = sqlx::QueryBuilder::new("INSERT INTO session_types (session_pk, type, count) ");
+    sql.push_values(&d.types, |mut row, (ty, n)| {
+        row.push_bind(pk).push_bind(ty).push_bind(n);
+    });
+    sql.push(" ON CONFLICT (session_pk, type) DO UPDATE SET count = count + excluded.count");
+    sql.build().execute(&mut *conn).await?;
     Ok(())
 }
 
-/// Moves `acked_seq` to the end of the contiguous run that starts right after it. Walks only events stored
-/// since the last advance, so a gap early in a long session costs nothing per batch.
-async fn advance_acked(
+/// The end of the contiguous run of stored seqs that starts right after `acked` (whose next seq is stored).
+/// Walks only events stored since the last advance, so a gap early in a long session costs nothing per batch.
+async fn contiguous_end(
     conn: &mut SqliteConnection,
     pk: i64,
     acked: i64,
 ) -> Result<i64, sqlx::Error> {
-    let next_exists = sqlx::query("SELECT 1 FROM events WHERE session_pk = ? AND seq = ?")
-        .bind(pk)
-        .bind(acked + 1)
-        .fetch_optional(&mut *conn)
-        .await?
-        .is_some();
-    if !next_exists {
-        return Ok(acked);
-    }
-    let end: i64 = sqlx::query_scalar(
+    sqlx::query_scalar(
         "SELECT e.seq FROM events e WHERE e.session_pk = ?1 AND e.seq > ?2 \
          AND NOT EXISTS (SELECT 1 FROM events f WHERE f.session_pk = ?1 AND f.seq = e.seq + 1) \
          ORDER BY e.seq LIMIT 1",
     )
     .bind(pk)
     .bind(acked)
-    .fetch_one(&mut *conn)
-    .await?;
-    sqlx::query("UPDATE sessions SET acked_seq = ? WHERE pk = ?")
-        .bind(end)
-        .bind(pk)
-        .execute(&mut *conn)
-        .await?;
-    Ok(end)
+    .fetch_one(conn)
+    .await
 }
