@@ -5,7 +5,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 use tracing::instrument;
 
-use crate::domain::{SessionId, Usage};
+use crate::domain::{NewEvent, SessionId, Usage};
 use crate::{Result, Store, writer};
 
 /// What a new session starts with. Everything is optional.
@@ -238,7 +238,17 @@ pub(crate) fn like_pattern(q: &str) -> String {
 impl Store {
     #[instrument(skip_all)]
     pub async fn create_session(&self, new: NewSession) -> Result<Session> {
-        self.write(|reply| writer::Job::Create { new, reply })
+        self.create_session_with(new, Vec::new()).await
+    }
+
+    /// Creates a session and stores its first events in the same commit (one fsync, not two).
+    #[instrument(skip_all)]
+    pub async fn create_session_with(
+        &self,
+        new: NewSession,
+        events: Vec<NewEvent>,
+    ) -> Result<Session> {
+        self.write(|reply| writer::Job::Create { new, events, reply })
             .await?
     }
 

@@ -51,6 +51,8 @@ pub(crate) enum Job {
     },
     Create {
         new: NewSession,
+        /// Stored in the same commit as the session: its opening events.
+        events: Vec<NewEvent>,
         reply: oneshot::Sender<Result<Session>>,
     },
     Update {
@@ -200,8 +202,16 @@ async fn apply(conn: &mut SqliteConnection, job: Job) -> (Done, Option<Change>) 
             };
             (Done::Append(reply, result.map(|(o, _)| o)), change)
         }
-        Job::Create { new, reply } => {
-            (Done::Create(reply, sessions::insert(conn, new).await), None)
+        Job::Create { new, events, reply } => {
+            let result = create(conn, new, &events).await;
+            let change = match &result {
+                Ok((session, ingested)) if *ingested > 0 => Some(Change::Appended {
+                    session: session.id,
+                    ingested: *ingested,
+                }),
+                _ => None,
+            };
+            (Done::Create(reply, result.map(|(s, _)| s)), change)
         }
         Job::Update { id, patch, reply } => {
             let result = sessions::update(conn, id, patch).await;
@@ -252,6 +262,28 @@ impl Delta {
         self.last_ts = Some(self.last_ts.map_or(e.ts, |t| t.max(e.ts)));
         *self.types.entry(e.event_type.clone()).or_default() += 1;
     }
+}
+
+/// Creates a session with its first events, all in the caller's transaction.
+async fn create(
+    conn: &mut SqliteConnection,
+    new: NewSession,
+    events: &[NewEvent],
+) -> Result<(Session, i64)> {
+    let session = sessions::insert(conn, new).await?;
+    if events.is_empty() {
+        return Ok((session, 0));
+    }
+    let ingested = match append(conn, session.id, events).await {
+        Ok((_, ingested)) => ingested,
+        Err(AppendError::Store(e)) => return Err(e),
+        // A fresh session holds nothing to conflict with; a seq twice in `events` is the caller's bug.
+        Err(e) => return Err(Error::Db(sqlx::Error::Protocol(e.to_string()))),
+    };
+    let session = sessions::fetch(conn, session.id)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)?;
+    Ok((session, ingested))
 }
 
 /// Stores a batch; answers the outcome and the session's ingest count after it (the `ingest_no` of its last

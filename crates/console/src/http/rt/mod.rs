@@ -124,26 +124,25 @@ async fn mint(state: &AppState, body: TokenBody) -> Result<Response, RtError> {
     let label = check_label(body.label)?;
     let session = overrides::effective_session(&state.config, body.session.as_ref())?;
     let client = state.upstream.client()?;
-    let sid = open_session(state, "ephemeral", label, &session).await?;
     let secret = match client
         .create_client_secret(Some(&session), Some(state.config.token_ttl()))
         .await
     {
         Ok(secret) => secret,
-        Err(e) => return Err(failed(state, sid, "client_secrets", &e, When::Opening).await),
+        Err(e) => {
+            let sid = open_session(state, "ephemeral", label, &session).await?;
+            return Err(failed(state, sid, "client_secrets", &e, When::Opening).await);
+        }
     };
-    record::opening(
-        &state.store,
-        sid,
-        &json!({
-            "type": "console.token",
-            "upstream": state.upstream.name(),
-            "key": secret.fingerprint(),
-            "expires_at": secret.expires_at,
-            "session": secret.session.to_json(),
-        }),
-    )
-    .await?;
+    // The session and its opening event are written in one commit, after the mint: one fsync on the path.
+    let opening = json!({
+        "type": "console.token",
+        "upstream": state.upstream.name(),
+        "key": secret.fingerprint(),
+        "expires_at": secret.expires_at,
+        "session": secret.session.to_json(),
+    });
+    let sid = open_session_with(state, "ephemeral", label, &session, None, &opening).await?;
     let mut response = secret.expose_response_json().clone();
     if let Some(object) = response.as_object_mut() {
         object.insert(
@@ -158,7 +157,32 @@ async fn mint(state: &AppState, body: TokenBody) -> Result<Response, RtError> {
     Ok(Json(response).into_response())
 }
 
-/// Creates the console session a mint or call is recorded in.
+/// Creates the console session of a successful mint or call, with its opening event, in one commit.
+async fn open_session_with(
+    state: &AppState,
+    flow: &str,
+    label: Option<String>,
+    session: &SessionConfig,
+    call_id: Option<String>,
+    opening: &serde_json::Value,
+) -> Result<SessionId, RtError> {
+    let created = state
+        .store
+        .create_session_with(
+            NewSession {
+                label,
+                flow: Some(flow.to_owned()),
+                model: session.model.clone(),
+                config: Some(session.to_json()),
+                call_id,
+            },
+            vec![record::opening_event(opening)?],
+        )
+        .await?;
+    Ok(created.id)
+}
+
+/// Creates the console session a failed mint or call is recorded in.
 async fn open_session(
     state: &AppState,
     flow: &str,

@@ -50,6 +50,11 @@ fn system_event(seq: i64, event: &Value) -> Result<NewEvent, RecordError> {
     NewEvent::parse(&raw).map_err(|e| RecordError::Invalid(e.message))
 }
 
+/// The opening event (seq 1) of a session about to be created with it.
+pub fn opening_event(event: &Value) -> Result<NewEvent, RecordError> {
+    system_event(OPENING_SEQ, event)
+}
+
 /// Records the opening event of a session the server just created.
 pub async fn opening(store: &Store, session: SessionId, event: &Value) -> Result<(), RecordError> {
     store

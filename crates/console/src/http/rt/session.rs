@@ -15,7 +15,9 @@ use super::super::json::read_body;
 use super::super::sessions::session_id;
 use super::error::{RtError, SESSION_ID_HEADER};
 use super::limit::Admitted;
-use super::{When, check_label, failed, label_query, open_session, overrides, record};
+use super::{
+    When, check_label, failed, label_query, open_session, open_session_with, overrides, record,
+};
 use crate::AppState;
 
 const CALL_ID_HEADER: HeaderName = HeaderName::from_static("x-call-id");
@@ -43,25 +45,26 @@ pub async fn create(
     let offer = read_offer(&state, req).await?;
     let session = overrides::effective_session(&state.config, offer.session.as_ref())?;
     let client = state.upstream.client()?;
-    let sid = open_session(&state, "unified", label, &session).await?;
     let answer = match client.create_call(&offer.sdp, Some(&session)).await {
         Ok(answer) => answer,
-        Err(e) => return Err(failed(&state, sid, "calls", &e, When::Opening).await),
+        Err(e) => {
+            let sid = open_session(&state, "unified", label, &session).await?;
+            return Err(failed(&state, sid, "calls", &e, When::Opening).await);
+        }
     };
-    let patch = SessionPatch {
-        call_id: Some(answer.call_id.to_string()),
-        ..SessionPatch::default()
-    };
-    state.store.update_session(sid, patch).await?;
-    record::opening(
-        &state.store,
-        sid,
-        &json!({
-            "type": "console.call",
-            "upstream": state.upstream.name(),
-            "call_id": answer.call_id,
-            "session": session.to_json(),
-        }),
+    let opening = json!({
+        "type": "console.call",
+        "upstream": state.upstream.name(),
+        "call_id": answer.call_id,
+        "session": session.to_json(),
+    });
+    let sid = open_session_with(
+        &state,
+        "unified",
+        label,
+        &session,
+        Some(answer.call_id.to_string()),
+        &opening,
     )
     .await?;
     let mut res = (StatusCode::CREATED, answer.sdp).into_response();
