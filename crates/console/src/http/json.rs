@@ -22,6 +22,16 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|e| json_error(&e))
 }
 
+/// Like [`parse_json`], but an empty (or blank) body means "all defaults": the bodies of
+/// `POST /api/sessions` and `POST /api/rt/token` are optional.
+pub fn parse_json_or_default<T: DeserializeOwned + Default>(bytes: &[u8]) -> Result<T> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        Ok(T::default())
+    } else {
+        parse_json(bytes)
+    }
+}
+
 pub fn json_error(e: &serde_json::Error) -> ApiError {
     let msg = e.to_string();
     if let Some(rest) = msg.strip_prefix("unknown field `") {

@@ -9,7 +9,7 @@ use realtime_store::{NewSession, Session, SessionId, SessionPage, SessionPatch, 
 use serde::Deserialize;
 
 use super::error::{ApiError, Result};
-use super::json::{parse_json, read_body};
+use super::json::{parse_json, parse_json_or_default, read_body};
 use crate::AppState;
 
 const MAX_SESSION_BODY: usize = 1024 * 1024;
@@ -35,7 +35,8 @@ struct CreateBody {
     config: Option<serde_json::Value>,
 }
 
-fn check_label(label: &Option<String>) -> Result<()> {
+/// A label is free text of at most [`MAX_LABEL_CHARS`] characters; answers it back when it is fine.
+pub(super) fn check_label(label: Option<String>) -> Result<Option<String>> {
     if label
         .as_ref()
         .is_some_and(|l| l.chars().count() > MAX_LABEL_CHARS)
@@ -46,17 +47,13 @@ fn check_label(label: &Option<String>) -> Result<()> {
             "label",
         ));
     }
-    Ok(())
+    Ok(label)
 }
 
 async fn create(State(state): State<AppState>, body: Body) -> Result<(StatusCode, Json<Session>)> {
     let bytes = read_body(body, MAX_SESSION_BODY).await?;
-    let body: CreateBody = if bytes.iter().all(u8::is_ascii_whitespace) {
-        CreateBody::default()
-    } else {
-        parse_json(&bytes)?
-    };
-    check_label(&body.label)?;
+    let body: CreateBody = parse_json_or_default(&bytes)?;
+    let label = check_label(body.label)?;
     if let Some(flow) = &body.flow {
         let ok = !flow.is_empty()
             && flow.len() <= 32
@@ -81,7 +78,7 @@ async fn create(State(state): State<AppState>, body: Body) -> Result<(StatusCode
     let session = state
         .store
         .create_session(NewSession {
-            label: body.label,
+            label,
             flow: body.flow,
             model: body.model,
             config: body.config,
@@ -161,7 +158,7 @@ async fn update(
 ) -> Result<Json<Session>> {
     let sid = session_id(&id)?;
     let body: PatchBody = parse_json(&read_body(body, MAX_SESSION_BODY).await?)?;
-    check_label(&body.label)?;
+    let label = check_label(body.label)?;
     if body.ended == Some(false) {
         return Err(ApiError::bad_request(
             "invalid_value",
@@ -180,7 +177,7 @@ async fn update(
         })?),
     };
     let patch = SessionPatch {
-        label: body.label,
+        label,
         call_id: None,
         ended: body.ended == Some(true),
         seeded_from,

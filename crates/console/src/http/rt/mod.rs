@@ -22,7 +22,8 @@ use serde_json::{Value, json};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::error::ApiError;
-use super::json::{parse_json, read_body};
+use super::json::{parse_json_or_default, read_body};
+use super::sessions::check_label;
 use crate::AppState;
 use error::RtError;
 use limit::Admitted;
@@ -30,7 +31,6 @@ pub use limit::RtRateLimit;
 
 /// A token request is a few overrides and a label; tool schemas fit easily.
 const MAX_TOKEN_BODY: usize = 64 * 1024;
-const MAX_LABEL_CHARS: usize = 200;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -73,31 +73,13 @@ fn label_query(uri: &Uri) -> Result<Option<String>, ApiError> {
         })
 }
 
-fn check_label(label: Option<String>) -> Result<Option<String>, ApiError> {
-    if label
-        .as_ref()
-        .is_some_and(|l| l.chars().count() > MAX_LABEL_CHARS)
-    {
-        return Err(ApiError::bad_request(
-            "invalid_value",
-            format!("`label` may be at most {MAX_LABEL_CHARS} characters"),
-            "label",
-        ));
-    }
-    Ok(label)
-}
-
 async fn token_post(
     _: Admitted,
     State(state): State<AppState>,
     body: Body,
 ) -> Result<Response, RtError> {
     let bytes = read_body(body, MAX_TOKEN_BODY).await?;
-    let body: TokenBody = if bytes.iter().all(u8::is_ascii_whitespace) {
-        TokenBody::default()
-    } else {
-        parse_json(&bytes)?
-    };
+    let body: TokenBody = parse_json_or_default(&bytes)?;
     mint(&state, body).await
 }
 
