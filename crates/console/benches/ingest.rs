@@ -1,13 +1,19 @@
 //! `just bench`: ingest and read figures for the event store, printed, never asserted.
 //!
 //! Ingest: HTTP batches of 50 realistic (~300 B) events from 1, 10 and 100 concurrent sessions, against the
-//! raw ceiling measured in the same run (the same schema, direct inserts in 1000-row transactions).
+//! raw ceiling measured in the same run (the same schema, direct inserts in 1000-row transactions), for
+//! each durability. Every figure is the median of [`ROUNDS`] rounds, taken in turn, with the range beside it.
+//! A second reference, direct inserts committed 50 rows at a time, is what SQLite can do when each commit
+//! holds one request's batch — one session sends one batch at a time, so that bounds the 1-session row.
 //! Reading: a session of 1M events — first page, filtered pages, a deep page, and JSONL export throughput.
+//!
+//! `cargo bench -p realtime-console --bench ingest -- ingest` runs only the ingest part, `-- read` only reading.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+use realtime_store::Durability;
 use serde_json::{Value, json};
 use sqlx::Connection;
 
@@ -38,11 +44,13 @@ fn ms(h: &Histogram<u64>, q: f64) -> f64 {
     h.value_at_quantile(q) as f64 / 1000.0
 }
 
-async fn start_server(dir: &std::path::Path) -> (String, tokio::sync::oneshot::Sender<()>) {
-    let url = format!("sqlite://{}", dir.join("bench.db").display());
-    let state = realtime_console::AppState::new(realtime_console::Config::for_tests(url))
-        .await
-        .unwrap();
+async fn start_server(
+    db: &std::path::Path,
+    durability: Durability,
+) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let mut config = realtime_console::Config::for_tests(format!("sqlite://{}", db.display()));
+    config.durability = durability;
+    let state = realtime_console::AppState::new(config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -52,17 +60,29 @@ async fn start_server(dir: &std::path::Path) -> (String, tokio::sync::oneshot::S
     (base, tx)
 }
 
-/// The ceiling: direct inserts into the same schema, 1000 rows a transaction, one connection.
-async fn raw_ceiling(dir: &std::path::Path, events: u64) -> f64 {
-    let path = dir.join("raw.db");
-    let store = realtime_store::Store::open_path(&path).await.unwrap(); // creates the schema
+/// The ceiling: direct inserts into the same schema, `per_commit` rows a transaction, one connection, in a
+/// fresh file.
+async fn raw_ceiling(
+    db: &std::path::Path,
+    durability: Durability,
+    events: u64,
+    per_commit: usize,
+) -> f64 {
+    let _ = std::fs::remove_file(db);
+    let store = realtime_store::Store::open_with(&format!("sqlite://{}", db.display()), durability)
+        .await
+        .unwrap(); // creates the schema
     let s = store.create_session(Default::default()).await.unwrap();
     store.close().await;
-    let url = format!("sqlite://{}", path.display());
+    drop(store);
+    let url = format!("sqlite://{}", db.display());
     let opts: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
     let opts = opts
         .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-        .synchronous(sqlx::sqlite::SqliteSynchronous::Full);
+        .synchronous(match durability {
+            Durability::Full => sqlx::sqlite::SqliteSynchronous::Full,
+            Durability::Normal => sqlx::sqlite::SqliteSynchronous::Normal,
+        });
     let mut conn = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
     let pk: i64 = sqlx::query_scalar("SELECT pk FROM sessions WHERE id = ?")
         .bind(s.id.to_string())
@@ -80,9 +100,10 @@ async fn raw_ceiling(dir: &std::path::Path, events: u64) -> f64 {
         })
         .collect();
     let t = Instant::now();
-    for chunk in rows.chunks(1000) {
+    for chunk in rows.chunks(per_commit) {
         let mut tx = conn.begin().await.unwrap();
-        // Multi-row statements: the fastest direct way through sqlx, so the ceiling is a real one.
+        // Multi-row statements: the fastest direct way through sqlx (as fast as rusqlite's prepared
+        // single-row inserts here), so the ceiling is a real one.
         for rows in chunk.chunks(100) {
             let mut sql = sqlx::QueryBuilder::new(
                 "INSERT INTO events (session_pk, seq, ts, received_at, direction, type, event) ",
@@ -100,29 +121,15 @@ async fn raw_ceiling(dir: &std::path::Path, events: u64) -> f64 {
         }
         tx.commit().await.unwrap();
     }
-    events as f64 / t.elapsed().as_secs_f64()
+    let rate = events as f64 / t.elapsed().as_secs_f64();
+    let _ = conn.close().await;
+    rate
 }
 
-async fn http_ingest(
-    base: &str,
-    client: &reqwest::Client,
-    sessions: usize,
-    batches_per_session: usize,
-) -> (f64, Histogram<u64>) {
-    let mut ids = Vec::new();
-    for _ in 0..sessions {
-        let s: Value = client
-            .post(format!("{base}/api/sessions"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        ids.push(s["id"].as_str().unwrap().to_owned());
-    }
-    // Bodies are built before the clock starts: the figure is the server's, not serde's on the client.
-    let bodies: Vec<Arc<Vec<String>>> = (0..sessions)
+/// Request bodies for `sessions` sessions, built before any clock starts: the figure is the server's, not
+/// serde's on the client.
+fn bodies(sessions: usize, batches_per_session: usize) -> Vec<Arc<Vec<String>>> {
+    (0..sessions)
         .map(|s| {
             Arc::new(
                 (0..batches_per_session)
@@ -135,10 +142,31 @@ async fn http_ingest(
                     .collect(),
             )
         })
-        .collect();
+        .collect()
+}
+
+async fn http_ingest(
+    base: &str,
+    client: &reqwest::Client,
+    bodies: &[Arc<Vec<String>>],
+) -> (f64, Histogram<u64>) {
+    let sessions = bodies.len();
+    let batches_per_session = bodies[0].len();
+    let mut ids = Vec::new();
+    for _ in 0..sessions {
+        let s: Value = client
+            .post(format!("{base}/api/sessions"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ids.push(s["id"].as_str().unwrap().to_owned());
+    }
     let t = Instant::now();
     let mut tasks = Vec::new();
-    for (id, bodies) in ids.into_iter().zip(bodies) {
+    for (id, bodies) in ids.into_iter().zip(bodies.iter().cloned()) {
         let client = client.clone();
         let url = format!("{base}/api/sessions/{id}/events");
         tasks.push(tokio::spawn(async move {
@@ -179,35 +207,83 @@ async fn time_requests(client: &reqwest::Client, url: &str, n: usize) -> Histogr
     h
 }
 
+/// Median, lowest and highest of a few figures.
+fn spread(mut xs: Vec<f64>) -> (f64, f64, f64) {
+    xs.sort_by(f64::total_cmp);
+    (xs[xs.len() / 2], xs[0], xs[xs.len() - 1])
+}
+
+const ROUNDS: usize = 3;
+const PHASES: [(usize, usize); 3] = [(1, 400), (10, 100), (100, 20)];
+
+async fn ingest(dir: &std::path::Path, client: &reqwest::Client) {
+    println!(
+        "== ingest (batches of {BATCH} events of ~300 B; {} cores; median of {ROUNDS} rounds, range in brackets)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    let phase_bodies: Vec<_> = PHASES.iter().map(|&(s, b)| bodies(s, b)).collect();
+    for durability in [Durability::Full, Durability::Normal] {
+        let (base, stop) =
+            start_server(&dir.join(format!("ingest-{durability}.db")), durability).await;
+        let raw = dir.join("raw.db");
+        let mut ceiling = Vec::new();
+        let mut small = Vec::new();
+        let mut http: Vec<Vec<(f64, Histogram<u64>)>> = vec![Vec::new(); PHASES.len()];
+        for _ in 0..ROUNDS {
+            ceiling.push(raw_ceiling(&raw, durability, 200_000, 1000).await);
+            small.push(raw_ceiling(&raw, durability, 50_000, BATCH).await);
+            for (i, bodies) in phase_bodies.iter().enumerate() {
+                http[i].push(http_ingest(&base, client, bodies).await);
+            }
+        }
+        let _ = stop.send(());
+        let (c, c_lo, c_hi) = spread(ceiling);
+        let (r, r_lo, r_hi) = spread(small);
+        println!("\n-- durability {durability}");
+        println!(
+            "raw ceiling (direct inserts, 1000-row transactions): {c:>7.0} events/s  [{c_lo:.0}–{c_hi:.0}]"
+        );
+        println!(
+            "raw, {BATCH}-row transactions (one commit per batch):   {r:>7.0} events/s  [{r_lo:.0}–{r_hi:.0}]  ({:.0}% of ceiling)",
+            100.0 * r / c
+        );
+        for ((sessions, _), runs) in PHASES.iter().zip(http) {
+            let (rate, lo, hi) = spread(runs.iter().map(|(r, _)| *r).collect());
+            let mut h = Histogram::<u64>::new(3).unwrap();
+            for (_, run) in &runs {
+                h.add(run).unwrap();
+            }
+            println!(
+                "HTTP, {sessions:>3} concurrent sessions:            {rate:>7.0} events/s  [{lo:.0}–{hi:.0}]  ({:.0}% of ceiling)  request p50 {:.2} ms  p99 {:.2} ms",
+                100.0 * rate / c,
+                ms(&h, 0.5),
+                ms(&h, 0.99)
+            );
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let (base, _stop) = start_server(dir.path()).await;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(200)
         .build()
         .unwrap();
-
-    println!(
-        "== ingest (batches of {BATCH} events of ~300 B; {} cores)",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
-    );
-    let ceiling = raw_ceiling(dir.path(), 200_000).await;
-    println!("raw ceiling (direct inserts, 1000-row transactions): {ceiling:>9.0} events/s");
-    for (sessions, batches) in [(1usize, 400usize), (10, 100), (100, 20)] {
-        let (rate, h) = http_ingest(&base, &client, sessions, batches).await;
-        println!(
-            "HTTP, {sessions:>3} concurrent sessions: {rate:>9.0} events/s  ({:.0}% of ceiling)  request p50 {:.2} ms  p99 {:.2} ms",
-            100.0 * rate / ceiling,
-            ms(&h, 0.5),
-            ms(&h, 0.99)
-        );
+    let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    if only.as_deref() != Some("read") {
+        ingest(dir.path(), &client).await;
     }
+    if only.as_deref() != Some("ingest") {
+        read(dir.path(), &client).await;
+    }
+}
 
+async fn read(dir: &std::path::Path, client: &reqwest::Client) {
+    let db = dir.join("read.db");
+    let (base, _stop) = start_server(&db, Durability::default()).await;
     println!("\n== reading a session of 1M events");
-    let store = realtime_store::Store::open_path(&dir.path().join("bench.db"))
-        .await
-        .unwrap();
+    let store = realtime_store::Store::open_path(&db).await.unwrap();
     let s: Value = client
         .post(format!("{base}/api/sessions"))
         .json(&json!({"label": "1M"}))
@@ -255,7 +331,7 @@ async fn main() {
         ),
         ("direction=server", "limit=100&direction=server"),
     ] {
-        let h = time_requests(&client, &format!("{events_url}?{query}"), 300).await;
+        let h = time_requests(client, &format!("{events_url}?{query}"), 300).await;
         println!(
             "{name:<34} p50 {:>6.2} ms  p99 {:>6.2} ms",
             ms(&h, 0.5),

@@ -39,7 +39,7 @@ impl AppState {
         {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        let store = realtime_store::Store::open(&config.database_url)
+        let store = realtime_store::Store::open_with(&config.database_url, config.durability)
             .await
             .with_context(|| format!("opening the event store at {}", config.database_url))?;
         Ok(Self {

@@ -1,6 +1,6 @@
 //! Crash safety: a real server process is killed with SIGKILL while several sessions stream batches into it.
 //! After a restart on the same file, every acknowledged event is there exactly once; after the clients resend
-//! what was not acknowledged, every event is.
+//! what was not acknowledged, every event is. Run for both durabilities: `normal` promises this much too.
 
 mod support;
 
@@ -24,9 +24,10 @@ struct Server {
 }
 
 impl Server {
-    fn start(db: &Path) -> Self {
+    fn start(db: &Path, durability: &str) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_realtime-console"))
             .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+            .env("STORE_DURABILITY", durability)
             .env("PORT", "0")
             .env("HOST", "127.0.0.1")
             .env("RUST_LOG", "info")
@@ -151,10 +152,19 @@ fn assert_prefix_exactly_once(stored: &[Value], sent: &[Value], n: usize, id: &s
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_events_survive_kill_9_and_resends_complete_the_sessions() {
+    survive_kill_9("full").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_durability_normal_acknowledged_events_survive_kill_9_too() {
+    survive_kill_9("normal").await;
+}
+
+async fn survive_kill_9(durability: &str) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("console.db");
     let client = reqwest::Client::new();
-    let server = Server::start(&db);
+    let server = Server::start(&db, durability);
 
     let mut ids = Vec::new();
     for i in 0..SESSIONS {
@@ -202,7 +212,7 @@ async fn acknowledged_events_survive_kill_9_and_resends_complete_the_sessions() 
         "the kill must land mid-stream: {acked_at_kill:?}"
     );
 
-    let server = Server::start(&db);
+    let server = Server::start(&db, durability);
     for i in 0..SESSIONS {
         let got = stored(&client, &server.base, &ids[i]).await;
         assert_prefix_exactly_once(&got, &events[i], acked_at_kill[i] as usize, &ids[i]);

@@ -1,9 +1,11 @@
 //! realtime-store: the SQLite event store of realtime-console — recorded sessions, their events and live stats.
 //!
-//! Reads go through a small connection pool. Every write goes through one writer task that commits many
-//! requests together (group commit): a commit costs an fsync, so committing once per HTTP request would cap
-//! ingest far below what SQLite can do.
+//! Reads go through a small sqlx connection pool. Every write goes through one writer thread that commits
+//! many requests together (group commit): a commit costs a sync to disk, so committing once per HTTP request
+//! would cap ingest far below what SQLite can do. A second thread copies the WAL into the database file
+//! (checkpoints), so the writer never waits on that.
 
+mod checkpoint;
 mod domain;
 mod events;
 mod import;
@@ -40,10 +42,21 @@ pub use writer::{AppendError, AppendOutcome};
 pub enum Error {
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    /// From the writer's own connection.
+    #[error("database error: {0}")]
+    Write(#[from] rusqlite::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("the store's writer has stopped")]
     WriterGone,
+    #[error("could not start the store's writer thread: {0}")]
+    Thread(std::io::Error),
+    /// The group of writes this one was committed with failed; nothing of it is stored.
+    #[error("the event store could not commit")]
+    NotCommitted,
+    /// A write the store refuses for the caller's own fault (a bug, not bad input from a user).
+    #[error("refused: {0}")]
+    Refused(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -56,29 +69,86 @@ pub struct Store {
     hub: live::Hub,
 }
 
-fn options(url: &str) -> Result<SqliteConnectOptions> {
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How far a write has gone when the store answers for it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// Each commit is synced to disk before it is acknowledged (SQLite `synchronous=FULL`): an acknowledged
+    /// batch survives a crash of the server, of the OS, and a power cut. Group commit shares one sync among
+    /// every request waiting at the time.
+    #[default]
+    Full,
+    /// Each commit is handed to the OS before it is acknowledged and synced at checkpoints (SQLite
+    /// `synchronous=NORMAL`): an acknowledged batch survives a crash or `kill -9` of the server, but an OS
+    /// crash or power cut may lose the last commits (the database stays consistent).
+    Normal,
+}
+
+impl Durability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Durability::Full => "full",
+            Durability::Normal => "normal",
+        }
+    }
+
+    fn synchronous(self) -> &'static str {
+        match self {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        }
+    }
+}
+
+impl FromStr for Durability {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "full" => Ok(Durability::Full),
+            "normal" => Ok(Durability::Normal),
+            other => Err(format!(
+                "`{other}` is not a durability: use `full` or `normal`"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Durability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+fn options(url: &str, durability: Durability) -> Result<SqliteConnectOptions> {
     Ok(SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
-        // FULL: a batch acknowledged to the browser is on disk, even across a power cut. Group commit is what
-        // keeps the fsync affordable.
-        .synchronous(SqliteSynchronous::Full)
+        .synchronous(match durability {
+            Durability::Full => SqliteSynchronous::Full,
+            Durability::Normal => SqliteSynchronous::Normal,
+        })
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10)))
+        .busy_timeout(BUSY_TIMEOUT))
 }
 
 impl Store {
     /// Opens (creating if needed) the database at `url` (`sqlite://path` or `sqlite::memory:` is not
     /// supported: the writer and readers need a shared file), runs migrations and starts the writer.
     pub async fn open(url: &str) -> Result<Self> {
-        let opts = options(url)?;
+        Self::open_with(url, Durability::default()).await
+    }
+
+    /// [`Store::open`] with a chosen durability.
+    pub async fn open_with(url: &str, durability: Durability) -> Result<Self> {
+        let opts = options(url, durability)?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(opts.clone())
             .await?;
         sqlx::migrate!("../../migrations").run(&pool).await?;
         let hub = live::Hub::new();
-        let writer = writer::spawn(opts, hub.clone()).await?;
+        let writer = writer::spawn(opts.get_filename(), durability, hub.clone())?;
         Ok(Self { pool, writer, hub })
     }
 

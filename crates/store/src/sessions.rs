@@ -103,19 +103,53 @@ fn is_live(ended_at: Option<i64>, flow: &str, heard: i64) -> bool {
     ended_at.is_none() && flow != "import" && crate::now_ms() - heard < LIVE_WINDOW_MS
 }
 
-fn from_row(row: &SqliteRow) -> Result<Session> {
-    let id: String = row.try_get("id")?;
-    let config: Option<String> = row.try_get("config")?;
-    let created_at: i64 = row.try_get("created_at")?;
-    let ended_at: Option<i64> = row.try_get("ended_at")?;
-    let last_received_at: Option<i64> = row.try_get("last_received_at")?;
-    let seeded_from: Option<String> = row.try_get("seeded_from")?;
+/// A session row's columns by name, from either driver: the readers' sqlx pool or the writer's rusqlite
+/// connection. One mapping, so the two can't drift apart.
+pub(crate) trait Columns {
+    fn text(&self, name: &str) -> Result<Option<String>>;
+    fn int(&self, name: &str) -> Result<Option<i64>>;
+    fn real(&self, name: &str) -> Result<Option<f64>>;
+}
+
+impl Columns for SqliteRow {
+    fn text(&self, name: &str) -> Result<Option<String>> {
+        Ok(self.try_get(name)?)
+    }
+    fn int(&self, name: &str) -> Result<Option<i64>> {
+        Ok(self.try_get(name)?)
+    }
+    fn real(&self, name: &str) -> Result<Option<f64>> {
+        Ok(self.try_get(name)?)
+    }
+}
+
+impl Columns for rusqlite::Row<'_> {
+    fn text(&self, name: &str) -> Result<Option<String>> {
+        Ok(self.get(name)?)
+    }
+    fn int(&self, name: &str) -> Result<Option<i64>> {
+        Ok(self.get(name)?)
+    }
+    fn real(&self, name: &str) -> Result<Option<f64>> {
+        Ok(self.get(name)?)
+    }
+}
+
+pub(crate) fn from_row(row: &impl Columns) -> Result<Session> {
+    // NOT NULL columns (the schema's) read as their type's zero if they ever were NULL.
+    let n = |name| row.int(name).map(Option::unwrap_or_default);
+    let id = row.text("id")?.unwrap_or_default();
+    let config = row.text("config")?;
+    let created_at = n("created_at")?;
+    let ended_at = row.int("ended_at")?;
+    let last_received_at = row.int("last_received_at")?;
+    let seeded_from = row.text("seeded_from")?;
     let heard = last_received_at.unwrap_or(created_at).max(created_at);
-    let flow: String = row.try_get("flow")?;
-    let (client, server, system): (i64, i64, i64) = (
-        row.try_get("client_events")?,
-        row.try_get("server_events")?,
-        row.try_get("system_events")?,
+    let flow = row.text("flow")?.unwrap_or_default();
+    let (client, server, system) = (
+        n("client_events")?,
+        n("server_events")?,
+        n("system_events")?,
     );
     Ok(Session {
         // The column only ever holds ids this crate wrote.
@@ -127,12 +161,12 @@ fn from_row(row: &SqliteRow) -> Result<Session> {
         last_received_at,
         live: is_live(ended_at, &flow, heard),
         seeded_from: seeded_from.as_deref().and_then(SessionId::parse),
-        label: row.try_get("label")?,
+        label: row.text("label")?.unwrap_or_default(),
         flow,
-        model: row.try_get("model")?,
+        model: row.text("model")?,
         config: config.and_then(|c| serde_json::from_str(&c).ok()),
-        call_id: row.try_get("call_id")?,
-        acked_seq: row.try_get("acked_seq")?,
+        call_id: row.text("call_id")?,
+        acked_seq: n("acked_seq")?,
         stats: Stats {
             events: EventCounts {
                 client,
@@ -140,20 +174,20 @@ fn from_row(row: &SqliteRow) -> Result<Session> {
                 system,
                 total: client + server + system,
             },
-            errors: row.try_get("error_count")?,
-            responses: row.try_get("response_count")?,
+            errors: n("error_count")?,
+            responses: n("response_count")?,
             usage: Usage {
-                input_tokens: row.try_get("input_tokens")?,
-                output_tokens: row.try_get("output_tokens")?,
-                total_tokens: row.try_get("total_tokens")?,
-                cached_tokens: row.try_get("cached_tokens")?,
-                input_text_tokens: row.try_get("input_text_tokens")?,
-                input_audio_tokens: row.try_get("input_audio_tokens")?,
-                output_text_tokens: row.try_get("output_text_tokens")?,
-                output_audio_tokens: row.try_get("output_audio_tokens")?,
+                input_tokens: n("input_tokens")?,
+                output_tokens: n("output_tokens")?,
+                total_tokens: n("total_tokens")?,
+                cached_tokens: n("cached_tokens")?,
+                input_text_tokens: n("input_text_tokens")?,
+                input_audio_tokens: n("input_audio_tokens")?,
+                output_text_tokens: n("output_text_tokens")?,
+                output_audio_tokens: n("output_audio_tokens")?,
             },
-            first_event_ts: row.try_get("first_event_ts")?,
-            last_event_ts: row.try_get("last_event_ts")?,
+            first_event_ts: row.real("first_event_ts")?,
+            last_event_ts: row.real("last_event_ts")?,
         },
     })
 }
@@ -170,56 +204,68 @@ pub(crate) async fn fetch(conn: &mut SqliteConnection, id: SessionId) -> Result<
     row.as_ref().map(from_row).transpose()
 }
 
-/// Runs inside the writer's transaction.
-pub(crate) async fn insert(conn: &mut SqliteConnection, new: NewSession) -> Result<Session> {
-    let id = SessionId::new();
-    sqlx::query(
-        "INSERT INTO sessions (id, created_at, label, flow, model, config, call_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(id.to_string())
-    .bind(crate::now_ms())
-    .bind(new.label.unwrap_or_default())
-    .bind(new.flow.unwrap_or_else(|| "manual".to_owned()))
-    .bind(new.model)
-    .bind(new.config.map(|c| c.to_string()))
-    .bind(new.call_id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(fetch(conn, id).await?.ok_or(sqlx::Error::RowNotFound)?)
+/// The SELECT of one session by id, for the writer's rusqlite connection.
+pub(crate) const SELECT_BY_ID: &str =
+    concat!("SELECT ", session_columns!(), " FROM sessions WHERE id = ?");
+
+/// Runs on the writer's connection, inside its transaction.
+pub(crate) fn fetch_sync(conn: &rusqlite::Connection, id: SessionId) -> Result<Option<Session>> {
+    let mut stmt = conn.prepare_cached(SELECT_BY_ID)?;
+    let mut rows = stmt.query([id.to_string()])?;
+    rows.next()?.map(from_row).transpose()
 }
 
-/// Runs inside the writer's transaction.
-pub(crate) async fn update(
-    conn: &mut SqliteConnection,
+/// Runs on the writer's connection, inside its transaction. Answers the new session's pk and id.
+pub(crate) fn insert(conn: &rusqlite::Connection, new: NewSession) -> Result<(i64, SessionId)> {
+    let id = SessionId::new();
+    conn.prepare_cached(
+        "INSERT INTO sessions (id, created_at, label, flow, model, config, call_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )?
+    .execute(rusqlite::params![
+        id.to_string(),
+        crate::now_ms(),
+        new.label.unwrap_or_default(),
+        new.flow.unwrap_or_else(|| "manual".to_owned()),
+        new.model,
+        new.config.map(|c| c.to_string()),
+        new.call_id,
+    ])?;
+    Ok((conn.last_insert_rowid(), id))
+}
+
+/// Runs on the writer's connection, inside its transaction.
+pub(crate) fn update(
+    conn: &rusqlite::Connection,
     id: SessionId,
     patch: SessionPatch,
 ) -> Result<Option<Session>> {
-    let done = sqlx::query(
-        "UPDATE sessions SET label = COALESCE(?, label), call_id = COALESCE(?, call_id), \
-         seeded_from = COALESCE(seeded_from, ?), \
-         ended_at = CASE WHEN ? AND ended_at IS NULL THEN ? ELSE ended_at END WHERE id = ?",
-    )
-    .bind(patch.label)
-    .bind(patch.call_id)
-    .bind(patch.seeded_from.map(|s| s.to_string()))
-    .bind(patch.ended)
-    .bind(crate::now_ms())
-    .bind(id.to_string())
-    .execute(&mut *conn)
-    .await?;
-    if done.rows_affected() == 0 {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE sessions SET label = COALESCE(?, label), call_id = COALESCE(?, call_id), \
+             seeded_from = COALESCE(seeded_from, ?), \
+             ended_at = CASE WHEN ? AND ended_at IS NULL THEN ? ELSE ended_at END WHERE id = ?",
+        )?
+        .execute(rusqlite::params![
+            patch.label,
+            patch.call_id,
+            patch.seeded_from.map(|s| s.to_string()),
+            patch.ended,
+            crate::now_ms(),
+            id.to_string(),
+        ])?;
+    if changed == 0 {
         return Ok(None);
     }
-    fetch(conn, id).await
+    fetch_sync(conn, id)
 }
 
-/// Runs inside the writer's transaction; events and type counts go with it (ON DELETE CASCADE).
-pub(crate) async fn delete(conn: &mut SqliteConnection, id: SessionId) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM sessions WHERE id = ?")
-        .bind(id.to_string())
-        .execute(conn)
-        .await?;
-    Ok(done.rows_affected() > 0)
+/// Runs on the writer's connection, inside its transaction; events and type counts go with it (ON DELETE
+/// CASCADE).
+pub(crate) fn delete(conn: &rusqlite::Connection, pk: i64) -> Result<bool> {
+    let gone = conn
+        .prepare_cached("DELETE FROM sessions WHERE pk = ?")?
+        .execute([pk])?;
+    Ok(gone > 0)
 }
 
 pub(crate) fn like_pattern(q: &str) -> String {

@@ -5,10 +5,8 @@
 //! what their `.done` event holds, and audio is not text, so indexing either would multiply the index (and
 //! the ingest cost) for no new hits.
 
+use crate::domain::NewEvent;
 use serde_json::Value;
-use sqlx::SqliteConnection;
-
-use crate::domain::{NewEvent, SessionId};
 
 /// A row's rowid is `session_pk << 40 | ingest_no`: a session's rows are one rowid range.
 const INGEST_BITS: u32 = 40;
@@ -71,39 +69,24 @@ fn collect(v: &Value, key: Option<&str>, out: &mut String) {
 }
 
 /// Runs inside the writer's transaction, for each newly stored event.
-pub(crate) async fn index_event(
-    conn: &mut SqliteConnection,
+pub(crate) fn index_event(
+    conn: &rusqlite::Connection,
     pk: i64,
     ingest_no: i64,
     e: &NewEvent,
-) -> Result<(), sqlx::Error> {
+) -> rusqlite::Result<()> {
     let Some(text) = extract(&e.event_type, e.event.get()) else {
         return Ok(());
     };
-    sqlx::query("INSERT INTO event_text (rowid, text) VALUES (?, ?)")
-        .bind(rowid(pk, ingest_no))
-        .bind(text)
-        .execute(conn)
-        .await?;
+    conn.prepare_cached("INSERT INTO event_text (rowid, text) VALUES (?, ?)")?
+        .execute(rusqlite::params![rowid(pk, ingest_no), text])?;
     Ok(())
 }
 
 /// Runs inside the writer's transaction, before the session row goes (FTS tables have no cascade).
-pub(crate) async fn forget_session(
-    conn: &mut SqliteConnection,
-    id: SessionId,
-) -> Result<(), sqlx::Error> {
-    let pk: Option<i64> = sqlx::query_scalar("SELECT pk FROM sessions WHERE id = ?")
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
-    if let Some(pk) = pk {
-        sqlx::query("DELETE FROM event_text WHERE rowid >= ? AND rowid < ?")
-            .bind(rowid(pk, 0))
-            .bind(rowid(pk + 1, 0))
-            .execute(conn)
-            .await?;
-    }
+pub(crate) fn forget_session(conn: &rusqlite::Connection, pk: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM event_text WHERE rowid >= ? AND rowid < ?")?
+        .execute([rowid(pk, 0), rowid(pk + 1, 0)])?;
     Ok(())
 }
 

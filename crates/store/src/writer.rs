@@ -1,21 +1,28 @@
-//! The single writer: takes every write job waiting in its queue, applies each in its own savepoint and
-//! commits them all at once (group commit). A job that fails its own checks is rolled back alone.
+//! The single writer: one OS thread with its own SQLite connection. It takes every write job waiting in its
+//! queue, applies them one after another and commits them all at once (group commit). A job checks its input
+//! before it writes anything, so a refused job leaves nothing to undo and does not disturb the others.
+//!
+//! The writer calls SQLite directly (rusqlite, prepared statements cached) rather than through sqlx's async
+//! driver: that driver runs each statement on a worker thread and hands every statement and its result across
+//! threads, and those hand-offs (about ten per batch) cost more than SQLite's own work for a 50-event batch.
 
 use std::collections::HashMap;
 
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
-use sqlx::{Connection, Row, SqliteConnection, sqlite::SqliteConnectOptions};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::domain::{Direction, NewEvent, SessionId, Usage};
 use crate::live::{Change, Hub};
 use crate::sessions::{self, NewSession, Session, SessionPatch};
-use crate::{Error, Result, text};
+use crate::{Durability, Error, Result, checkpoint, text};
 
 /// Caps one commit so a flood of requests cannot make one transaction (and its latency) unbounded.
 const MAX_EVENTS_PER_COMMIT: usize = 20_000;
-/// Rows per INSERT statement: one statement per row costs more in sqlx's round trips than SQLite's work.
-const ROWS_PER_INSERT: usize = 100;
+/// Jobs that may wait for the writer before senders wait too (back-pressure).
+const QUEUE: usize = 1024;
 
 /// The answer to an accepted batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -37,9 +44,9 @@ pub enum AppendError {
     Store(#[from] Error),
 }
 
-impl From<sqlx::Error> for AppendError {
-    fn from(e: sqlx::Error) -> Self {
-        AppendError::Store(Error::Db(e))
+impl From<rusqlite::Error> for AppendError {
+    fn from(e: rusqlite::Error) -> Self {
+        AppendError::Store(Error::Write(e))
     }
 }
 
@@ -71,6 +78,17 @@ impl Job {
         match self {
             Job::Append { events, .. } => events.len().max(1),
             _ => 1,
+        }
+    }
+
+    /// The job was not applied: its group could not commit.
+    fn refuse(self) {
+        let e = || Error::NotCommitted;
+        match self {
+            Job::Append { reply, .. } => drop(reply.send(Err(AppendError::Store(e())))),
+            Job::Create { reply, .. } => drop(reply.send(Err(e()))),
+            Job::Update { reply, .. } => drop(reply.send(Err(e()))),
+            Job::Delete { reply, .. } => drop(reply.send(Err(e()))),
         }
     }
 }
@@ -113,8 +131,8 @@ impl Done {
     }
 
     /// The commit failed: nothing of this job is stored.
-    fn fail(self, why: &str) {
-        let e = || Error::Db(sqlx::Error::Protocol(why.to_owned()));
+    fn fail(self) {
+        let e = || Error::NotCommitted;
         match self {
             Done::Append(tx, _) => drop(tx.send(Err(AppendError::Store(e())))),
             Done::Create(tx, _) => drop(tx.send(Err(e()))),
@@ -124,16 +142,35 @@ impl Done {
     }
 }
 
-pub(crate) async fn spawn(opts: SqliteConnectOptions, hub: Hub) -> Result<mpsc::Sender<Job>> {
-    let conn = SqliteConnection::connect_with(&opts).await?;
-    let (tx, rx) = mpsc::channel(1024);
-    tokio::spawn(run(conn, rx, hub));
+/// Opens the writer's connection to the store's file (already created, in WAL mode and migrated by the pool)
+/// and starts its thread.
+pub(crate) fn spawn(path: &Path, durability: Durability, hub: Hub) -> Result<mpsc::Sender<Job>> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(crate::BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "synchronous", durability.synchronous())?;
+    // Checkpoints run on their own thread (see checkpoint.rs); this is only the backstop.
+    conn.pragma_update(None, "wal_autocheckpoint", checkpoint::BACKSTOP_PAGES)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Statement journals (an FTS insert may need one) in memory, not in a temp file per statement.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    let (stop_checkpoints, stop) = std::sync::mpsc::channel::<()>();
+    checkpoint::spawn(path, durability, stop)?;
+    let (tx, rx) = mpsc::channel(QUEUE);
+    std::thread::Builder::new()
+        .name("store-writer".into())
+        .spawn(move || {
+            run(conn, rx, hub);
+            drop(stop_checkpoints);
+        })
+        .map_err(Error::Thread)?;
     Ok(tx)
 }
 
-async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, hub: Hub) {
+/// Runs until every sender (every clone of the store) is gone.
+fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, hub: Hub) {
     let mut group = Vec::new();
-    while let Some(first) = rx.recv().await {
+    while let Some(first) = rx.blocking_recv() {
         let mut weight = first.weight();
         group.push(first);
         while weight < MAX_EVENTS_PER_COMMIT {
@@ -145,54 +182,58 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, hub: Hub) 
                 Err(_) => break,
             }
         }
-        commit_group(&mut conn, group.drain(..), &hub).await;
+        commit_group(&mut conn, std::mem::take(&mut group), &hub);
     }
-    let _ = conn.close().await;
 }
 
-async fn commit_group(conn: &mut SqliteConnection, jobs: impl Iterator<Item = Job>, hub: &Hub) {
-    let mut done = Vec::new();
+fn commit_group(conn: &mut Connection, jobs: Vec<Job>, hub: &Hub) {
+    let mut done = Vec::with_capacity(jobs.len());
     let mut changes = Vec::new();
-    let outcome: Result<(), sqlx::Error> = async {
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-        // No savepoint per job: a job checks its input before it writes anything, so a refused job leaves
-        // nothing to undo, and each savepoint would cost two more round trips to SQLite.
-        for job in jobs {
-            let (d, change) = apply(conn, job).await;
-            let failed = d.is_db_failure();
-            changes.extend(change);
-            done.push(d);
-            if failed {
-                return Err(sqlx::Error::Protocol("a write of the group failed".into()));
-            }
-        }
-        sqlx::query("COMMIT").execute(&mut *conn).await?;
-        Ok(())
-    }
-    .await;
-    match outcome {
+    let mut jobs = jobs.into_iter();
+    match apply_all(conn, &mut jobs, &mut done, &mut changes) {
         Ok(()) => {
             hub.publish(changes);
             done.into_iter().for_each(Done::reply);
         }
         Err(e) => {
             tracing::error!(error = %e, "event store commit failed; the group is rolled back");
-            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-            done.into_iter()
-                .for_each(|d| d.fail("the event store could not commit"));
+            done.into_iter().for_each(Done::fail);
+            jobs.for_each(Job::refuse);
         }
     }
 }
 
+/// Applies the jobs in one transaction and commits it. On an error the transaction is rolled back (as it is
+/// dropped) and the jobs not yet applied are left in `jobs`.
+fn apply_all(
+    conn: &mut Connection,
+    jobs: &mut impl Iterator<Item = Job>,
+    done: &mut Vec<Done>,
+    changes: &mut Vec<Change>,
+) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for job in jobs {
+        let (d, change) = apply(&tx, job);
+        let failed = d.is_db_failure();
+        changes.extend(change);
+        done.push(d);
+        if failed {
+            return Err(Error::NotCommitted);
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
 /// Applies one job; the change it makes is announced to live followers once the group commits.
-async fn apply(conn: &mut SqliteConnection, job: Job) -> (Done, Option<Change>) {
+fn apply(conn: &Connection, job: Job) -> (Done, Option<Change>) {
     match job {
         Job::Append {
             session,
             events,
             reply,
         } => {
-            let result = append(conn, session, &events).await;
+            let result = append(conn, session, &events);
             let change = match &result {
                 Ok((outcome, ingested)) if outcome.stored > 0 => Some(Change::Appended {
                     session,
@@ -203,7 +244,7 @@ async fn apply(conn: &mut SqliteConnection, job: Job) -> (Done, Option<Change>) 
             (Done::Append(reply, result.map(|(o, _)| o)), change)
         }
         Job::Create { new, events, reply } => {
-            let result = create(conn, new, &events).await;
+            let result = create(conn, new, &events);
             let change = match &result {
                 Ok((session, ingested)) if *ingested > 0 => Some(Change::Appended {
                     session: session.id,
@@ -214,19 +255,28 @@ async fn apply(conn: &mut SqliteConnection, job: Job) -> (Done, Option<Change>) 
             (Done::Create(reply, result.map(|(s, _)| s)), change)
         }
         Job::Update { id, patch, reply } => {
-            let result = sessions::update(conn, id, patch).await;
+            let result = sessions::update(conn, id, patch);
             let change = matches!(result, Ok(Some(_))).then_some(Change::Updated { session: id });
             (Done::Update(reply, result), change)
         }
         Job::Delete { id, reply } => {
-            let result = match text::forget_session(conn, id).await {
-                Ok(()) => sessions::delete(conn, id).await,
-                Err(e) => Err(e.into()),
-            };
+            let result = delete(conn, id);
             let change = matches!(result, Ok(true)).then_some(Change::Deleted { session: id });
             (Done::Delete(reply, result), change)
         }
     }
+}
+
+fn delete(conn: &Connection, id: SessionId) -> Result<bool> {
+    let pk: Option<i64> = conn
+        .prepare_cached("SELECT pk FROM sessions WHERE id = ?")?
+        .query_row([id.to_string()], |r| r.get(0))
+        .optional()?;
+    let Some(pk) = pk else {
+        return Ok(false);
+    };
+    text::forget_session(conn, pk)?;
+    sessions::delete(conn, pk)
 }
 
 /// Stats of the events a batch newly stored, added to the session row in one UPDATE.
@@ -260,74 +310,86 @@ impl Delta {
         }
         self.first_ts = Some(self.first_ts.map_or(e.ts, |t| t.min(e.ts)));
         self.last_ts = Some(self.last_ts.map_or(e.ts, |t| t.max(e.ts)));
-        *self.types.entry(e.event_type.clone()).or_default() += 1;
+        if let Some(n) = self.types.get_mut(&e.event_type) {
+            *n += 1;
+        } else {
+            self.types.insert(e.event_type.clone(), 1);
+        }
     }
 }
 
 /// Creates a session with its first events, all in the caller's transaction.
-async fn create(
-    conn: &mut SqliteConnection,
-    new: NewSession,
-    events: &[NewEvent],
-) -> Result<(Session, i64)> {
-    let session = sessions::insert(conn, new).await?;
-    if events.is_empty() {
-        return Ok((session, 0));
-    }
-    let ingested = match append(conn, session.id, events).await {
-        Ok((_, ingested)) => ingested,
-        Err(AppendError::Store(e)) => return Err(e),
-        // A fresh session holds nothing to conflict with; a seq twice in `events` is the caller's bug.
-        Err(e) => return Err(Error::Db(sqlx::Error::Protocol(e.to_string()))),
+fn create(conn: &Connection, new: NewSession, events: &[NewEvent]) -> Result<(Session, i64)> {
+    let (_, id) = sessions::insert(conn, new)?;
+    let ingested = if events.is_empty() {
+        0
+    } else {
+        match append(conn, id, events) {
+            Ok((_, ingested)) => ingested,
+            Err(AppendError::Store(e)) => return Err(e),
+            // A fresh session holds nothing to conflict with; a seq twice in `events` is the caller's bug.
+            Err(e) => return Err(Error::Refused(e.to_string())),
+        }
     };
-    let session = sessions::fetch(conn, session.id)
-        .await?
-        .ok_or(sqlx::Error::RowNotFound)?;
+    let session = sessions::fetch_sync(conn, id)?.ok_or(Error::NotCommitted)?;
     Ok((session, ingested))
 }
 
 /// Stores a batch; answers the outcome and the session's ingest count after it (the `ingest_no` of its last
 /// new event).
-async fn append(
-    conn: &mut SqliteConnection,
+fn append(
+    conn: &Connection,
     session: SessionId,
     events: &[NewEvent],
 ) -> Result<(AppendOutcome, i64), AppendError> {
-    let row = sqlx::query(
-        "SELECT pk, acked_seq, (SELECT coalesce(max(ingest_no), 0) FROM events WHERE session_pk = sessions.pk) \
-         FROM sessions WHERE id = ?",
-    )
-    .bind(session.to_string())
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or(AppendError::UnknownSession)?;
-    let pk: i64 = row.get(0);
-    let acked: i64 = row.get(1);
-    let base: i64 = row.get(2);
+    let (pk, acked, max_seq, base): (i64, i64, i64, i64) = conn
+        .prepare_cached(
+            "SELECT pk, acked_seq, \
+             (SELECT coalesce(max(seq), 0) FROM events WHERE session_pk = sessions.pk), \
+             (SELECT coalesce(max(ingest_no), 0) FROM events WHERE session_pk = sessions.pk) \
+             FROM sessions WHERE id = ?",
+        )?
+        .query_row([session.to_string()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .optional()?
+        .ok_or(AppendError::UnknownSession)?;
     let now = crate::now_ms();
     let mut duplicates = 0u64;
     // A seq twice in one batch is settled here: the database can't tell which of two rows it kept.
     let mut first_at: HashMap<i64, usize> = HashMap::with_capacity(events.len());
-    let mut fresh: Vec<(usize, &NewEvent)> = Vec::with_capacity(events.len());
+    let mut new_rows: Vec<&NewEvent> = Vec::with_capacity(events.len());
+    // Resends are found before anything is written, so a conflict refuses the batch with nothing to undo. Only
+    // a seq at or below the session's largest can be stored already.
+    let mut stored = conn.prepare_cached(
+        "SELECT ts, direction, event FROM events WHERE session_pk = ? AND seq = ?",
+    )?;
     for (index, e) in events.iter().enumerate() {
-        match first_at.get(&e.seq) {
-            None => {
-                first_at.insert(e.seq, index);
-                fresh.push((index, e));
+        if let Some(&i) = first_at.get(&e.seq) {
+            if events[i].same_content(e.ts, e.direction, e.event.get()) {
+                duplicates += 1;
+                continue;
             }
-            Some(&i) if events[i].same_content(e.ts, e.direction, e.event.get()) => duplicates += 1,
-            Some(_) => return Err(AppendError::Conflict { index, seq: e.seq }),
+            return Err(AppendError::Conflict { index, seq: e.seq });
         }
-    }
-    // Resends are found before anything is written, so a conflict refuses the batch with nothing to undo.
-    let before = stored_among(conn, pk, &fresh).await?;
-    let mut new_rows: Vec<&NewEvent> = Vec::with_capacity(fresh.len());
-    for (index, e) in fresh {
-        match before.get(&e.seq) {
-            None => new_rows.push(e),
-            Some((ts, d, ev)) if e.same_content(*ts, *d, ev) => duplicates += 1,
-            Some(_) => return Err(AppendError::Conflict { index, seq: e.seq }),
+        first_at.insert(e.seq, index);
+        if e.seq <= max_seq {
+            let before: Option<(f64, String, String)> = stored
+                .query_row(params![pk, e.seq], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()?;
+            if let Some((ts, direction, event)) = before {
+                // The column's CHECK constraint admits only the three directions.
+                let direction = direction.parse::<Direction>().unwrap_or(Direction::System);
+                if e.same_content(ts, direction, &event) {
+                    duplicates += 1;
+                    continue;
+                }
+                return Err(AppendError::Conflict { index, seq: e.seq });
+            }
         }
+        new_rows.push(e);
     }
     if new_rows.is_empty() {
         let outcome = AppendOutcome {
@@ -338,38 +400,29 @@ async fn append(
         return Ok((outcome, base));
     }
     // ingest_no grows by one per stored event, in commit order: the live stream's cursor.
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO events (session_pk, seq, ts, received_at, direction, type, event, ingest_no) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )?;
     let mut delta = Delta::default();
-    for (chunk_no, chunk) in new_rows.chunks(ROWS_PER_INSERT).enumerate() {
-        let first_no = base + (chunk_no * ROWS_PER_INSERT) as i64 + 1;
-        let mut sql = sqlx::QueryBuilder::new(
-            "INSERT INTO events (session_pk, seq, ts, received_at, direction, type, event, ingest_no) ",
-        );
-        let mut no = first_no;
-        sql.push_values(chunk, |mut row, e| {
-            row.push_bind(pk)
-                .push_bind(e.seq)
-                .push_bind(e.ts)
-                .push_bind(now)
-                .push_bind(e.direction.as_str())
-                .push_bind(&e.event_type)
-                .push_bind(e.event.get())
-                .push_bind(no);
-            no += 1;
-        });
-        sql.build().execute(&mut *conn).await?;
-        for (i, e) in chunk.iter().enumerate() {
-            text::index_event(conn, pk, first_no + i as i64, e).await?;
-            delta.add(e);
-        }
+    for (i, e) in new_rows.iter().enumerate() {
+        let ingest_no = base + i as i64 + 1;
+        insert.execute(params![
+            pk,
+            e.seq,
+            e.ts,
+            now,
+            e.direction.as_str(),
+            e.event_type,
+            e.event.get(),
+            ingest_no
+        ])?;
+        text::index_event(conn, pk, ingest_no, e)?;
+        delta.add(e);
     }
     let ingested = base + new_rows.len() as i64;
-    // acked_seq can only move when this batch stored the seq right after it.
-    let acked = if new_rows.iter().any(|e| e.seq == acked + 1) {
-        contiguous_end(conn, pk, acked).await?
-    } else {
-        acked
-    };
-    record_stats(conn, pk, &delta, now, acked).await?;
+    let acked = advance_acked(conn, pk, acked, max_seq, &new_rows)?;
+    record_stats(conn, pk, &delta, now, acked)?;
     let outcome = AppendOutcome {
         acked_seq: acked,
         stored: new_rows.len() as u64,
@@ -378,96 +431,91 @@ async fn append(
     Ok((outcome, ingested))
 }
 
-/// The events among `fresh` that the session already holds, by seq.
-async fn stored_among(
-    conn: &mut SqliteConnection,
-    pk: i64,
-    fresh: &[(usize, &NewEvent)],
-) -> Result<HashMap<i64, (f64, Direction, String)>, sqlx::Error> {
-    let mut found = HashMap::new();
-    for chunk in fresh.chunks(500) {
-        let mut sql = sqlx::QueryBuilder::new(
-            "SELECT seq, ts, direction, event FROM events WHERE session_pk = ",
-        );
-        sql.push_bind(pk).push(" AND seq IN (");
-        let mut list = sql.separated(", ");
-        for (_, e) in chunk {
-            list.push_bind(e.seq);
-        }
-        sql.push(")");
-        for row in sql.build().fetch_all(&mut *conn).await? {
-            let direction: String = row.get(2);
-            // The column's CHECK constraint admits only the three directions.
-            let direction = direction.parse::<Direction>().unwrap_or(Direction::System);
-            found.insert(row.get::<i64, _>(0), (row.get(1), direction, row.get(3)));
-        }
-    }
-    Ok(found)
-}
-
-async fn record_stats(
-    conn: &mut SqliteConnection,
+fn record_stats(
+    conn: &Connection,
     pk: i64,
     d: &Delta,
     now: i64,
     acked: i64,
-) -> Result<(), sqlx::Error> {
+) -> rusqlite::Result<()> {
     let u = &d.usage;
-    sqlx::query(
+    conn.prepare_cached(
         "UPDATE sessions SET client_events = client_events + ?, server_events = server_events + ?, \
          system_events = system_events + ?, error_count = error_count + ?, response_count = response_count + ?, \
          input_tokens = input_tokens + ?, output_tokens = output_tokens + ?, total_tokens = total_tokens + ?, \
          cached_tokens = cached_tokens + ?, input_text_tokens = input_text_tokens + ?, \
          input_audio_tokens = input_audio_tokens + ?, output_text_tokens = output_text_tokens + ?, \
          output_audio_tokens = output_audio_tokens + ?, \
-         first_event_ts = min(coalesce(first_event_ts, ?), ?), last_event_ts = max(coalesce(last_event_ts, ?), ?), \
-         last_received_at = ?, acked_seq = ? WHERE pk = ?",
-    )
-    .bind(d.client)
-    .bind(d.server)
-    .bind(d.system)
-    .bind(d.errors)
-    .bind(d.responses)
-    .bind(u.input_tokens)
-    .bind(u.output_tokens)
-    .bind(u.total_tokens)
-    .bind(u.cached_tokens)
-    .bind(u.input_text_tokens)
-    .bind(u.input_audio_tokens)
-    .bind(u.output_text_tokens)
-    .bind(u.output_audio_tokens)
-    .bind(d.first_ts)
-    .bind(d.first_ts)
-    .bind(d.last_ts)
-    .bind(d.last_ts)
-    .bind(now)
-    .bind(acked)
-    .bind(pk)
-    .execute(&mut *conn)
-    .await?;
-    let mut sql = sqlx::QueryBuilder::new("INSERT INTO session_types (session_pk, type, count) ");
-    sql.push_values(&d.types, |mut row, (ty, n)| {
-        row.push_bind(pk).push_bind(ty).push_bind(n);
-    });
-    sql.push(" ON CONFLICT (session_pk, type) DO UPDATE SET count = count + excluded.count");
-    sql.build().execute(&mut *conn).await?;
+         first_event_ts = min(coalesce(first_event_ts, ?14), ?14), \
+         last_event_ts = max(coalesce(last_event_ts, ?15), ?15), \
+         last_received_at = ?16, acked_seq = ?17 WHERE pk = ?18",
+    )?
+    .execute(params![
+        d.client,
+        d.server,
+        d.system,
+        d.errors,
+        d.responses,
+        u.input_tokens,
+        u.output_tokens,
+        u.total_tokens,
+        u.cached_tokens,
+        u.input_text_tokens,
+        u.input_audio_tokens,
+        u.output_text_tokens,
+        u.output_audio_tokens,
+        d.first_ts,
+        d.last_ts,
+        now,
+        acked,
+        pk
+    ])?;
+    let mut upsert = conn.prepare_cached(
+        "INSERT INTO session_types (session_pk, type, count) VALUES (?, ?, ?) \
+         ON CONFLICT (session_pk, type) DO UPDATE SET count = count + excluded.count",
+    )?;
+    for (ty, n) in &d.types {
+        upsert.execute(params![pk, ty, n])?;
+    }
     Ok(())
+}
+
+/// The session's new `acked_seq` once `new_rows` are stored. It can only move when this batch stored the seq
+/// right after it. The batch's own seqs settle it, unless the session already held seqs above `acked` (a gap
+/// that this batch may fill), where the walk goes on in the database.
+fn advance_acked(
+    conn: &Connection,
+    pk: i64,
+    acked: i64,
+    max_seq: i64,
+    new_rows: &[&NewEvent],
+) -> rusqlite::Result<i64> {
+    if !new_rows.iter().any(|e| e.seq == acked + 1) {
+        return Ok(acked);
+    }
+    let mut seqs: Vec<i64> = new_rows.iter().map(|e| e.seq).collect();
+    seqs.sort_unstable();
+    let mut end = acked;
+    for seq in seqs {
+        if seq == end + 1 {
+            end = seq;
+        } else if seq > end + 1 {
+            break;
+        }
+    }
+    if max_seq <= acked {
+        return Ok(end);
+    }
+    contiguous_end(conn, pk, end - 1)
 }
 
 /// The end of the contiguous run of stored seqs that starts right after `acked` (whose next seq is stored).
 /// Walks only events stored since the last advance, so a gap early in a long session costs nothing per batch.
-async fn contiguous_end(
-    conn: &mut SqliteConnection,
-    pk: i64,
-    acked: i64,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+fn contiguous_end(conn: &Connection, pk: i64, acked: i64) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
         "SELECT e.seq FROM events e WHERE e.session_pk = ?1 AND e.seq > ?2 \
          AND NOT EXISTS (SELECT 1 FROM events f WHERE f.session_pk = ?1 AND f.seq = e.seq + 1) \
          ORDER BY e.seq LIMIT 1",
-    )
-    .bind(pk)
-    .bind(acked)
-    .fetch_one(conn)
-    .await
+    )?
+    .query_row(params![pk, acked], |r| r.get(0))
 }

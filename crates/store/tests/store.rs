@@ -164,6 +164,74 @@ async fn acked_seq_stops_at_the_first_gap_and_moves_when_it_fills() {
         (5, 0),
         "an empty batch reports the current acknowledgement"
     );
+
+    // A batch out of order settles on its own; one that fills a gap below stored seqs walks past them.
+    let s = t.store.create_session(NewSession::default()).await.unwrap();
+    let batch = vec![
+        server(3, "c"),
+        server(1, "a"),
+        server(2, "b"),
+        server(5, "e"),
+    ];
+    let out = t.store.append_events(s.id, batch).await.unwrap();
+    assert_eq!(out.acked_seq, 3);
+    let out = t
+        .store
+        .append_events(s.id, vec![server(7, "g"), server(6, "f")])
+        .await
+        .unwrap();
+    assert_eq!(out.acked_seq, 3, "4 is still missing");
+    let out = t
+        .store
+        .append_events(s.id, vec![server(4, "d"), server(8, "h")])
+        .await
+        .unwrap();
+    assert_eq!(
+        out.acked_seq, 8,
+        "4 fills the gap; 5..7 were stored, 8 came with it"
+    );
+    let s = t.store.get_session(s.id).await.unwrap().unwrap();
+    assert_eq!(s.acked_seq, 8, "the session row agrees");
+}
+
+#[tokio::test]
+async fn the_log_is_copied_into_the_database_file_in_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    let store = Store::open_path(&path).await.unwrap();
+    let s = store.create_session(NewSession::default()).await.unwrap();
+    // About 8 MB of events: far below the writer's own checkpoint threshold, so only the background
+    // checkpointer moves them out of the WAL into the database file.
+    let pad = "x".repeat(800);
+    for b in 0..10i64 {
+        let batch = (1..=1000)
+            .map(|i| {
+                let seq = b * 1000 + i;
+                ev(seq, "server", &format!(r#"{{"type":"t","pad":"{pad}"}}"#))
+            })
+            .collect();
+        store.append_events(s.id, batch).await.unwrap();
+    }
+    let size = || std::fs::metadata(&path).map_or(0, |m| m.len());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while size() < 8_000_000 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        size() >= 8_000_000,
+        "the database file holds the events ({} bytes), not only the WAL",
+        size()
+    );
+    assert_eq!(all_seqs(&store, s.id).await.len(), 1000, "first page");
+    drop(store);
+    let again = Store::open_with(
+        &format!("sqlite://{}", path.display()),
+        realtime_store::Durability::Normal,
+    )
+    .await
+    .unwrap();
+    let s = again.get_session(s.id).await.unwrap().unwrap();
+    assert_eq!((s.stats.events.total, s.acked_seq), (10_000, 10_000));
 }
 
 #[tokio::test]
