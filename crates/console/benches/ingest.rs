@@ -102,7 +102,7 @@ async fn raw_ceiling(
     let t = Instant::now();
     for chunk in rows.chunks(per_commit) {
         let mut tx = conn.begin().await.unwrap();
-        // Multi-row statements: the fastest direct way through sqlx (as fast as rusqlite's prepared
+        // Multi-row statements: the fastest direct way through sqlx (at least as fast as rusqlite's prepared
         // single-row inserts here), so the ceiling is a real one.
         for rows in chunk.chunks(100) {
             let mut sql = sqlx::QueryBuilder::new(
