@@ -150,6 +150,13 @@ pub(crate) fn spawn(path: &Path, durability: Durability, hub: Hub) -> Result<mps
     conn.pragma_update(None, "synchronous", durability.synchronous())?;
     // Checkpoints run on their own thread (see checkpoint.rs); this is only the backstop.
     conn.pragma_update(None, "wal_autocheckpoint", checkpoint::BACKSTOP_PAGES)?;
+    // After a burst the WAL file shrinks back to this size when it is next reused, rather than keeping its
+    // high-water mark on disk.
+    conn.pragma_update(
+        None,
+        "journal_size_limit",
+        checkpoint::BACKSTOP_PAGES * 4096,
+    )?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // Statement journals (an FTS insert may need one) in memory, not in a temp file per statement.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
