@@ -70,30 +70,6 @@ async fn disconnect(b: &Browser, session_id: &str) {
     .await;
 }
 
-/// Every stored event of a session, in seq order.
-async fn stored(server: &Server, id: &str) -> Vec<Value> {
-    let http = reqwest::Client::new();
-    let mut out = Vec::new();
-    let mut after = 0i64;
-    loop {
-        let page: Value = http
-            .get(server.url(&format!(
-                "/api/sessions/{id}/events?limit=1000&after_seq={after}"
-            )))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        out.extend(page["events"].as_array().unwrap().iter().cloned());
-        match page["next_after_seq"].as_i64() {
-            Some(n) => after = n,
-            None => return out,
-        }
-    }
-}
-
 /// What the page showed (its entries and the log panel's count) equals the store, in count and order.
 async fn assert_page_matches_store(b: &Browser, server: &Server, id: &str) -> Vec<Value> {
     let shown = b.eval("return window.consoleDebug.entries()").await;
@@ -101,7 +77,7 @@ async fn assert_page_matches_store(b: &Browser, server: &Server, id: &str) -> Ve
     let panel = b
         .eval("return [window.consoleDebug.logCount().entries, Number(document.getElementById('log').dataset.entries)]")
         .await;
-    let stored = stored(server, id).await;
+    let stored = server.stored(id).await;
     assert_eq!(
         panel,
         json!([shown.len(), shown.len()]),

@@ -84,30 +84,6 @@ async fn disconnect(b: &Browser, session_id: &str) {
     .await;
 }
 
-/// Every stored event of a session, in seq order.
-async fn stored(server: &Server, id: &str) -> Vec<Value> {
-    let http = reqwest::Client::new();
-    let mut out = Vec::new();
-    let mut after = 0i64;
-    loop {
-        let page: Value = http
-            .get(server.url(&format!(
-                "/api/sessions/{id}/events?limit=1000&after_seq={after}"
-            )))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        out.extend(page["events"].as_array().unwrap().iter().cloned());
-        match page["next_after_seq"].as_i64() {
-            Some(n) => after = n,
-            None => return out,
-        }
-    }
-}
-
 fn seqs(events: &[Value]) -> Vec<i64> {
     events.iter().map(|e| e["seq"].as_i64().unwrap()).collect()
 }
@@ -160,7 +136,7 @@ async fn a_session_recorded_on_the_console_page_opens_in_the_library_with_its_st
     let shown = b
         .eval("return window.consoleDebug.entries().map(e => e.seq)")
         .await;
-    let stored = stored(&server, &id).await;
+    let stored = server.stored(&id).await;
     let stored_seqs = seqs(&stored);
     assert!(stored.len() > 3, "the turn was recorded: {stored_seqs:?}");
     assert_eq!(
@@ -312,7 +288,7 @@ async fn a_second_tab_follows_the_inspector_live_while_the_console_tab_talks() {
         .await
         .unwrap();
     disconnect(&b, &id).await;
-    let stored = stored(&server, &id).await;
+    let stored = server.stored(&id).await;
     let n = stored.len();
     b.client
         .switch_to_window(inspector_tab.clone())

@@ -17,24 +17,6 @@ async fn get(server: &Server, path: &str) -> Value {
     res.json().await.unwrap()
 }
 
-/// Every stored event of a session, in seq order.
-async fn stored(server: &Server, id: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut after = 0i64;
-    loop {
-        let page = get(
-            server,
-            &format!("/api/sessions/{id}/events?limit=1000&after_seq={after}"),
-        )
-        .await;
-        out.extend(page["events"].as_array().unwrap().iter().cloned());
-        match page["next_after_seq"].as_i64() {
-            Some(n) => after = n,
-            None => return out,
-        }
-    }
-}
-
 async fn connect(b: &Browser) -> String {
     b.click("connect").await;
     b.wait_until(
@@ -104,7 +86,7 @@ async fn open_in_console_seeds_the_config_and_the_conversation() {
         old_config["instructions"], "Seeded instructions: answer briefly.",
         "the first session ran with the edited config: {old_config}"
     );
-    let old_events = stored(&server, &old).await;
+    let old_events = server.stored(&old).await;
     let answer = of_type(&old_events, "server", "response.output_text.done")
         .first()
         .map(|e| e["event"]["text"].as_str().unwrap().to_owned())
@@ -173,7 +155,7 @@ async fn open_in_console_seeds_the_config_and_the_conversation() {
     );
 
     // The recorded conversation went out as conversation.item.create, before the first response.create.
-    let events = stored(&server, &new).await;
+    let events = server.stored(&new).await;
     let created_at = of_type(&events, "server", "session.created")[0]["seq"]
         .as_i64()
         .unwrap();
@@ -261,7 +243,7 @@ async fn open_in_console_seeds_the_config_and_the_conversation() {
     assert_eq!(plain_session["seeded_from"], Value::Null, "{plain_session}");
     assert!(
         of_type(
-            &stored(&server, &plain).await,
+            &server.stored(&plain).await,
             "client",
             "conversation.item.create"
         )

@@ -2,75 +2,21 @@
 //! After a restart on the same file, every acknowledged event is there exactly once; after the clients resend
 //! what was not acknowledged, every event is. Run for both durabilities: `normal` promises this much too.
 
+#[path = "browser/harness.rs"]
+mod harness;
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
+use harness::{Server, free_port};
 use serde_json::{Value, json};
 use support::{event, realistic_event};
 
 const SESSIONS: usize = 4;
 const EVENTS_PER_SESSION: u64 = 4_000;
 const BATCH: u64 = 50;
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(db: &Path, durability: &str) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_realtime-console"))
-            .env("DATABASE_URL", format!("sqlite://{}", db.display()))
-            .env("STORE_DURABILITY", durability)
-            .env("PORT", "0")
-            .env("HOST", "127.0.0.1")
-            .env("RUST_LOG", "info")
-            .env_remove("OPENAI_API_KEY")
-            .current_dir(db.parent().unwrap())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start realtime-console");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut sent = false;
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if !sent && let Some(at) = line.find("listening on http://") {
-                    let url = line[at + "listening on ".len()..]
-                        .split_whitespace()
-                        .next()
-                        .unwrap()
-                        .to_owned();
-                    let _ = tx.send(url);
-                    sent = true;
-                }
-            }
-        });
-        let base = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the server logs the URL it listens on");
-        Self { child, base }
-    }
-
-    fn kill9(mut self) {
-        self.child.kill().unwrap(); // SIGKILL on Unix: no shutdown code runs
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn events_of(session: usize) -> Vec<Value> {
     (1..=EVENTS_PER_SESSION)
@@ -109,28 +55,6 @@ async fn stream(
     }
 }
 
-async fn stored(client: &reqwest::Client, base: &str, id: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut after = 0;
-    loop {
-        let page: Value = client
-            .get(format!(
-                "{base}/api/sessions/{id}/events?limit=1000&after_seq={after}"
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        out.extend(page["events"].as_array().unwrap().iter().cloned());
-        match page["next_after_seq"].as_i64() {
-            Some(n) => after = n,
-            None => return out,
-        }
-    }
-}
-
 fn assert_prefix_exactly_once(stored: &[Value], sent: &[Value], n: usize, id: &str) {
     let seqs: Vec<i64> = stored.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
     let mut dedup = seqs.clone();
@@ -162,14 +86,15 @@ async fn with_durability_normal_acknowledged_events_survive_kill_9_too() {
 
 async fn survive_kill_9(durability: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("console.db");
+    let env = [("STORE_DURABILITY", durability)];
     let client = reqwest::Client::new();
-    let server = Server::start(&db, durability);
+    let server = Server::start_with(dir.path(), free_port(), &env);
+    let base = server.url("");
 
     let mut ids = Vec::new();
     for i in 0..SESSIONS {
         let s: Value = client
-            .post(format!("{}/api/sessions", server.base))
+            .post(format!("{}/api/sessions", base))
             .json(&json!({"label": format!("crash {i}")}))
             .send()
             .await
@@ -186,7 +111,7 @@ async fn survive_kill_9(durability: &str) {
         .map(|i| {
             tokio::spawn(stream(
                 client.clone(),
-                server.base.clone(),
+                base.clone(),
                 ids[i].clone(),
                 events[i].clone(),
                 acked[i].clone(),
@@ -200,7 +125,7 @@ async fn survive_kill_9(durability: &str) {
     while total() < target && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    server.kill9();
+    server.kill(); // SIGKILL: no shutdown code runs
     for t in tasks {
         t.await.unwrap();
     }
@@ -212,9 +137,10 @@ async fn survive_kill_9(durability: &str) {
         "the kill must land mid-stream: {acked_at_kill:?}"
     );
 
-    let server = Server::start(&db, durability);
+    let server = Server::start_with(dir.path(), free_port(), &env);
+    let base = server.url("");
     for i in 0..SESSIONS {
-        let got = stored(&client, &server.base, &ids[i]).await;
+        let got = server.stored(&ids[i]).await;
         assert_prefix_exactly_once(&got, &events[i], acked_at_kill[i] as usize, &ids[i]);
     }
 
@@ -223,7 +149,7 @@ async fn survive_kill_9(durability: &str) {
         .map(|i| {
             tokio::spawn(stream(
                 client.clone(),
-                server.base.clone(),
+                base.clone(),
                 ids[i].clone(),
                 events[i].clone(),
                 acked[i].clone(),
@@ -234,7 +160,7 @@ async fn survive_kill_9(durability: &str) {
         t.await.unwrap();
     }
     for i in 0..SESSIONS {
-        let got = stored(&client, &server.base, &ids[i]).await;
+        let got = server.stored(&ids[i]).await;
         assert_eq!(
             got.len(),
             EVENTS_PER_SESSION as usize,
@@ -243,7 +169,7 @@ async fn survive_kill_9(durability: &str) {
         );
         assert_prefix_exactly_once(&got, &events[i], EVENTS_PER_SESSION as usize, &ids[i]);
         let s: Value = client
-            .get(format!("{}/api/sessions/{}", server.base, ids[i]))
+            .get(format!("{}/api/sessions/{}", base, ids[i]))
             .send()
             .await
             .unwrap()

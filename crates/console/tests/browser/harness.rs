@@ -1,7 +1,7 @@
-//! Harness of the console's browser tests: the real `realtime-console` binary (its built-in emulator is the
-//! upstream) on a port the test picks, so it can be killed and started again on the same port and database
-//! file; and headless Chromium with fake media, driven through chromedriver (fantoccini) as the emulator's
-//! browser test does. Every process it starts is killed, and every file removed, on drop.
+//! Harness of the console's browser and crash tests: the real `realtime-console` binary (its built-in emulator
+//! is the upstream) on a port the test picks, so it can be killed and started again on the same port and
+//! database file; and headless Chromium with fake media, driven through chromedriver (fantoccini) as the
+//! emulator's browser test does. Every process it starts is killed, and every file removed, on drop.
 #![allow(dead_code)] // each test uses a different subset
 
 use std::io::{BufRead, BufReader};
@@ -102,6 +102,30 @@ impl Server {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Every stored event of a session, in seq order, read page by page through the API.
+    pub async fn stored(&self, id: &str) -> Vec<Value> {
+        let http = reqwest::Client::new();
+        let mut out = Vec::new();
+        let mut after = 0i64;
+        loop {
+            let page: Value = http
+                .get(self.url(&format!(
+                    "/api/sessions/{id}/events?limit=1000&after_seq={after}"
+                )))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            out.extend(page["events"].as_array().unwrap().iter().cloned());
+            match page["next_after_seq"].as_i64() {
+                Some(n) => after = n,
+                None => return out,
+            }
+        }
     }
 
     /// SIGKILL: no shutdown code runs, the emulator's calls die with the process.
