@@ -205,8 +205,7 @@ pub(crate) async fn fetch(conn: &mut SqliteConnection, id: SessionId) -> Result<
 }
 
 /// The SELECT of one session by id, for the writer's rusqlite connection.
-pub(crate) const SELECT_BY_ID: &str =
-    concat!("SELECT ", session_columns!(), " FROM sessions WHERE id = ?");
+const SELECT_BY_ID: &str = concat!("SELECT ", session_columns!(), " FROM sessions WHERE id = ?");
 
 /// Runs on the writer's connection, inside its transaction.
 pub(crate) fn fetch_sync(conn: &rusqlite::Connection, id: SessionId) -> Result<Option<Session>> {
@@ -215,8 +214,8 @@ pub(crate) fn fetch_sync(conn: &rusqlite::Connection, id: SessionId) -> Result<O
     rows.next()?.map(from_row).transpose()
 }
 
-/// Runs on the writer's connection, inside its transaction. Answers the new session's pk and id.
-pub(crate) fn insert(conn: &rusqlite::Connection, new: NewSession) -> Result<(i64, SessionId)> {
+/// Runs on the writer's connection, inside its transaction. Answers the new session's id.
+pub(crate) fn insert(conn: &rusqlite::Connection, new: NewSession) -> Result<SessionId> {
     let id = SessionId::new();
     conn.prepare_cached(
         "INSERT INTO sessions (id, created_at, label, flow, model, config, call_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -230,7 +229,7 @@ pub(crate) fn insert(conn: &rusqlite::Connection, new: NewSession) -> Result<(i6
         new.config.map(|c| c.to_string()),
         new.call_id,
     ])?;
-    Ok((conn.last_insert_rowid(), id))
+    Ok(id)
 }
 
 /// Runs on the writer's connection, inside its transaction.

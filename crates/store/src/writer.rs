@@ -7,7 +7,6 @@
 //! threads, and those hand-offs (about ten per batch) cost more than SQLite's own work for a 50-event batch.
 
 use std::collections::HashMap;
-
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -327,7 +326,7 @@ impl Delta {
 
 /// Creates a session with its first events, all in the caller's transaction.
 fn create(conn: &Connection, new: NewSession, events: &[NewEvent]) -> Result<(Session, i64)> {
-    let (_, id) = sessions::insert(conn, new)?;
+    let id = sessions::insert(conn, new)?;
     let ingested = if events.is_empty() {
         0
     } else {
