@@ -145,6 +145,20 @@ fn bodies(sessions: usize, batches_per_session: usize) -> Vec<Arc<Vec<String>>> 
         .collect()
 }
 
+/// `POST /api/sessions`; answers the new session's id.
+async fn new_session(client: &reqwest::Client, base: &str, label: &str) -> String {
+    let s: Value = client
+        .post(format!("{base}/api/sessions"))
+        .json(&json!({ "label": label }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    s["id"].as_str().unwrap().to_owned()
+}
+
 async fn http_ingest(
     base: &str,
     client: &reqwest::Client,
@@ -154,15 +168,7 @@ async fn http_ingest(
     let batches_per_session = bodies[0].len();
     let mut ids = Vec::new();
     for _ in 0..sessions {
-        let s: Value = client
-            .post(format!("{base}/api/sessions"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        ids.push(s["id"].as_str().unwrap().to_owned());
+        ids.push(new_session(client, base, "").await);
     }
     let t = Instant::now();
     let mut tasks = Vec::new();
@@ -284,16 +290,7 @@ async fn read(dir: &std::path::Path, client: &reqwest::Client) {
     let (base, _stop) = start_server(&db, Durability::default()).await;
     println!("\n== reading a session of 1M events");
     let store = realtime_store::Store::open_path(&db).await.unwrap();
-    let s: Value = client
-        .post(format!("{base}/api/sessions"))
-        .json(&json!({"label": "1M"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = s["id"].as_str().unwrap().to_owned();
+    let id = new_session(client, &base, "1M").await;
     let sid = realtime_store::SessionId::parse(&id).unwrap();
     let t = Instant::now();
     for chunk in 0..1000u64 {
