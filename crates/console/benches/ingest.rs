@@ -79,10 +79,7 @@ async fn raw_ceiling(
     let opts: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
     let opts = opts
         .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-        .synchronous(match durability {
-            Durability::Full => sqlx::sqlite::SqliteSynchronous::Full,
-            Durability::Normal => sqlx::sqlite::SqliteSynchronous::Normal,
-        });
+        .synchronous(durability.synchronous().parse().unwrap());
     let mut conn = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
     let pk: i64 = sqlx::query_scalar("SELECT pk FROM sessions WHERE id = ?")
         .bind(s.id.to_string())

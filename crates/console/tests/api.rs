@@ -47,15 +47,7 @@ async fn record_a_session_and_read_it_back() {
     assert_eq!(s["label"], "renamed");
     assert!(s["ended_at"].is_i64());
 
-    let list: Value = app
-        .client
-        .get(app.url("/api/sessions?q=renam"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json("/api/sessions?q=renam").await;
     assert_eq!(list["sessions"][0]["id"], id);
 
     let page = app.client.get(app.url("/sessions")).send().await.unwrap();
@@ -104,27 +96,13 @@ async fn sessions_page_newest_first_with_a_cursor() {
     for _ in 0..5 {
         ids.push(app.new_session_id().await);
     }
-    let page: Value = app
-        .client
-        .get(app.url("/api/sessions?limit=2"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: Value = app.get_json("/api/sessions?limit=2").await;
     assert_eq!(page["sessions"][0]["id"], ids[4].as_str());
     assert_eq!(page["sessions"][1]["id"], ids[3].as_str());
     let next = page["next_before"].as_str().unwrap();
     let page: Value = app
-        .client
-        .get(app.url(&format!("/api/sessions?limit=10&before={next}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/api/sessions?limit=10&before={next}"))
+        .await;
     let got: Vec<&str> = page["sessions"]
         .as_array()
         .unwrap()
@@ -402,15 +380,7 @@ async fn cross_origin_writes_are_refused() {
         .unwrap();
     assert_eq!(res.status(), 403);
     error_of(&res.json().await.unwrap());
-    let list: Value = app
-        .client
-        .get(app.url("/api/sessions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json("/api/sessions").await;
     assert!(
         list["sessions"].as_array().unwrap().is_empty(),
         "the refused request created nothing"
@@ -515,15 +485,7 @@ async fn export_then_import_then_export_gives_the_same_lines() {
         .unwrap();
     assert_eq!(res.status(), 400);
     assert_eq!(error_of(&res.json().await.unwrap()).2, Some("line 2"));
-    let list: Value = app
-        .client
-        .get(app.url("/api/sessions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json("/api/sessions").await;
     assert_eq!(
         list["sessions"].as_array().unwrap().len(),
         2,

@@ -70,25 +70,9 @@ async fn timeline_types_seeds_search_and_pages() {
         )
         .await;
     assert_eq!(status, 200);
-    let types: Value = app
-        .client
-        .get(app.url(&format!("/api/sessions/{id}/types")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let types: Value = app.get_json(&format!("/api/sessions/{id}/types")).await;
     assert_eq!(types["types"].as_array().unwrap().len(), 3);
-    let t: Value = app
-        .client
-        .get(app.url(&format!("/api/sessions/{id}/timeline")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let t: Value = app.get_json(&format!("/api/sessions/{id}/timeline")).await;
     assert_eq!(t["turns"][0]["seq"], 2);
     assert_eq!(t["errors"][0]["seq"], 3);
 
@@ -111,15 +95,7 @@ async fn timeline_types_seeds_search_and_pages() {
         .unwrap();
     assert_eq!(bad.status(), 400);
 
-    let found: Value = app
-        .client
-        .get(app.url("/api/sessions?q=cloudberr"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let found: Value = app.get_json("/api/sessions?q=cloudberr").await;
     assert_eq!(found["sessions"].as_array().unwrap().len(), 1);
     assert_eq!(found["sessions"][0]["id"], id);
 

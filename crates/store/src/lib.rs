@@ -93,7 +93,8 @@ impl Durability {
         }
     }
 
-    fn synchronous(self) -> &'static str {
+    /// SQLite's `synchronous` setting for this durability.
+    pub fn synchronous(self) -> &'static str {
         match self {
             Durability::Full => "FULL",
             Durability::Normal => "NORMAL",
@@ -124,10 +125,7 @@ fn options(url: &str, durability: Durability) -> Result<SqliteConnectOptions> {
     Ok(SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(match durability {
-            Durability::Full => SqliteSynchronous::Full,
-            Durability::Normal => SqliteSynchronous::Normal,
-        })
+        .synchronous(SqliteSynchronous::from_str(durability.synchronous())?)
         .foreign_keys(true)
         .busy_timeout(BUSY_TIMEOUT))
 }

@@ -192,20 +192,16 @@ pub(crate) fn from_row(row: &impl Columns) -> Result<Session> {
     })
 }
 
+/// One session by id, for either driver.
+const SELECT_BY_ID: &str = concat!("SELECT ", session_columns!(), " FROM sessions WHERE id = ?");
+
 pub(crate) async fn fetch(conn: &mut SqliteConnection, id: SessionId) -> Result<Option<Session>> {
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        session_columns!(),
-        " FROM sessions WHERE id = ?"
-    ))
-    .bind(id.to_string())
-    .fetch_optional(conn)
-    .await?;
+    let row = sqlx::query(SELECT_BY_ID)
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await?;
     row.as_ref().map(from_row).transpose()
 }
-
-/// The SELECT of one session by id, for the writer's rusqlite connection.
-const SELECT_BY_ID: &str = concat!("SELECT ", session_columns!(), " FROM sessions WHERE id = ?");
 
 /// Runs on the writer's connection, inside its transaction.
 pub(crate) fn fetch_sync(conn: &rusqlite::Connection, id: SessionId) -> Result<Option<Session>> {

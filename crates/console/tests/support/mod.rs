@@ -37,6 +37,18 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    /// `GET path`, its body as JSON (whatever the status).
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn create_session(&self, body: Value) -> Value {
         let res = self
             .client
