@@ -60,8 +60,8 @@ async fn start_server(
     (base, tx)
 }
 
-/// The ceiling: direct inserts into the same schema, `per_commit` rows a transaction, one connection, in a
-/// fresh file.
+/// The ceiling: direct inserts into the same schema, `per_commit` rows a transaction, one connection with
+/// the store writer's settings, in a fresh file.
 async fn raw_ceiling(
     db: &std::path::Path,
     durability: Durability,
@@ -76,10 +76,12 @@ async fn raw_ceiling(
     store.close().await;
     drop(store);
     let url = format!("sqlite://{}", db.display());
-    let opts: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
-    let opts = opts
-        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-        .synchronous(durability.synchronous().parse().unwrap());
+    // The store writer's own connection settings (sync, checkpoint backstop, statement journals in memory).
+    let mut opts: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
+    opts = opts.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+    for (name, value) in durability.writer_pragmas() {
+        opts = opts.pragma(name, value);
+    }
     let mut conn = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
     let pk: i64 = sqlx::query_scalar("SELECT pk FROM sessions WHERE id = ?")
         .bind(s.id.to_string())

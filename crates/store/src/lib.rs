@@ -100,6 +100,12 @@ impl Durability {
             Durability::Normal => "NORMAL",
         }
     }
+
+    /// The store writer's connection settings for this durability (`PRAGMA name = value`, in order). The
+    /// ingest bench gives its raw-insert ceiling the same settings, so the two are measured on equal terms.
+    pub fn writer_pragmas(self) -> [(&'static str, String); 5] {
+        writer::pragmas(self)
+    }
 }
 
 impl FromStr for Durability {

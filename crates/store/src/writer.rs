@@ -141,25 +141,38 @@ impl Done {
     }
 }
 
+/// The writer connection's settings, `PRAGMA name = value` in this order.
+pub(crate) fn pragmas(durability: Durability) -> [(&'static str, String); 5] {
+    [
+        ("synchronous", durability.synchronous().to_owned()),
+        // Checkpoints run on their own thread (see checkpoint.rs); this is only the backstop.
+        ("wal_autocheckpoint", checkpoint::BACKSTOP_PAGES.to_string()),
+        // After a burst the WAL file shrinks back to this size when it is next reused, rather than keeping
+        // its high-water mark on disk.
+        (
+            "journal_size_limit",
+            (checkpoint::BACKSTOP_PAGES * 4096).to_string(),
+        ),
+        ("foreign_keys", "ON".to_owned()),
+        // Statement journals (an FTS insert may need one) in memory, not in a temp file per statement.
+        ("temp_store", "MEMORY".to_owned()),
+    ]
+}
+
+fn configure(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
+    conn.busy_timeout(crate::BUSY_TIMEOUT)?;
+    for (name, value) in pragmas(durability) {
+        conn.execute_batch(&format!("PRAGMA {name} = {value}"))?;
+    }
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
 /// Opens the writer's connection to the store's file (already created, in WAL mode and migrated by the pool)
 /// and starts its thread.
 pub(crate) fn spawn(path: &Path, durability: Durability, hub: Hub) -> Result<mpsc::Sender<Job>> {
     let conn = Connection::open(path)?;
-    conn.busy_timeout(crate::BUSY_TIMEOUT)?;
-    conn.pragma_update(None, "synchronous", durability.synchronous())?;
-    // Checkpoints run on their own thread (see checkpoint.rs); this is only the backstop.
-    conn.pragma_update(None, "wal_autocheckpoint", checkpoint::BACKSTOP_PAGES)?;
-    // After a burst the WAL file shrinks back to this size when it is next reused, rather than keeping its
-    // high-water mark on disk.
-    conn.pragma_update(
-        None,
-        "journal_size_limit",
-        checkpoint::BACKSTOP_PAGES * 4096,
-    )?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    // Statement journals (an FTS insert may need one) in memory, not in a temp file per statement.
-    conn.pragma_update(None, "temp_store", "MEMORY")?;
-    conn.set_prepared_statement_cache_capacity(64);
+    configure(&conn, durability)?;
     let (stop_checkpoints, stop) = std::sync::mpsc::channel::<()>();
     checkpoint::spawn(path, durability, stop)?;
     let (tx, rx) = mpsc::channel(QUEUE);
@@ -524,4 +537,30 @@ fn contiguous_end(conn: &Connection, pk: i64, acked: i64) -> rusqlite::Result<i6
          ORDER BY e.seq LIMIT 1",
     )?
     .query_row(params![pk, acked], |r| r.get(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_writer_connection_gets_every_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        for (durability, synchronous) in [(Durability::Full, 2), (Durability::Normal, 1)] {
+            let conn = Connection::open(dir.path().join("w.db")).unwrap();
+            configure(&conn, durability).unwrap();
+            let read = |name: &str| -> i64 {
+                conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
+                    .unwrap()
+            };
+            assert_eq!(read("synchronous"), synchronous);
+            assert_eq!(read("wal_autocheckpoint"), checkpoint::BACKSTOP_PAGES);
+            assert_eq!(
+                read("journal_size_limit"),
+                checkpoint::BACKSTOP_PAGES * 4096
+            );
+            assert_eq!(read("foreign_keys"), 1);
+            assert_eq!(read("temp_store"), 2, "MEMORY");
+        }
+    }
 }
