@@ -419,24 +419,10 @@ fn append(
         return Ok((outcome, base));
     }
     // ingest_no grows by one per stored event, in commit order: the live stream's cursor.
-    let mut insert = conn.prepare_cached(
-        "INSERT INTO events (session_pk, seq, ts, received_at, direction, type, event, ingest_no) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )?;
+    insert_rows(conn, pk, base, now, &new_rows)?;
     let mut delta = Delta::default();
     for (i, e) in new_rows.iter().enumerate() {
-        let ingest_no = base + i as i64 + 1;
-        insert.execute(params![
-            pk,
-            e.seq,
-            e.ts,
-            now,
-            e.direction.as_str(),
-            e.event_type,
-            e.event.get(),
-            ingest_no
-        ])?;
-        text::index_event(conn, pk, ingest_no, e)?;
+        text::index_event(conn, pk, base + i as i64 + 1, e)?;
         delta.add(e);
     }
     let ingested = base + new_rows.len() as i64;
@@ -448,6 +434,52 @@ fn append(
         duplicates,
     };
     Ok((outcome, ingested))
+}
+
+/// Rows per INSERT statement. One statement per row costs the writer more than SQLite's own insert work for
+/// small rows: in 16 interleaved comparisons on the ingest bench (10 and 100 sessions, both durabilities), 25
+/// rows a statement gave a median of 9% more events/s (from -4% to +28%; the machine's noise is about ±15%).
+const ROWS_PER_INSERT: usize = 25;
+
+/// `INSERT INTO events … VALUES` with 1 to [`ROWS_PER_INSERT`] rows, built once (`[n - 1]` has n rows).
+static INSERTS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    (1..=ROWS_PER_INSERT)
+        .map(|n| {
+            let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; n].join(", ");
+            format!(
+                "INSERT INTO events (session_pk, seq, ts, received_at, direction, type, event, ingest_no) \
+                 VALUES {rows}"
+            )
+        })
+        .collect()
+});
+
+/// Inserts `rows` in their order, with `ingest_no` base+1, base+2, …
+fn insert_rows(
+    conn: &Connection,
+    pk: i64,
+    base: i64,
+    now: i64,
+    rows: &[&NewEvent],
+) -> rusqlite::Result<()> {
+    let mut ingest_no = base;
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let mut insert = conn.prepare_cached(&INSERTS[chunk.len() - 1])?;
+        for (i, e) in chunk.iter().enumerate() {
+            ingest_no += 1;
+            let at = i * 8;
+            insert.raw_bind_parameter(at + 1, pk)?;
+            insert.raw_bind_parameter(at + 2, e.seq)?;
+            insert.raw_bind_parameter(at + 3, e.ts)?;
+            insert.raw_bind_parameter(at + 4, now)?;
+            insert.raw_bind_parameter(at + 5, e.direction.as_str())?;
+            insert.raw_bind_parameter(at + 6, &e.event_type)?;
+            insert.raw_bind_parameter(at + 7, e.event.get())?;
+            insert.raw_bind_parameter(at + 8, ingest_no)?;
+        }
+        insert.raw_execute()?;
+    }
+    Ok(())
 }
 
 fn record_stats(

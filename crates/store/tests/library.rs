@@ -78,6 +78,54 @@ async fn reads_after_an_ingest_cursor_come_in_commit_order_and_commits_are_annou
 }
 
 #[tokio::test]
+async fn a_large_batch_is_stored_in_its_own_order_with_its_text() {
+    let (store, _dir) = store().await;
+    let s = store
+        .create_session(NewSession {
+            label: Some("ferry".into()),
+            ..NewSession::default()
+        })
+        .await
+        .unwrap();
+    // 57 events, seqs descending (a retry reorders them), with text near the end of the batch.
+    let batch = (1..=57)
+        .rev()
+        .map(|seq| {
+            if seq == 3 {
+                said(seq, "Fjord ferry at noon")
+            } else {
+                delta(seq)
+            }
+        })
+        .collect();
+    let out = store.append_events(s.id, batch).await.unwrap();
+    assert_eq!((out.acked_seq, out.stored, out.duplicates), (57, 57, 0));
+    let all = store
+        .events_after_ingest(s.id, 0, 100)
+        .await
+        .unwrap()
+        .unwrap();
+    let seqs: Vec<i64> = all.iter().map(|(_, e)| e.seq).collect();
+    assert_eq!(seqs, (1..=57).rev().collect::<Vec<_>>());
+    let cursors: Vec<i64> = all.iter().map(|(n, _)| *n).collect();
+    assert_eq!(cursors, (1..=57).collect::<Vec<_>>());
+    assert_eq!(search(&store, "fjord ferry").await, vec!["ferry"]);
+    let page = store
+        .list_events(
+            s.id,
+            &realtime_store::EventQuery {
+                after_seq: 2,
+                limit: 1,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(page.events[0].event.get().contains("Fjord ferry"));
+}
+
+#[tokio::test]
 async fn what_was_said_finds_its_session_until_the_session_is_deleted() {
     let (store, _dir) = store().await;
     let a = store
