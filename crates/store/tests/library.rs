@@ -20,6 +20,16 @@ fn ev(seq: i64, event: &str) -> NewEvent {
     NewEvent::parse(&RawValue::from_string(raw).unwrap()).unwrap()
 }
 
+async fn labelled(store: &Store, label: &str) -> realtime_store::Session {
+    store
+        .create_session(NewSession {
+            label: Some(label.into()),
+            ..NewSession::default()
+        })
+        .await
+        .unwrap()
+}
+
 fn delta(seq: i64) -> NewEvent {
     ev(seq, r#"{"type":"response.output_text.delta","delta":"x"}"#)
 }
@@ -80,13 +90,7 @@ async fn reads_after_an_ingest_cursor_come_in_commit_order_and_commits_are_annou
 #[tokio::test]
 async fn a_large_batch_is_stored_in_its_own_order_with_its_text() {
     let (store, _dir) = store().await;
-    let s = store
-        .create_session(NewSession {
-            label: Some("ferry".into()),
-            ..NewSession::default()
-        })
-        .await
-        .unwrap();
+    let s = labelled(&store, "ferry").await;
     // 57 events, seqs descending (a retry reorders them), with text near the end of the batch.
     let batch = (1..=57)
         .rev()
@@ -128,20 +132,8 @@ async fn a_large_batch_is_stored_in_its_own_order_with_its_text() {
 #[tokio::test]
 async fn what_was_said_finds_its_session_until_the_session_is_deleted() {
     let (store, _dir) = store().await;
-    let a = store
-        .create_session(NewSession {
-            label: Some("a".into()),
-            ..NewSession::default()
-        })
-        .await
-        .unwrap();
-    let b = store
-        .create_session(NewSession {
-            label: Some("b".into()),
-            ..NewSession::default()
-        })
-        .await
-        .unwrap();
+    let a = labelled(&store, "a").await;
+    let b = labelled(&store, "b").await;
     store
         .append_events(a.id, vec![said(1, "Sunny in Tromsø today"), delta(2)])
         .await
