@@ -72,6 +72,26 @@ async fn record_a_session_and_read_it_back() {
 }
 
 #[tokio::test]
+async fn the_session_page_leaves_out_what_the_session_does_not_have() {
+    let app = TestApp::spawn().await;
+    let s = app.create_session(json!({"label": "bare"})).await;
+    let id = s["id"].as_str().unwrap();
+    let html = app
+        .client
+        .get(app.url(&format!("/sessions/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let text = html.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(text.contains("bare"));
+    // No model: its place in the summary line is left out, not shown as an empty "· ·".
+    assert!(!text.contains("· ·"), "{text}");
+}
+
+#[tokio::test]
 async fn labels_are_shown_as_text_not_html() {
     let app = TestApp::spawn().await;
     app.create_session(json!({"label": "<img src=x onerror=alert(1)>"}))
