@@ -76,15 +76,7 @@ async fn the_session_page_leaves_out_what_the_session_does_not_have() {
     let app = TestApp::spawn().await;
     let s = app.create_session(json!({"label": "bare"})).await;
     let id = s["id"].as_str().unwrap();
-    let html = app
-        .client
-        .get(app.url(&format!("/sessions/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.get_text(&format!("/sessions/{id}")).await;
     let text = html.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(text.contains("bare"));
     // No model: its place in the summary line is left out, not shown as an empty "· ·".
@@ -96,15 +88,7 @@ async fn labels_are_shown_as_text_not_html() {
     let app = TestApp::spawn().await;
     app.create_session(json!({"label": "<img src=x onerror=alert(1)>"}))
         .await;
-    let html = app
-        .client
-        .get(app.url("/sessions"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.get_text("/sessions").await;
     assert!(!html.contains("<img src=x"));
     assert!(html.contains("&#60;img src=x") || html.contains("&lt;img src=x"));
 }

@@ -108,15 +108,7 @@ async fn timeline_types_seeds_search_and_pages() {
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains("the original") && html.contains(&format!("/?seed={id}")));
-    let html = app
-        .client
-        .get(app.url(&format!("/sessions/{copy}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.get_text(&format!("/sessions/{copy}")).await;
     assert!(html.contains("seeded from"));
     let missing = app
         .client

@@ -49,6 +49,18 @@ impl TestApp {
             .unwrap()
     }
 
+    /// GET a page; answers its body as text.
+    pub async fn get_text(&self, path: &str) -> String {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn create_session(&self, body: Value) -> Value {
         let res = self
             .client
