@@ -9,9 +9,13 @@
 //!
 //! `cargo bench -p realtime-console --bench ingest -- ingest` runs only the ingest part, `-- read` only reading.
 
+#[path = "../tests/browser/harness.rs"]
+mod harness;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use harness::create_session;
 use hdrhistogram::Histogram;
 use realtime_store::Durability;
 use serde_json::{Value, json};
@@ -144,20 +148,6 @@ fn bodies(sessions: usize, batches_per_session: usize) -> Vec<Arc<Vec<String>>> 
         .collect()
 }
 
-/// `POST /api/sessions`; answers the new session's id.
-async fn new_session(client: &reqwest::Client, base: &str, label: &str) -> String {
-    let s: Value = client
-        .post(format!("{base}/api/sessions"))
-        .json(&json!({ "label": label }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    s["id"].as_str().unwrap().to_owned()
-}
-
 async fn http_ingest(
     base: &str,
     client: &reqwest::Client,
@@ -167,7 +157,7 @@ async fn http_ingest(
     let batches_per_session = bodies[0].len();
     let mut ids = Vec::new();
     for _ in 0..sessions {
-        ids.push(new_session(client, base, "").await);
+        ids.push(create_session(client, base, "").await);
     }
     let t = Instant::now();
     let mut tasks = Vec::new();
@@ -289,7 +279,7 @@ async fn read(dir: &std::path::Path, client: &reqwest::Client) {
     let (base, _stop) = start_server(&db, Durability::default()).await;
     println!("\n== reading a session of 1M events");
     let store = realtime_store::Store::open_path(&db).await.unwrap();
-    let id = new_session(client, &base, "1M").await;
+    let id = create_session(client, &base, "1M").await;
     let sid = realtime_store::SessionId::parse(&id).unwrap();
     let t = Instant::now();
     for chunk in 0..1000u64 {

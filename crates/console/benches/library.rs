@@ -261,16 +261,7 @@ async fn library_page(http: &reqwest::Client, base: &str) {
 
 /// Ingest → watching client: one event per POST, 10 ms apart, an SSE client following the session.
 async fn live_delay(http: &reqwest::Client, base: &str) {
-    let s: Value = http
-        .post(format!("{base}/api/sessions"))
-        .json(&json!({"label": "live"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = s["id"].as_str().unwrap().to_owned();
+    let id = harness::create_session(http, base, "live").await;
     let received: Arc<Mutex<HashMap<i64, Instant>>> = Arc::default();
     let res = http
         .get(format!("{base}/api/sessions/{id}/live"))

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use harness::{Server, free_port};
+use harness::{Server, create_session, free_port};
 use serde_json::{Value, json};
 use support::{event, realistic_event};
 
@@ -93,16 +93,7 @@ async fn survive_kill_9(durability: &str) {
 
     let mut ids = Vec::new();
     for i in 0..SESSIONS {
-        let s: Value = client
-            .post(format!("{}/api/sessions", base))
-            .json(&json!({"label": format!("crash {i}")}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        ids.push(s["id"].as_str().unwrap().to_owned());
+        ids.push(create_session(&client, &base, &format!("crash {i}")).await);
     }
     let events: Vec<Arc<Vec<Value>>> = (0..SESSIONS).map(|i| Arc::new(events_of(i))).collect();
     let acked: Vec<Arc<AtomicI64>> = (0..SESSIONS).map(|_| Arc::new(AtomicI64::new(0))).collect();

@@ -25,6 +25,20 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// `POST {base}/api/sessions` with a label; answers the new session's id.
+pub async fn create_session(http: &reqwest::Client, base: &str, label: &str) -> String {
+    let s: Value = http
+        .post(format!("{base}/api/sessions"))
+        .json(&json!({ "label": label }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    s["id"].as_str().unwrap().to_owned()
+}
+
 /// The console binary on `127.0.0.1:port` over `dir/console.db`, with an empty environment: no OpenAI key
 /// (the emulator is the upstream) and no rate limit on `/api/rt/*`.
 pub struct Server {
