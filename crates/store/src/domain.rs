@@ -15,6 +15,15 @@ impl SessionId {
         Self(uuid::Uuid::now_v7())
     }
 
+    /// The id's 16 bytes, for the intake log.
+    pub(crate) fn to_bytes(self) -> [u8; 16] {
+        *self.0.as_bytes()
+    }
+
+    pub(crate) fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(uuid::Uuid::from_bytes(bytes))
+    }
+
     /// Accepts the hyphenated form only, which is what this server hands out.
     pub fn parse(s: &str) -> Option<Self> {
         if s.len() != 36 {

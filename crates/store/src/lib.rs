@@ -1,14 +1,16 @@
 //! realtime-store: the SQLite event store of realtime-console — recorded sessions, their events and live stats.
 //!
-//! Reads go through a small sqlx connection pool. Every write goes through one writer thread that commits
-//! many requests together (group commit): a commit costs a sync to disk, so committing once per HTTP request
-//! would cap ingest far below what SQLite can do. A second thread copies the WAL into the database file
-//! (checkpoints), so the writer never waits on that.
+//! Reads go through a small sqlx connection pool. Every write goes through one writer thread (see
+//! writer/mod.rs). It acknowledges a batch once the batch is in its intake log (intake.rs), one write and
+//! one sync shared by every request waiting at the time, and commits to SQLite afterwards, thousands of events
+//! at a time. Committing once per HTTP request would cap ingest far below what SQLite can do. A second thread
+//! copies the WAL into the database file (checkpoints), so the writer never waits on that.
 
 mod checkpoint;
 mod domain;
 mod events;
 mod import;
+mod intake;
 mod live;
 mod sessions;
 mod text;
@@ -22,7 +24,7 @@ use std::time::Duration;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 pub use domain::{
     Direction, FieldError, FieldErrorKind, MAX_EVENT_BYTES, NewEvent, SessionId, Usage,
@@ -51,6 +53,9 @@ pub enum Error {
     WriterGone,
     #[error("could not start the store's writer thread: {0}")]
     Thread(std::io::Error),
+    /// The intake log (or the sync that lets it start over) failed.
+    #[error("intake log: {0}")]
+    Intake(std::io::Error),
     /// The group of writes this one was committed with failed; nothing of it is stored.
     #[error("the event store could not commit")]
     NotCommitted,
@@ -65,7 +70,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
-    writer: mpsc::Sender<writer::Job>,
+    writer: writer::Handle,
     hub: live::Hub,
 }
 
@@ -74,14 +79,14 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How far a write has gone when the store answers for it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Durability {
-    /// Each commit is synced to disk before it is acknowledged (SQLite `synchronous=FULL`): an acknowledged
-    /// batch survives a crash of the server, of the OS, and a power cut. Group commit shares one sync among
-    /// every request waiting at the time.
+    /// A batch is synced to disk (in the intake log) before it is acknowledged: an acknowledged batch
+    /// survives a crash of the server, of the OS, and a power cut. One sync covers every request waiting at
+    /// the time. Creating, updating and deleting a session answer after a synced commit.
     #[default]
     Full,
-    /// Each commit is handed to the OS before it is acknowledged and synced at checkpoints (SQLite
-    /// `synchronous=NORMAL`): an acknowledged batch survives a crash or `kill -9` of the server, but an OS
-    /// crash or power cut may lose the last commits (the database stays consistent).
+    /// A batch is handed to the OS (written to the intake log, not synced) before it is acknowledged: an
+    /// acknowledged batch survives a crash or `kill -9` of the server, but an OS crash or power cut may lose
+    /// the last ones (the database stays consistent).
     Normal,
 }
 
@@ -93,7 +98,8 @@ impl Durability {
         }
     }
 
-    /// SQLite's `synchronous` setting for this durability.
+    /// SQLite's `synchronous` setting that gives a commit this durability (the read pool and the
+    /// checkpointer use it; the writer's own commits rely on the intake log instead).
     pub fn synchronous(self) -> &'static str {
         match self {
             Durability::Full => "FULL",
@@ -101,10 +107,12 @@ impl Durability {
         }
     }
 
-    /// The store writer's connection settings for this durability (`PRAGMA name = value`, in order). The
-    /// ingest bench gives its raw-insert ceiling the same settings, so the two are measured on equal terms.
-    pub fn writer_pragmas(self) -> [(&'static str, String); 5] {
-        writer::pragmas(self)
+    /// The store writer's connection settings (`PRAGMA name = value`, in order), apart from `synchronous`:
+    /// the writer never syncs a commit of its own accord, as its intake log is what makes an acknowledged
+    /// batch durable. The ingest bench gives its raw-insert ceiling these settings, with `synchronous` from
+    /// [`Durability::synchronous`] so that each of the ceiling's commits is as durable as an answered batch.
+    pub fn writer_pragmas() -> [(&'static str, String); 5] {
+        writer::pragmas()
     }
 }
 
@@ -152,7 +160,7 @@ impl Store {
             .await?;
         sqlx::migrate!("../../migrations").run(&pool).await?;
         let hub = live::Hub::new();
-        let writer = writer::spawn(opts.get_filename(), durability, hub.clone())?;
+        let writer = writer::start(opts.get_filename(), durability, hub.clone()).await?;
         Ok(Self { pool, writer, hub })
     }
 
@@ -169,10 +177,7 @@ impl Store {
 
     async fn write<T>(&self, job: impl FnOnce(oneshot::Sender<T>) -> writer::Job) -> Result<T> {
         let (tx, rx) = oneshot::channel();
-        self.writer
-            .send(job(tx))
-            .await
-            .map_err(|_| Error::WriterGone)?;
+        self.writer.send(job(tx)).await?;
         rx.await.map_err(|_| Error::WriterGone)
     }
 
@@ -192,9 +197,17 @@ impl Store {
         .map_err(AppendError::Store)?
     }
 
-    /// Closes the pool; the writer stops once every clone of the store is dropped.
+    /// Waits until every batch acknowledged so far is committed, so that a read sees it: reads go through
+    /// the pool, which sees committed data only, and the writer answers a batch before it commits it.
+    pub(crate) async fn settled(&self) -> Result<()> {
+        self.writer.settled().await
+    }
+
+    /// Closes the store: the pool closes, and the writer commits everything it has acknowledged (durably),
+    /// empties its intake log and stops. Writes through any clone of the store fail after this.
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.stop().await;
     }
 }
 

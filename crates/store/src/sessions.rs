@@ -295,6 +295,7 @@ impl Store {
 
     #[instrument(skip_all)]
     pub async fn get_session(&self, id: SessionId) -> Result<Option<Session>> {
+        self.settled().await?;
         let mut conn = self.pool.acquire().await?;
         fetch(&mut conn, id).await
     }
@@ -319,6 +320,7 @@ impl Store {
     /// Newest first, `limit` at a time; `next_before` continues the listing.
     #[instrument(skip_all)]
     pub async fn list_sessions(&self, query: &SessionQuery) -> Result<SessionPage> {
+        self.settled().await?;
         let limit = query.limit.clamp(1, 500);
         let mut sql = sqlx::QueryBuilder::new(concat!(
             "SELECT ",

@@ -1,0 +1,261 @@
+//! The single writer: one OS thread that owns the store's SQLite write connection and its intake log. Every
+//! write goes through it.
+//!
+//! Appends, the hot path. The writer takes every job waiting in its queue (a group) and checks each batch
+//! against what is stored, which settles its answer ([`append::plan`]). It appends the accepted batches to the
+//! intake log in one write (synced with `full` durability) and answers them. Only then does it write them
+//! into SQLite, inside a transaction that stays open across groups. That transaction is committed when the
+//! queue goes quiet, when a reader asks for it, or when it has grown large or old.
+//! - A 200 costs one sequential write (and sync), not the inserts and a commit of its own.
+//! - SQLite commits thousands of events at a time rather than one request's batch. With many sessions at
+//!   once, that is most of the gain: each commit rewrites the pages it touched, and interleaved sessions
+//!   touch many.
+//! - Nothing acknowledged is lost in a crash: what no durable commit covers yet is in the log, and is
+//!   replayed at the next start.
+//!
+//! Creating, updating and deleting sessions are rare. Each answers only after a commit of its own (synced
+//! with `full` durability), which also covers everything before it.
+//!
+//! Readers use a pool of other connections, which see committed data only. [`Handle::settled`] makes a read
+//! see every batch acknowledged before it: if some of them are not committed yet, it asks the writer to
+//! commit and waits.
+//!
+//! The writer calls SQLite directly (rusqlite, prepared statements cached) rather than through sqlx's async
+//! driver: that driver runs each statement on a worker thread and hands every statement and its result across
+//! threads, and those hand-offs (about ten per batch) cost more than SQLite's own work for a 50-event batch.
+
+mod append;
+mod exclusive;
+mod thread;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+use serde::Serialize;
+use tokio::sync::{oneshot, watch};
+
+use crate::domain::{NewEvent, SessionId};
+use crate::intake::{self, IntakeLog, Record};
+use crate::live::Hub;
+use crate::sessions::{NewSession, Session, SessionPatch};
+use crate::{Durability, Error, Result, checkpoint};
+
+/// Jobs that may wait for the writer before senders wait too (back-pressure).
+const QUEUE: usize = 1024;
+/// How long opening a store waits for another writer of the same database to let go of it.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+/// How long a read waits for the writer to commit what was acknowledged before it.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The answer to an accepted batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct AppendOutcome {
+    /// The largest n such that seqs 1..=n of the session are all stored.
+    pub acked_seq: i64,
+    pub stored: u64,
+    pub duplicates: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    #[error("no such session")]
+    UnknownSession,
+    /// `index` is the element of the batch whose `seq` is already stored with other content.
+    #[error("seq {seq} is already stored with different content")]
+    Conflict { index: usize, seq: i64 },
+    #[error(transparent)]
+    Store(#[from] Error),
+}
+
+impl From<rusqlite::Error> for AppendError {
+    fn from(e: rusqlite::Error) -> Self {
+        AppendError::Store(Error::Write(e))
+    }
+}
+
+type AppendReply = oneshot::Sender<Result<AppendOutcome, AppendError>>;
+
+pub(crate) enum Job {
+    Append {
+        session: SessionId,
+        events: Vec<NewEvent>,
+        reply: AppendReply,
+    },
+    Create {
+        new: NewSession,
+        /// Stored in the same commit as the session: its opening events.
+        events: Vec<NewEvent>,
+        reply: oneshot::Sender<Result<Session>>,
+    },
+    Update {
+        id: SessionId,
+        patch: SessionPatch,
+        reply: oneshot::Sender<Result<Option<Session>>>,
+    },
+    Delete {
+        id: SessionId,
+        reply: oneshot::Sender<Result<bool>>,
+    },
+    /// A reader waits for everything acknowledged to be committed.
+    Settle,
+    /// The store is closing: commit everything durably, empty the log, answer, stop.
+    Stop(oneshot::Sender<()>),
+}
+
+impl Job {
+    fn weight(&self) -> usize {
+        match self {
+            Job::Append { events, .. } => events.len().max(1),
+            _ => 1,
+        }
+    }
+
+    /// The job was not applied: the store could not write.
+    fn refuse(self) {
+        let e = || Error::NotCommitted;
+        match self {
+            Job::Append { reply, .. } => drop(reply.send(Err(AppendError::Store(e())))),
+            Job::Create { reply, .. } => drop(reply.send(Err(e()))),
+            Job::Update { reply, .. } => drop(reply.send(Err(e()))),
+            Job::Delete { reply, .. } => drop(reply.send(Err(e()))),
+            Job::Settle | Job::Stop(_) => {}
+        }
+    }
+}
+
+/// How far acknowledgements and commits have come, shared by the writer and the store's handles.
+#[derive(Debug)]
+struct Progress {
+    /// Appends acknowledged so far that stored something.
+    acked: AtomicU64,
+    /// How many of those the last commit covers.
+    committed: watch::Sender<u64>,
+}
+
+/// The store's side of the writer: its queue and its progress.
+#[derive(Clone, Debug)]
+pub(crate) struct Handle {
+    jobs: flume::Sender<Job>,
+    progress: Arc<Progress>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Job::Append { .. } => "Append",
+            Job::Create { .. } => "Create",
+            Job::Update { .. } => "Update",
+            Job::Delete { .. } => "Delete",
+            Job::Settle => "Settle",
+            Job::Stop(_) => "Stop",
+        })
+    }
+}
+
+impl Handle {
+    pub(crate) async fn send(&self, job: Job) -> Result<()> {
+        self.jobs
+            .send_async(job)
+            .await
+            .map_err(|_| Error::WriterGone)
+    }
+
+    /// Stops the writer once it has committed everything durably and emptied its log.
+    pub(crate) async fn stop(&self) {
+        let (done, stopped) = oneshot::channel();
+        if self.send(Job::Stop(done)).await.is_ok() {
+            let _ = stopped.await;
+        }
+    }
+
+    /// Waits until every batch acknowledged so far is committed, so a read sees it.
+    pub(crate) async fn settled(&self) -> Result<()> {
+        let want = self.progress.acked.load(Ordering::Acquire);
+        let mut committed = self.progress.committed.subscribe();
+        if *committed.borrow_and_update() >= want {
+            return Ok(());
+        }
+        self.send(Job::Settle).await?;
+        match tokio::time::timeout(SETTLE_TIMEOUT, committed.wait_for(|c| *c >= want)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(_)) => Err(Error::WriterGone),
+            Err(_) => Err(Error::NotCommitted),
+        }
+    }
+}
+
+/// The writer connection's settings, `PRAGMA name = value` in this order, apart from `synchronous`: the
+/// writer's commits are never synced one by one (the intake log is what makes an answered batch durable).
+pub(crate) fn pragmas() -> [(&'static str, String); 5] {
+    [
+        // Checkpoints run on their own thread (see checkpoint.rs); this is only the backstop.
+        ("wal_autocheckpoint", checkpoint::BACKSTOP_PAGES.to_string()),
+        // After a burst the WAL file shrinks back to this size when it is next reused, rather than keeping
+        // its high-water mark on disk.
+        (
+            "journal_size_limit",
+            (checkpoint::BACKSTOP_PAGES * 4096).to_string(),
+        ),
+        ("foreign_keys", "ON".to_owned()),
+        // Statement journals (an FTS insert may need one) in memory, not in a temp file per statement.
+        ("temp_store", "MEMORY".to_owned()),
+        // A transaction of thousands of events from many sessions dirties thousands of pages; they stay in
+        // memory until the commit rather than spilling into the WAL midway (64 MiB at most).
+        ("cache_size", "-65536".to_owned()),
+    ]
+}
+
+/// Applies [`pragmas`] and the writer's statement cache to its connection.
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(crate::BUSY_TIMEOUT)?;
+    conn.execute_batch("PRAGMA synchronous = NORMAL")?;
+    for (name, value) in pragmas() {
+        conn.execute_batch(&format!("PRAGMA {name} = {value}"))?;
+    }
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+/// Opens the writer's connection to the store's file (already created, in WAL mode and migrated by the pool)
+/// and its intake log, replays what the log holds, and starts the writer's thread.
+pub(crate) async fn start(path: &Path, durability: Durability, hub: Hub) -> Result<Handle> {
+    let conn = Connection::open(path)?;
+    configure(&conn)?;
+    let (log, records) = open_log(&intake::path_for(path)).await?;
+    let (stop_checkpoints, stop) = std::sync::mpsc::channel::<()>();
+    checkpoint::spawn(path, durability, stop)?;
+    let (jobs, rx) = flume::bounded(QUEUE);
+    let progress = Arc::new(Progress {
+        acked: AtomicU64::new(0),
+        committed: watch::Sender::new(0),
+    });
+    let wal = {
+        let mut p = path.as_os_str().to_owned();
+        p.push("-wal");
+        PathBuf::from(p)
+    };
+    let writer = thread::Writer::new(conn, log, wal, durability, hub, progress.clone());
+    let started = thread::spawn(writer, records, rx, stop_checkpoints)?;
+    started.await.map_err(|_| Error::WriterGone)??;
+    Ok(Handle { jobs, progress })
+}
+
+/// Opens the intake log, waiting a moment if it is locked: a store of this database that is shutting down
+/// (a restart, a test that reopens it) lets go of it once its last commit is done.
+async fn open_log(path: &Path) -> Result<(IntakeLog, Vec<Record>)> {
+    let deadline = Instant::now() + LOCK_WAIT;
+    loop {
+        match IntakeLog::open(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            result => return result.map_err(Error::Intake),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
