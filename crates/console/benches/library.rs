@@ -321,7 +321,7 @@ async fn live_delay(http: &reqwest::Client, base: &str) {
         "Live stream ({} of {N} events seen by the follower):",
         h.len()
     );
-    report("POST /events answered (committed, fsync)", &acked);
+    report("POST /events answered (logged, fsync)", &acked);
     report("POST start → event at the SSE client", &h);
 }
 

@@ -64,6 +64,11 @@ impl Hub {
         }
     }
 
+    /// Whether anybody follows commits live (an inspector or a library page open on a live session).
+    pub(crate) fn followed(&self) -> bool {
+        self.0.receiver_count() > 0
+    }
+
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.0.subscribe()
     }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use flume::RecvTimeoutError;
 use rusqlite::Connection;
 
-use super::exclusive::apply_exclusive;
+use super::exclusive::{Done, apply_exclusive};
 use super::{AppendError, AppendOutcome, AppendReply, Job, Progress, append};
 use crate::domain::{NewEvent, SessionId};
 use crate::intake::{IntakeLog, Record};
@@ -19,8 +19,8 @@ use crate::{Durability, Error, Result};
 
 /// A group takes at most this many events' worth of jobs from the queue.
 const MAX_GROUP_EVENTS: usize = 20_000;
-/// The open transaction is committed when no job has come for this long (so at a browser's pace, a batch is
-/// committed a millisecond after its answer, and live followers see it then),
+/// The open transaction is committed when no job has come for this long (at a browser's pace, a batch is
+/// committed a millisecond after its answer; as soon as the queue is empty while someone follows live),
 const IDLE: Duration = Duration::from_millis(1);
 /// or once it holds this many events,
 const COMMIT_EVENTS: usize = 20_000;
@@ -62,6 +62,9 @@ pub(super) struct Writer {
     tx_started: Option<Instant>,
     /// Events written in the open transaction.
     uncommitted: usize,
+    /// Creates, updates and deletes applied in the open transaction, answered once a durable commit covers
+    /// them.
+    held: Vec<Done>,
     /// False after a failure that replaying the log could not mend; appends are refused until it can.
     healthy: bool,
 }
@@ -119,6 +122,7 @@ impl Writer {
             changes: Vec::new(),
             tx_started: None,
             uncommitted: 0,
+            held: Vec::new(),
             healthy: true,
         }
     }
@@ -127,7 +131,13 @@ impl Writer {
     fn run(mut self, jobs: flume::Receiver<Job>) {
         let closed = loop {
             let first = if self.tx_started.is_some() {
-                match jobs.recv_timeout(IDLE) {
+                // Someone follows commits live: they see a batch once it is committed, so don't wait.
+                let idle = if self.hub.followed() {
+                    Duration::ZERO
+                } else {
+                    IDLE
+                };
+                match jobs.recv_timeout(idle) {
                     Ok(job) => job,
                     Err(RecvTimeoutError::Timeout) => {
                         self.commit_or_recover();
@@ -167,6 +177,7 @@ impl Writer {
                 }
             }
             self.finish_round();
+            self.commit_held();
             if stop.is_some() {
                 break stop;
             }
@@ -297,7 +308,8 @@ impl Writer {
         }
     }
 
-    /// A create, update or delete: applied after everything before it, answered after its own commit.
+    /// A create, update or delete: applied after everything before it, answered once the group's durable
+    /// commit ([`Writer::commit_held`]) covers it. The jobs of one group share that commit and its sync.
     fn exclusive(&mut self, job: Job) {
         self.finish_round();
         if !self.healthy {
@@ -319,12 +331,18 @@ impl Writer {
             return;
         }
         self.changes.extend(change);
-        match self.commit(true) {
-            Ok(()) => done.reply(),
-            Err(_) => {
-                done.fail();
-                self.recover();
-            }
+        self.held.push(done);
+    }
+
+    /// Commits durably for the creates, updates and deletes applied since the last call, then answers them.
+    fn commit_held(&mut self) {
+        if self.held.is_empty() {
+            return;
+        }
+        if self.commit(true).is_ok() {
+            self.held.drain(..).for_each(Done::reply);
+        } else {
+            self.recover();
         }
     }
 
@@ -388,10 +406,12 @@ impl Writer {
     }
 
     /// Rolls back whatever is uncommitted and brings the database up to date from the intake log again.
+    /// Creates, updates and deletes not yet committed are rolled back with it, and answered so.
     fn recover(&mut self) {
         if self.tx_started.take().is_some() {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
+        self.held.drain(..).for_each(Done::fail);
         self.changes.clear();
         self.uncommitted = 0;
         let result = match self.log.reread() {
