@@ -78,6 +78,7 @@ impl IntakeLog {
             ),
             std::fs::TryLockError::Error(e) => e,
         })?;
+        let new = file.metadata()?.len() == 0;
         let mut log = Self {
             file,
             path: path.to_owned(),
@@ -87,6 +88,14 @@ impl IntakeLog {
             buf: Vec::new(),
         };
         let records = log.reread()?;
+        if new {
+            // The file's name must outlast a power cut as its records do.
+            let dir = path
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            File::open(dir)?.sync_all()?;
+        }
         Ok((log, records))
     }
 
