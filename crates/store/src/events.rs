@@ -10,8 +10,10 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tracing::instrument;
 
+use std::path::Path;
+
 use crate::domain::{Direction, SessionId};
-use crate::{Error, Result, Store};
+use crate::{Result, Store};
 
 /// A filter over one session's events, in `seq` order.
 #[derive(Debug, Clone, Default)]
@@ -189,42 +191,57 @@ impl Store {
         let Some(pk) = self.session_pk(id).await? else {
             return Ok(None);
         };
-        let pool = self.pool.clone();
+        let path = self.path.clone();
         let (tx, rx) = mpsc::channel(4);
-        tokio::spawn(async move {
-            let mut after = 0i64;
-            loop {
-                let page = sqlx::query(
-                    "SELECT seq, ts, direction, event FROM events WHERE session_pk = ? AND seq > ? ORDER BY seq LIMIT ?",
-                )
-                .bind(pk)
-                .bind(after)
-                .bind(EXPORT_PAGE)
-                .fetch_all(&pool)
-                .await;
-                let rows = match page {
-                    Ok(rows) => rows,
-                    Err(e) => {
-                        let _ = tx.send(Err(Error::Db(e))).await;
-                        return;
-                    }
-                };
-                let mut buf = BytesMut::with_capacity(rows.len() * 512);
-                for row in &rows {
-                    let seq: i64 = row.get(0);
-                    write_line(&mut buf, seq, row.get(1), row.get(2), row.get(3));
-                    after = seq;
-                }
-                if !buf.is_empty() && tx.send(Ok(buf.freeze())).await.is_err() {
-                    return; // the client went away
-                }
-                if (rows.len() as i64) < EXPORT_PAGE {
-                    return;
-                }
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = export_pages(&path, pk, &tx) {
+                let _ = tx.blocking_send(Err(e));
             }
         });
         Ok(Some(ReceiverStream::new(rx)))
     }
+}
+
+/// Reads a session's events page by page on a connection of its own and sends each page as one chunk of
+/// JSONL. rusqlite on a blocking thread rather than the pool: sqlx hands every row from its worker thread to
+/// the task, and for an export those hand-offs cost more than SQLite's reads. Each page is a short read of its
+/// own, so a long export never holds a snapshot that keeps the WAL from being reused.
+fn export_pages(path: &Path, pk: i64, tx: &mpsc::Sender<Result<Bytes>>) -> Result<()> {
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(crate::BUSY_TIMEOUT)?;
+    let mut page = conn.prepare(
+        "SELECT seq, ts, direction, event FROM events WHERE session_pk = ? AND seq > ? ORDER BY seq LIMIT ?",
+    )?;
+    let mut after = 0i64;
+    loop {
+        let mut buf = BytesMut::with_capacity(EXPORT_PAGE as usize * 400);
+        let mut n = 0;
+        let mut rows = page.query(rusqlite::params![pk, after, EXPORT_PAGE])?;
+        while let Some(row) = rows.next()? {
+            let seq: i64 = row.get(0)?;
+            let ts: f64 = row.get(1)?;
+            let (direction, event) = (text(row, 2)?, text(row, 3)?);
+            write_line(&mut buf, seq, ts, direction, event);
+            after = seq;
+            n += 1;
+        }
+        if !buf.is_empty() && tx.blocking_send(Ok(buf.freeze())).is_err() {
+            return Ok(()); // the client went away
+        }
+        if n < EXPORT_PAGE {
+            return Ok(());
+        }
+    }
+}
+
+/// A text column without copying it.
+fn text<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
+    row.get_ref(i)?.as_str().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 /// One JSONL export line. `ts` is written by serde_json (shortest round-trip form), so an import followed by an

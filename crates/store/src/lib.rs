@@ -19,6 +19,7 @@ mod writer;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{
@@ -44,9 +45,9 @@ pub use writer::{AppendError, AppendOutcome};
 pub enum Error {
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
-    /// From the writer's own connection.
+    /// From one of the store's own rusqlite connections (the writer's, or an export's).
     #[error("database error: {0}")]
-    Write(#[from] rusqlite::Error),
+    Sqlite(#[from] rusqlite::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("the store's writer has stopped")]
@@ -70,6 +71,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
+    /// The database file, for connections of the store's own beside the pool (the writer's, exports').
+    path: Arc<Path>,
     writer: writer::Handle,
     hub: live::Hub,
 }
@@ -160,8 +163,14 @@ impl Store {
             .await?;
         sqlx::migrate!("../../migrations").run(&pool).await?;
         let hub = live::Hub::new();
-        let writer = writer::start(opts.get_filename(), durability, hub.clone()).await?;
-        Ok(Self { pool, writer, hub })
+        let path: Arc<Path> = Arc::from(opts.get_filename());
+        let writer = writer::start(&path, durability, hub.clone()).await?;
+        Ok(Self {
+            pool,
+            path,
+            writer,
+            hub,
+        })
     }
 
     /// Opens the SQLite file at `path`.

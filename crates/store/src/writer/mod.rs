@@ -72,7 +72,7 @@ pub enum AppendError {
 
 impl From<rusqlite::Error> for AppendError {
     fn from(e: rusqlite::Error) -> Self {
-        AppendError::Store(Error::Write(e))
+        AppendError::Store(Error::Sqlite(e))
     }
 }
 
