@@ -13,8 +13,8 @@
 //! - Nothing acknowledged is lost in a crash: what no durable commit covers yet is in the log, and is
 //!   replayed at the next start.
 //!
-//! Creating, updating and deleting sessions are rare. Each answers only after a commit of its own (synced
-//! with `full` durability), which also covers everything before it.
+//! Creating, updating and deleting sessions are rare. Each answers only after a durable commit (synced with
+//! `full` durability), which also covers everything before it; those that arrive together share one.
 //!
 //! Readers use a pool of other connections, which see committed data only. [`Handle::settled`] makes a read
 //! see every batch acknowledged before it: if some of them are not committed yet, it asks the writer to
