@@ -53,9 +53,7 @@ pub(crate) struct IntakeLog {
 
 /// The log's path for the database at `db`: `console.db` → `console.db-intake`.
 pub(crate) fn path_for(db: &Path) -> PathBuf {
-    let mut p = db.as_os_str().to_owned();
-    p.push("-intake");
-    PathBuf::from(p)
+    crate::beside(db, "-intake")
 }
 
 impl IntakeLog {

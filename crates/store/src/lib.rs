@@ -220,6 +220,13 @@ impl Store {
     }
 }
 
+/// A file that lives beside the database: `console.db` + `-wal` → `console.db-wal`.
+pub(crate) fn beside(db: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut p = db.as_os_str().to_owned();
+    p.push(suffix);
+    p.into()
+}
+
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -28,7 +28,7 @@ mod append;
 mod exclusive;
 mod thread;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -232,11 +232,7 @@ pub(crate) async fn start(path: &Path, durability: Durability, hub: Hub) -> Resu
         acked: AtomicU64::new(0),
         committed: watch::Sender::new(0),
     });
-    let wal = {
-        let mut p = path.as_os_str().to_owned();
-        p.push("-wal");
-        PathBuf::from(p)
-    };
+    let wal = crate::beside(path, "-wal");
     let writer = thread::Writer::new(conn, log, wal, durability, hub, progress.clone());
     let started = thread::spawn(writer, records, rx, stop_checkpoints)?;
     started.await.map_err(|_| Error::WriterGone)??;

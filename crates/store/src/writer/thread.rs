@@ -200,12 +200,9 @@ impl Writer {
 
     /// Plans one batch into the current round.
     fn intake(&mut self, session: SessionId, events: Vec<NewEvent>, reply: AppendReply) {
-        if !self.healthy {
-            self.recover();
-            if !self.healthy {
-                let _ = reply.send(Err(AppendError::Store(Error::NotCommitted)));
-                return;
-            }
+        if !self.ready() {
+            let _ = reply.send(Err(AppendError::Store(Error::NotCommitted)));
+            return;
         }
         if self.round.sessions.contains(&session) {
             self.finish_round();
@@ -312,10 +309,7 @@ impl Writer {
     /// commit ([`Writer::commit_held`]) covers it. The jobs of one group share that commit and its sync.
     fn exclusive(&mut self, job: Job) {
         self.finish_round();
-        if !self.healthy {
-            self.recover();
-        }
-        if !self.healthy {
+        if !self.ready() {
             return job.refuse();
         }
         if let Err(e) = self.begin() {
@@ -344,6 +338,15 @@ impl Writer {
         } else {
             self.recover();
         }
+    }
+
+    /// Whether the writer can take writes: after a failure that replaying the log could not mend, it tries
+    /// again first.
+    fn ready(&mut self) -> bool {
+        if !self.healthy {
+            self.recover();
+        }
+        self.healthy
     }
 
     /// Opens a transaction unless one is open.
@@ -408,12 +411,8 @@ impl Writer {
     /// Rolls back whatever is uncommitted and brings the database up to date from the intake log again.
     /// Creates, updates and deletes not yet committed are rolled back with it, and answered so.
     fn recover(&mut self) {
-        if self.tx_started.take().is_some() {
-            let _ = self.conn.execute_batch("ROLLBACK");
-        }
+        self.rollback();
         self.held.drain(..).for_each(Done::fail);
-        self.changes.clear();
-        self.uncommitted = 0;
         let result = match self.log.reread() {
             Ok(records) => self.replay(records),
             Err(e) => Err(Error::Intake(e)),
@@ -446,22 +445,26 @@ impl Writer {
             } in records
             {
                 let applied = match append::plan(&self.conn, session, events, received_at) {
-                    Ok((_, Some(plan))) => append::apply(&self.conn, &plan).map(|change| {
-                        self.changes.push(change);
-                        plan.rows.len()
-                    }),
-                    Ok((_, None)) => Ok(0),
-                    // The session was deleted after the batch was accepted.
-                    Err(AppendError::UnknownSession) => Ok(0),
+                    Ok((_, Some(plan))) => append::apply(&self.conn, &plan)
+                        .map(|change| {
+                            self.changes.push(change);
+                            plan.rows.len()
+                        })
+                        .map_err(Error::from),
+                    // Already stored, or the session was deleted after the batch was accepted.
+                    Ok((_, None)) | Err(AppendError::UnknownSession) => Ok(0),
                     Err(AppendError::Conflict { seq, .. }) => {
                         tracing::warn!(%session, seq, "intake log: a batch conflicts with what is stored; skipped");
                         Ok(0)
                     }
-                    Err(AppendError::Store(e)) => return self.abort_replay(e),
+                    Err(AppendError::Store(e)) => Err(e),
                 };
                 match applied {
                     Ok(n) => stored += n,
-                    Err(e) => return self.abort_replay(e.into()),
+                    Err(e) => {
+                        self.rollback();
+                        return Err(e);
+                    }
                 }
             }
         }
@@ -469,11 +472,12 @@ impl Writer {
         Ok(stored)
     }
 
-    fn abort_replay(&mut self, e: Error) -> Result<usize> {
+    /// Drops the open transaction and what it was going to announce.
+    fn rollback(&mut self) {
         if self.tx_started.take().is_some() {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
         self.changes.clear();
-        Err(e)
+        self.uncommitted = 0;
     }
 }
