@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::clock::Clock;
 use crate::scenario::Scenario;
+use crate::session::ModelChange;
 
 /// How fast the scripted model streams.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -81,6 +82,8 @@ pub struct EmulatorConfig {
     pub api_key: Option<String>,
     /// Address the WebRTC transport binds and advertises as its ICE candidate.
     pub rtc_host: IpAddr,
+    /// Negotiate RFC 6464 audio levels (as the real service does). Off, the caller's Opus is decoded instead.
+    pub rtc_audio_level: bool,
     pub pace: Pace,
     /// Scripted conversation rules and faults; `None` is the default echoing model.
     pub scenario: Option<Scenario>,
@@ -89,6 +92,8 @@ pub struct EmulatorConfig {
     /// How long synthetic speech lasts per transcript character.
     pub audio_per_char: Duration,
     pub faults: Faults,
+    /// What `session.update` does with a model other than the session's (unknown for the real API).
+    pub model_change: ModelChange,
     /// Source of `expires_at` and key expiry.
     pub clock: Clock,
 }
@@ -98,17 +103,27 @@ impl Default for EmulatorConfig {
         EmulatorConfig {
             api_key: None,
             rtc_host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            rtc_audio_level: true,
             pace: Pace::Realistic,
             scenario: None,
             max_session: Duration::from_secs(60 * 60),
             audio_per_char: Duration::from_millis(60),
             faults: Faults::default(),
+            model_change: ModelChange::default(),
             clock: Clock::default(),
         }
     }
 }
 
 impl EmulatorConfig {
+    /// How the WebRTC transport answers offers.
+    pub fn rtc_options(&self) -> crate::rtc::RtcOptions {
+        crate::rtc::RtcOptions {
+            host: self.rtc_host,
+            audio_level: self.rtc_audio_level,
+        }
+    }
+
     /// The faults in force: explicit ones first, then the scenario's.
     pub fn effective_faults(&self) -> Faults {
         let from_scenario = self
@@ -126,6 +141,7 @@ impl std::fmt::Debug for EmulatorConfig {
         f.debug_struct("EmulatorConfig")
             .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
             .field("rtc_host", &self.rtc_host)
+            .field("rtc_audio_level", &self.rtc_audio_level)
             .field("pace", &self.pace)
             .field(
                 "scenario",
@@ -134,6 +150,7 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("max_session", &self.max_session)
             .field("audio_per_char", &self.audio_per_char)
             .field("faults", &self.faults)
+            .field("model_change", &self.model_change)
             .finish_non_exhaustive()
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
+use realtime_emulator::session::ModelChange;
 use realtime_emulator::{EmulatorConfig, Faults, HttpFault, Pace, Scenario};
 use tracing_subscriber::EnvFilter;
 
@@ -34,6 +35,10 @@ struct Args {
     /// Address the WebRTC transport binds and advertises as its ICE host candidate.
     #[arg(long, env = "EMULATOR_RTC_HOST", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     rtc_host: IpAddr,
+    /// Leave the RFC 6464 audio-level header extension out of SDP answers: the emulator then decodes the
+    /// caller's Opus to hear speech, as it does for a peer that does not offer the extension.
+    #[arg(long, env = "EMULATOR_NO_AUDIO_LEVEL")]
+    no_audio_level: bool,
     /// How fast the scripted model streams its answers.
     #[arg(long, env = "EMULATOR_PACE", value_enum, default_value = "realistic")]
     pace: PaceArg,
@@ -64,6 +69,10 @@ struct Args {
     /// Fault: close each call after this many server events.
     #[arg(long, env = "EMULATOR_CLOSE_AFTER_EVENTS")]
     close_after_events: Option<u32>,
+    /// Refuse a `session.update` whose `model` differs from the session's, instead of ignoring that field
+    /// (what the real API is believed to do; agents-js sends its own default model in every update).
+    #[arg(long, env = "EMULATOR_REJECT_MODEL_CHANGE")]
+    reject_model_change: bool,
 }
 
 impl Args {
@@ -85,6 +94,7 @@ impl Args {
         Ok(EmulatorConfig {
             api_key: self.api_key.clone(),
             rtc_host: self.rtc_host,
+            rtc_audio_level: !self.no_audio_level,
             pace: match self.pace {
                 PaceArg::Realistic => Pace::Realistic,
                 PaceArg::Instant => Pace::Instant,
@@ -97,6 +107,11 @@ impl Args {
                 call: fault(self.fail_call),
                 answer_delay: self.answer_delay_ms.map(Duration::from_millis),
                 close_after_events: self.close_after_events,
+            },
+            model_change: if self.reject_model_change {
+                ModelChange::Reject
+            } else {
+                ModelChange::Ignore
             },
             ..EmulatorConfig::default()
         })

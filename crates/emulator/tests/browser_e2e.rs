@@ -285,3 +285,83 @@ async fn speaking_over_the_model_interrupts_it() {
 
     browser.close().await;
 }
+
+/// The energy the browser's decoder played between two times (ms, page clock), from a `traceEnergy` trace.
+fn energy_between(trace: &[(f64, f64)], from: f64, to: f64) -> f64 {
+    let at = |t: f64| {
+        trace
+            .iter()
+            .take_while(|(at, _)| *at <= t)
+            .last()
+            .map_or(0.0, |(_, e)| *e)
+    };
+    at(to) - at(from)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_and_the_emulator_decode_each_others_opus() {
+    // No RFC 6464 in the answer: Chromium sends no audio levels, so the emulator hears the caller only by
+    // decoding Chromium's Opus. Its voice goes the other way, encoded by the emulator, decoded by Chromium.
+    let app = TestApp::start(EmulatorConfig {
+        pace: Pace::Realistic,
+        rtc_audio_level: false,
+        ..EmulatorConfig::default()
+    })
+    .await;
+    // 1 s of silence, 0.8 s of speech, then silence long enough that the loop never comes round again.
+    let mic: Vec<i16> = [vec![0; 48_000], voice(0.8), vec![0; 30 * 48_000]].concat();
+    let browser = Browser::launch(&mic).await;
+    let page = browser.open(&app.url("/")).await;
+    let raw_mic = json!({"audio": {"echoCancellation": false, "noiseSuppression": false, "autoGainControl": false}});
+    let connected = page.call("connect", vec![json!(API_KEY), raw_mic]).await;
+    let answer = connected["answer"].as_str().unwrap();
+    assert!(
+        !answer.contains("ssrc-audio-level"),
+        "the answer leaves RFC 6464 out:\n{answer}"
+    );
+    page.call("traceEnergy", vec![]).await;
+
+    // Chromium's Opus, decoded by the emulator, is heard as speech: server VAD starts and ends a turn.
+    let (cursor, _, started) = wait_for(&page, "input_audio_buffer.speech_started", 0).await;
+    let (cursor, _, stopped) = wait_for(&page, "input_audio_buffer.speech_stopped", cursor).await;
+    let heard =
+        stopped["audio_end_ms"].as_u64().unwrap() - started["audio_start_ms"].as_u64().unwrap();
+    assert!(
+        (500..=1500).contains(&heard),
+        "0.8 s of speech is heard as about that long (prefix padding and silence included): {heard} ms"
+    );
+
+    // The emulator's Opus, decoded by Chromium: energy while the model speaks, near none before or after.
+    let (cursor, speaking_at, _) = wait_for(&page, "output_audio_buffer.started", cursor).await;
+    let (_, quiet_at, _) = wait_for(&page, "output_audio_buffer.stopped", cursor).await;
+    page.call("sleep", vec![json!(1500)]).await;
+    let trace: Vec<(f64, f64)> = page
+        .call("energySamples", vec![])
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p[0].as_f64().unwrap(), p[1].as_f64().unwrap()))
+        .collect();
+    // The jitter buffer plays a little behind the events: leave it 300 ms either side.
+    let trace_start = trace[0].0;
+    let before = energy_between(&trace, trace_start, speaking_at);
+    let during = energy_between(&trace, speaking_at, quiet_at + 300.0);
+    let after = energy_between(&trace, quiet_at + 300.0, quiet_at + 1500.0);
+    println!(
+        "received audio energy: before the answer {before:.6} over {:.0} ms, during {during:.6} over {:.0} ms, \
+         after {after:.6} over 1200 ms",
+        speaking_at - trace_start,
+        quiet_at - speaking_at
+    );
+    assert!(
+        during > 1e-3,
+        "Chromium decodes the emulator's voice: energy {during} while it speaks"
+    );
+    assert!(
+        before < during / 100.0 && after < during / 100.0,
+        "and near silence outside it: {before} before, {during} during, {after} after"
+    );
+
+    browser.close().await;
+}

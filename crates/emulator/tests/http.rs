@@ -424,3 +424,68 @@ async fn location_follows_the_mount_prefix() {
         "{location}"
     );
 }
+
+#[tokio::test]
+async fn a_preflight_gets_every_header_it_asks_for_on_every_route() {
+    let app = TestApp::spawn(EmulatorConfig::default()).await;
+    // What @openai/agents-realtime's WebRTC transport sends with its offer, and the Stainless SDKs' headers.
+    let asked = "authorization,content-type,x-openai-agents-sdk,openai-beta,x-stainless-lang";
+    for path in [
+        "/realtime/calls",
+        "/realtime/client_secrets",
+        "/realtime/calls/rtc_u1_x/hangup",
+    ] {
+        let res = app
+            .client
+            .request(reqwest::Method::OPTIONS, format!("{}{path}", app.base))
+            .header("origin", "http://localhost:5173")
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", asked)
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "{path}: {}", res.status());
+        let allowed = res.headers()["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .to_ascii_lowercase();
+        for header in asked.split(',') {
+            assert!(
+                allowed.contains(header),
+                "{path}: {header} not in {allowed}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_the_api_envelope() {
+    let app = TestApp::spawn(EmulatorConfig::default()).await;
+    let cases = [
+        (reqwest::Method::POST, "/realtime/nothing", 404),
+        (reqwest::Method::GET, "/models", 404),
+        (reqwest::Method::GET, "/realtime/client_secrets", 405),
+    ];
+    for (method, path, status) in cases {
+        let res = app
+            .client
+            .request(method.clone(), format!("{}{path}", app.base))
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), status, "{method} {path}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(
+            body["error"]["message"],
+            format!("Invalid URL ({method} /v1{path})"),
+            "{body}"
+        );
+        assert_eq!(body["error"]["type"], "invalid_request_error", "{body}");
+        assert!(
+            body["error"].as_object().unwrap().contains_key("param")
+                && body["error"].as_object().unwrap().contains_key("code"),
+            "{body}"
+        );
+    }
+}

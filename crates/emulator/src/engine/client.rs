@@ -7,6 +7,7 @@ use super::Engine;
 use super::conversation::{normalize_item, not_found, without_audio};
 use crate::io::FromEngine;
 use crate::params::{ParamError, integer_in, object, only_keys, string};
+use crate::session::Merge;
 
 pub const CLIENT_EVENT_TYPES: &[&str] = &[
     "session.update",
@@ -151,7 +152,8 @@ impl Engine {
         let patch = v
             .get("session")
             .ok_or_else(|| ParamError::missing("session"))?;
-        self.session = self.session.merged(patch, "session", true)?;
+        let merge = Merge::Update(self.sh.settings.model_change);
+        self.session = self.session.merged(patch, "session", merge)?;
         let session = self.session_json();
         self.sh
             .emit(json!({"type": "session.updated", "session": session}));

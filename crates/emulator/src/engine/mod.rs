@@ -19,7 +19,7 @@ use crate::config::{EmulatorConfig, Pace};
 use crate::ids;
 use crate::io::{FromEngine, ToEngine, TransportIo};
 use crate::scenario::Scenario;
-use crate::session::Session;
+use crate::session::{ModelChange, Session};
 
 use audio_in::InputAudio;
 pub use audio_in::is_speech;
@@ -35,6 +35,8 @@ pub struct EngineSettings {
     pub max_session: Duration,
     /// Close the call after this many server events (fault injection).
     pub close_after_events: Option<u32>,
+    /// What `session.update` does with another model.
+    pub model_change: ModelChange,
 }
 
 impl EngineSettings {
@@ -45,6 +47,7 @@ impl EngineSettings {
             scenario: config.scenario.clone(),
             max_session: config.max_session,
             close_after_events: config.effective_faults().close_after_events,
+            model_change: config.model_change,
         }
     }
 }

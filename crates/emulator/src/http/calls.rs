@@ -16,7 +16,7 @@ use crate::engine;
 use crate::ids;
 use crate::params::ParamError;
 use crate::rtc::{self, RtcError};
-use crate::session::Session;
+use crate::session::{Merge, Session};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -107,7 +107,9 @@ async fn create_call(
     let body = read_body(&state, req).await?;
     let session = match (caller, &body.session) {
         (Caller::Ephemeral(s), None) => s.with_new_id(),
-        (Caller::Ephemeral(s), Some(patch)) => s.with_new_id().merged(patch, "session", false)?,
+        (Caller::Ephemeral(s), Some(patch)) => {
+            s.with_new_id().merged(patch, "session", Merge::Create)?
+        }
         (Caller::Standard, patch) => Session::create(patch.as_ref(), "session")?,
     };
     precheck_offer(&body.sdp)?;
@@ -115,7 +117,7 @@ async fn create_call(
         tokio::time::sleep(delay).await;
     }
     let (handle, io) = engine::start(session, state.0.settings.clone());
-    let answer = match rtc::answer_offer(&body.sdp, state.config().rtc_host, io).await {
+    let answer = match rtc::answer_offer(&body.sdp, state.config().rtc_options(), io).await {
         Ok(answer) => answer,
         Err(RtcError::InvalidOffer(msg)) => {
             return Err(ApiError::InvalidOffer(format!("Invalid SDP offer. {msg}")));

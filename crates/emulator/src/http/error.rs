@@ -21,6 +21,13 @@ pub enum ApiError {
     InvalidOffer(String),
     #[error("unknown call {0}")]
     CallNotFound(String),
+    /// No such path, or not with this method (405 then, so `Allow` is not a lie).
+    #[error("no route {method} {path}")]
+    UnknownRoute {
+        method: String,
+        path: String,
+        status: StatusCode,
+    },
     #[error("injected fault: HTTP {status}")]
     Injected {
         status: u16,
@@ -78,6 +85,17 @@ impl IntoResponse for ApiError {
                 Some("call_not_found"),
                 format!("No active call with id '{id}'."),
                 Some("call_id".to_owned()),
+            ),
+            ApiError::UnknownRoute {
+                method,
+                path,
+                status,
+            } => (
+                status,
+                "invalid_request_error",
+                None,
+                format!("Invalid URL ({method} {path})"),
+                None,
             ),
             ApiError::Injected { status, retry_after } => {
                 let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

@@ -12,8 +12,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::http::{HeaderName, Method, header};
-use tower_http::cors::{Any, CorsLayer};
+use axum::extract::OriginalUri;
+use axum::http::{HeaderName, Method, StatusCode, header};
+use tower_http::cors::{AllowHeaders, Any, CorsLayer};
 
 use crate::config::{EmulatorConfig, Faults, HttpFault};
 use crate::engine::{EngineHandle, EngineSettings};
@@ -105,18 +106,39 @@ impl AppState {
 }
 
 /// The emulator's routes (`/realtime/client_secrets`, `/realtime/calls`, `/realtime/calls/{id}/hangup`),
-/// with CORS for browsers that post their offer directly.
+/// with CORS for browsers that post their offer directly, and the API's 404 envelope for any other path.
+///
+/// A preflight may ask for any request headers and gets them all: the SDKs add their own
+/// (`X-OpenAI-Agents-SDK`, `OpenAI-Beta`, `X-Stainless-*`), and what authenticates a call is its bearer key,
+/// not its origin.
 pub fn router(config: EmulatorConfig) -> Router {
     let cors = CorsLayer::new()
         .allow_origin(Any)
-        .allow_methods([Method::POST])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers(AllowHeaders::mirror_request())
         .expose_headers([header::LOCATION, HeaderName::from_static("retry-after")]);
     Router::new()
         .merge(client_secrets::router())
         .merge(calls::router())
+        .fallback(|method, uri| unknown_route(method, uri, StatusCode::NOT_FOUND))
+        .method_not_allowed_fallback(|method, uri| {
+            unknown_route(method, uri, StatusCode::METHOD_NOT_ALLOWED)
+        })
         .layer(cors)
         .with_state(AppState::new(config))
+}
+
+/// What the API answers for a path (or a method on it) it does not serve: its envelope and message.
+async fn unknown_route(
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    status: StatusCode,
+) -> ApiError {
+    ApiError::UnknownRoute {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+        status,
+    }
 }
 
 /// Serves the emulator under `/v1` until `shutdown` resolves.

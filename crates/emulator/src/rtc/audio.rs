@@ -1,12 +1,12 @@
 //! Audio of one call: the Opus frames the emulated model "speaks" to the browser, and the level of each packet
 //! the browser sends.
 //!
-//! Encoding and the level fallback use libopus through the `opus` crate (system library, Debian `libopus-dev`).
+//! Encoding and the level fallback use `opus-pure`, a pure-Rust Opus codec (decoding bit-exact with libopus).
 
 use std::f32::consts::TAU;
 use std::time::Duration;
 
-use opus::{Application, Channels, Decoder, Encoder};
+use opus_pure::{Application, MAX_PACKET_BYTES, MAX_PACKET_SAMPLES, OpusDecoder, OpusEncoder};
 
 /// Opus always runs at 48 kHz in WebRTC.
 pub const SAMPLE_RATE: u32 = 48_000;
@@ -15,8 +15,6 @@ pub const FRAME: Duration = Duration::from_millis(20);
 /// Samples in one 20 ms frame at 48 kHz.
 pub const FRAME_SAMPLES: usize = 960;
 
-/// The largest Opus packet the encoder may produce (RFC 6716 recommends 4000 bytes as a safe bound).
-const MAX_PACKET: usize = 4000;
 /// Peak amplitude of the voice (about -12 dBFS): clearly audible, never clipping.
 const PEAK: f32 = 0.25;
 /// Fade in and out over this many samples (5 ms) so starts and stops do not click.
@@ -25,7 +23,7 @@ const FADE_SAMPLES: usize = 240;
 /// The sending side: a voice-like tone while the engine plays, silence otherwise, one Opus frame per call of
 /// [`Speaker::next_frame`]. The encoder runs on every frame, silence included, so its state stays continuous.
 pub struct Speaker {
-    encoder: Encoder,
+    encoder: OpusEncoder,
     /// Frames still to play of the current utterance; 0 when silent.
     frames_left: u64,
     /// Samples played so far in the current utterance: drives the prosody.
@@ -45,15 +43,15 @@ impl std::fmt::Debug for Speaker {
 }
 
 impl Speaker {
-    pub fn new() -> Result<Self, opus::Error> {
-        let encoder = Encoder::new(SAMPLE_RATE, Channels::Mono, Application::Voip)?;
+    pub fn new() -> Result<Self, opus_pure::Error> {
+        let encoder = OpusEncoder::new(SAMPLE_RATE as i32, 1, Application::Voip)?;
         Ok(Self {
             encoder,
             frames_left: 0,
             position: 0,
             phase: 0.0,
             pcm: vec![0; FRAME_SAMPLES],
-            packet: vec![0; MAX_PACKET],
+            packet: vec![0; MAX_PACKET_BYTES],
         })
     }
 
@@ -74,7 +72,7 @@ impl Speaker {
     }
 
     /// The next 20 ms of audio as one Opus packet.
-    pub fn next_frame(&mut self) -> Result<Vec<u8>, opus::Error> {
+    pub fn next_frame(&mut self) -> Result<Vec<u8>, opus_pure::Error> {
         if self.frames_left > 0 {
             let last = self.frames_left == 1;
             self.synthesize(last);
@@ -82,7 +80,9 @@ impl Speaker {
         } else {
             self.pcm.fill(0);
         }
-        let n = self.encoder.encode(&self.pcm, &mut self.packet)?;
+        let n = self
+            .encoder
+            .encode_s16(&self.pcm, FRAME_SAMPLES, &mut self.packet)?;
         Ok(self.packet[..n].to_vec())
     }
 
@@ -127,7 +127,7 @@ impl Speaker {
 #[derive(Default)]
 pub struct LevelMeter {
     /// Created on the first packet without the extension.
-    decoder: Option<Decoder>,
+    decoder: Option<OpusDecoder>,
     pcm: Vec<i16>,
     /// Whether a packet was measured yet (logs where levels come from, once).
     measured: bool,
@@ -169,12 +169,14 @@ impl LevelMeter {
             return None;
         }
         if self.decoder.is_none() {
-            self.decoder = Decoder::new(SAMPLE_RATE, Channels::Mono).ok();
-            // 120 ms is the longest Opus packet.
-            self.pcm = vec![0; FRAME_SAMPLES * 6];
+            self.decoder = OpusDecoder::new(SAMPLE_RATE as i32, 1).ok();
+            // Room for the longest Opus packet (120 ms).
+            self.pcm = vec![0; MAX_PACKET_SAMPLES];
         }
         let decoder = self.decoder.as_mut()?;
-        let n = decoder.decode(payload, &mut self.pcm, false).ok()?;
+        let n = decoder
+            .decode_s16(payload, MAX_PACKET_SAMPLES, &mut self.pcm)
+            .ok()?;
         Some(dbov(&self.pcm[..n]))
     }
 }
@@ -197,7 +199,7 @@ pub fn dbov(samples: &[i16]) -> u8 {
 
 /// Audio duration carried by one Opus packet, read from its TOC byte; 20 ms when it cannot be parsed.
 pub fn packet_duration(payload: &[u8]) -> Duration {
-    opus::packet::get_nb_samples(payload, SAMPLE_RATE)
+    opus_pure::packet::samples_48k(payload)
         .map(|n| Duration::from_micros(n as u64 * 1_000_000 / u64::from(SAMPLE_RATE)))
         .unwrap_or(FRAME)
 }

@@ -14,7 +14,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use super::audio::{FRAME_SAMPLES, LevelMeter, SILENCE_DBOV, Speaker};
-use super::{answer_offer, install_crypto};
+use super::{RtcOptions, answer_offer, install_crypto};
 use crate::io::{FromEngine, ToEngine, TransportIo};
 
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -59,7 +59,7 @@ impl Client {
             to_engine,
             from_engine,
         };
-        let answer = answer_offer(&offer.to_sdp_string(), local.ip(), io)
+        let answer = answer_offer(&offer.to_sdp_string(), RtcOptions::on(local.ip()), io)
             .await
             .unwrap();
         assert_eq!(

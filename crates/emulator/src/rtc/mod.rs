@@ -4,9 +4,8 @@
 //! single host candidate on a fresh UDP socket, relays the channel's text messages to the engine, sends a
 //! voice-like Opus track while the engine says so, and reports the level of the received audio.
 //!
-//! Audio out: 20 ms Opus frames (48 kHz mono) encoded live by libopus through the `opus` crate, which links
-//! the system library (Debian `libopus-dev`, found with `pkg-config`): a synthetic voice during
-//! `PlayAudio`, encoded silence otherwise so the browser's track keeps its clock.
+//! Audio out: 20 ms Opus frames (48 kHz mono) encoded live by `opus-pure`, a pure-Rust Opus codec: a
+//! synthetic voice during `PlayAudio`, encoded silence otherwise so the browser's track keeps its clock.
 //!
 //! Audio in: each received packet becomes `ToEngine::InputLevel`. The level is the RFC 6464
 //! `ssrc-audio-level` header extension that Chromium sends (str0m keeps it in the answer); a peer that did
@@ -22,6 +21,7 @@ use std::sync::Once;
 use std::time::Instant;
 
 use str0m::change::SdpOffer;
+use str0m::rtp::Extension;
 use str0m::{Candidate, RtcConfig};
 use tokio::net::UdpSocket;
 
@@ -46,11 +46,30 @@ pub enum RtcError {
     Io(#[from] std::io::Error),
 }
 
-/// Accepts `offer_sdp`, binds a UDP socket on `host`, spawns the call's task (which drives `io` until the peer
-/// closes or the engine sends `FromEngine::Close`) and returns the SDP answer.
+/// How the emulator answers offers.
+#[derive(Clone, Copy, Debug)]
+pub struct RtcOptions {
+    /// Address the call's UDP socket binds and advertises as its one ICE host candidate.
+    pub host: IpAddr,
+    /// Keep RFC 6464 `ssrc-audio-level` in the answer when offered (the real service does). Off, the browser
+    /// sends no level, and the emulator decodes its Opus to measure the voice.
+    pub audio_level: bool,
+}
+
+impl RtcOptions {
+    pub fn on(host: IpAddr) -> Self {
+        Self {
+            host,
+            audio_level: true,
+        }
+    }
+}
+
+/// Accepts `offer_sdp`, binds a UDP socket on `options.host`, spawns the call's task (which drives `io` until
+/// the peer closes or the engine sends `FromEngine::Close`) and returns the SDP answer.
 pub async fn answer_offer(
     offer_sdp: &str,
-    host: IpAddr,
+    options: RtcOptions,
     io: TransportIo,
 ) -> Result<String, RtcError> {
     let offer = parse_offer(offer_sdp)?;
@@ -58,14 +77,22 @@ pub async fn answer_offer(
     let speaker = audio::Speaker::new()
         .map_err(|e| std::io::Error::other(format!("could not create the Opus encoder: {e}")))?;
 
-    let socket = UdpSocket::bind(SocketAddr::new(host, 0)).await?;
+    let socket = UdpSocket::bind(SocketAddr::new(options.host, 0)).await?;
     let local = socket.local_addr()?;
-    let mut rtc = RtcConfig::new()
+    let mut config = RtcConfig::new()
         .clear_codecs()
         .enable_opus(true, false)
         .set_sctp_max_message_size(MAX_MESSAGE_SIZE)
-        .set_sctp_max_buffered_amount(MAX_BUFFERED)
-        .build(Instant::now());
+        .set_sctp_max_buffered_amount(MAX_BUFFERED);
+    if !options.audio_level {
+        // The audio extensions of str0m's standard map (Chromium's ids), without RFC 6464.
+        config = config
+            .clear_extension_map()
+            .set_extension(2, Extension::AbsoluteSendTime)
+            .set_extension(3, Extension::TransportSequenceNumber)
+            .set_extension(4, Extension::RtpMid);
+    }
+    let mut rtc = config.build(Instant::now());
     let candidate = Candidate::host(local, "udp").map_err(|e| {
         std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
@@ -108,6 +135,10 @@ fn install_crypto() {
 mod tests {
     use super::*;
     use tokio::sync::mpsc;
+
+    fn localhost() -> RtcOptions {
+        RtcOptions::on("127.0.0.1".parse().unwrap())
+    }
 
     use crate::io::{FromEngine, ToEngine};
 
@@ -180,9 +211,7 @@ a=max-message-size:262144\r\n";
     #[tokio::test]
     async fn answers_a_chromium_offer_with_opus_the_audio_level_extension_and_one_host_candidate() {
         let (io, _rx, _tx) = io();
-        let answer = answer_offer(CHROMIUM_OFFER, "127.0.0.1".parse().unwrap(), io)
-            .await
-            .unwrap();
+        let answer = answer_offer(CHROMIUM_OFFER, localhost(), io).await.unwrap();
         assert!(answer.contains("m=audio"), "{answer}");
         assert!(answer.contains("opus/48000/2"), "{answer}");
         assert!(
@@ -203,8 +232,21 @@ a=max-message-size:262144\r\n";
     }
 
     #[tokio::test]
+    async fn without_audio_level_the_answer_leaves_rfc_6464_out() {
+        let (io, _rx, _tx) = io();
+        let options = RtcOptions {
+            audio_level: false,
+            ..localhost()
+        };
+        let answer = answer_offer(CHROMIUM_OFFER, options, io).await.unwrap();
+        assert!(answer.contains("opus/48000/2"), "{answer}");
+        assert!(!answer.contains("ssrc-audio-level"), "{answer}");
+        assert!(answer.contains("transport-wide-cc"), "{answer}");
+    }
+
+    #[tokio::test]
     async fn rejects_garbage_and_offers_without_audio() {
-        let host: IpAddr = "127.0.0.1".parse().unwrap();
+        let host = localhost();
         let err = answer_offer("hello", host, io().0).await.unwrap_err();
         assert!(
             matches!(&err, RtcError::InvalidOffer(m) if m.contains("unparsable")),
@@ -225,9 +267,7 @@ a=max-message-size:262144\r\n";
     #[tokio::test]
     async fn the_call_ends_and_says_so_when_the_engine_lets_go() {
         let (io, mut rx, tx) = io();
-        answer_offer(CHROMIUM_OFFER, "127.0.0.1".parse().unwrap(), io)
-            .await
-            .unwrap();
+        answer_offer(CHROMIUM_OFFER, localhost(), io).await.unwrap();
         drop(tx);
         let last = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv())
             .await

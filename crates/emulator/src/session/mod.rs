@@ -80,19 +80,39 @@ impl Default for Session {
     }
 }
 
+/// How a patch applies to a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Merge {
+    /// A client-secret or call `session` body: every field may be set.
+    Create,
+    /// `session.update`: the model stays what it is.
+    Update(ModelChange),
+}
+
+/// What `session.update` does with a `model` other than the session's. The real API's rule is not
+/// documented; PROTOCOL §15.4's best guess (from live captures, 🟡) is that it is silently ignored, and
+/// agents-js sends its own default model in every update.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ModelChange {
+    /// Keep the session's model; apply the rest of the update.
+    #[default]
+    Ignore,
+    /// Refuse the whole update with `invalid_value` on `session.model`.
+    Reject,
+}
+
 impl Session {
     /// A new session from a client-secret or call `session` body (`param` is where it sits, e.g. `session`).
     pub fn create(patch: Option<&Value>, param: &str) -> Result<Session, ParamError> {
         let base = Session::default();
         match patch {
-            Some(p) => base.merged(p, param, false),
+            Some(p) => base.merged(p, param, Merge::Create),
             None => Ok(base),
         }
     }
 
     /// A copy with `patch` applied; the whole patch is rejected on the first error.
-    /// `update` marks `session.update`, where the model may not change.
-    pub fn merged(&self, patch: &Value, param: &str, update: bool) -> Result<Session, ParamError> {
+    pub fn merged(&self, patch: &Value, param: &str, merge: Merge) -> Result<Session, ParamError> {
         let p = object(patch, param)?;
         only_keys(p, SESSION_KEYS, param)?;
         let at = |k: &str| join(param, k);
@@ -115,13 +135,19 @@ impl Session {
                 "type" => {}
                 "model" => {
                     let m = string(v, &param)?;
-                    if update && s.get("model").and_then(Value::as_str) != Some(m) {
-                        return Err(ParamError::invalid_value(
-                            &param,
-                            "Cannot update a session's model.",
-                        ));
+                    match merge {
+                        Merge::Create => {
+                            s.insert(k.clone(), v.clone());
+                        }
+                        Merge::Update(_) if s.get("model").and_then(Value::as_str) == Some(m) => {}
+                        Merge::Update(ModelChange::Ignore) => {}
+                        Merge::Update(ModelChange::Reject) => {
+                            return Err(ParamError::invalid_value(
+                                &param,
+                                "Cannot update a session's model.",
+                            ));
+                        }
                     }
-                    s.insert(k.clone(), v.clone());
                 }
                 "instructions" => {
                     string(v, &param)?;
@@ -165,7 +191,7 @@ impl Session {
                 }
                 "tracing" => {
                     if s.get("tracing").is_some_and(|t| !t.is_null())
-                        && update
+                        && matches!(merge, Merge::Update(_))
                         && *v != s["tracing"]
                     {
                         return Err(ParamError::invalid_value(
@@ -313,7 +339,7 @@ mod tests {
             .merged(
                 &json!({"type": "realtime", "audio": {"output": {"voice": "marin"}}}),
                 "session",
-                true,
+                Merge::Update(ModelChange::Ignore),
             )
             .unwrap();
         assert_eq!(s2.to_json()["audio"]["output"]["voice"], "marin");
@@ -328,7 +354,7 @@ mod tests {
             .merged(
                 &json!({"type": "realtime", "modalities": ["text"]}),
                 "session",
-                false,
+                Merge::Create,
             )
             .unwrap_err();
         assert_eq!(
@@ -339,7 +365,7 @@ mod tests {
             .merged(
                 &json!({"type": "realtime", "audio": {"input": {"format": "pcm16"}}}),
                 "session",
-                false,
+                Merge::Create,
             )
             .unwrap_err();
         assert_eq!(
@@ -347,7 +373,11 @@ mod tests {
             ("invalid_type", Some("session.audio.input.format"))
         );
         let e = s
-            .merged(&json!({"instructions": "x"}), "session", true)
+            .merged(
+                &json!({"instructions": "x"}),
+                "session",
+                Merge::Update(ModelChange::Ignore),
+            )
             .unwrap_err();
         assert_eq!(e.code, "missing_required_parameter");
     }
@@ -358,9 +388,34 @@ mod tests {
             .merged(
                 &json!({"type": "realtime", "audio": {"input": {"turn_detection": null}}}),
                 "session",
-                true,
+                Merge::Update(ModelChange::Ignore),
             )
             .unwrap();
         assert_eq!(s.turn_detection(), TurnDetection::Manual);
+    }
+
+    #[test]
+    fn an_update_keeps_the_model_or_refuses_a_new_one_as_configured() {
+        let s = Session::create(
+            Some(&json!({"type": "realtime", "model": "gpt-realtime"})),
+            "session",
+        )
+        .unwrap();
+        let patch = json!({"type": "realtime", "model": "gpt-realtime-2.1", "instructions": "Hi."});
+        let kept = s
+            .merged(&patch, "session", Merge::Update(ModelChange::Ignore))
+            .unwrap();
+        assert_eq!(kept.to_json()["model"], "gpt-realtime");
+        assert_eq!(kept.to_json()["instructions"], "Hi.");
+        let e = s
+            .merged(&patch, "session", Merge::Update(ModelChange::Reject))
+            .unwrap_err();
+        assert_eq!(
+            (e.code, e.param.as_deref()),
+            ("invalid_value", Some("session.model"))
+        );
+        let same = json!({"type": "realtime", "model": "gpt-realtime"});
+        s.merged(&same, "session", Merge::Update(ModelChange::Reject))
+            .unwrap();
     }
 }

@@ -139,6 +139,25 @@ export async function audioStats() {
   };
 }
 
+let energyTrace = [];
+/**
+ * Samples the received audio's cumulative energy (inbound-rtp `totalAudioEnergy`) every 20 ms from now on,
+ * on the same clock as the events' `at`; `energyTrace()` returns the samples as `[at, energy]` pairs.
+ */
+export function traceEnergy() {
+  energyTrace = [];
+  const sample = async () => {
+    const { totalAudioEnergy = 0 } = await audioStats();
+    energyTrace.push([performance.now(), totalAudioEnergy]);
+  };
+  setInterval(sample, 20);
+  return sample();
+}
+
+export function energySamples() {
+  return energyTrace;
+}
+
 /** Resolves after `ms` (lets audio flow between two measurements). */
 export function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
