@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 use realtime_token::{ApiKey, ExpiresAfter, SessionConfig};
 
 pub use crate::access::AccessSecret;
@@ -122,6 +122,32 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// The configuration from the command line and the environment (`.env` already loaded into it). A
+    /// variable that is set but empty (`OPENAI_API_KEY=`, the shape `.env.example` invites) counts as unset:
+    /// the setting takes its default, or stays off. Exits with clap's message on a bad value.
+    pub fn from_env_and_args() -> Self {
+        let matches = Self::command_ignoring_empty_env().get_matches();
+        Self::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+
+    /// `Config::command()` without the environment variables that are set to an empty (or blank) value.
+    fn command_ignoring_empty_env() -> clap::Command {
+        let mut command = Self::command();
+        let empty: Vec<clap::Id> = command
+            .get_arguments()
+            .filter(|arg| {
+                arg.get_env()
+                    .and_then(std::env::var_os)
+                    .is_some_and(|value| value.to_string_lossy().trim().is_empty())
+            })
+            .map(|arg| arg.get_id().clone())
+            .collect();
+        for id in empty {
+            command = command.mut_arg(id, |arg| arg.env(None::<&str>));
+        }
+        command
+    }
+
     /// The defaults, as `realtime-console` with no flags and an empty environment would use them.
     pub fn for_tests(database_url: String) -> Self {
         Self {
@@ -288,7 +314,6 @@ mod tests {
 
     #[test]
     fn help_documents_the_upstream_and_access_flags() {
-        use clap::CommandFactory;
         let help = Config::command().render_long_help().to_string();
         for flag in [
             "OPENAI_API_KEY",

@@ -58,11 +58,11 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
-    state
+    let upstream = state
         .upstream
         .start(addr)
         .context("pointing the upstream client at the built-in emulator")?;
-    tracing::info!("realtime-console listening on http://{addr}");
+    tracing::info!("realtime-console listening on http://{addr} (upstream: {upstream})");
     let store = state.store.clone();
     axum::serve(
         listener,

@@ -1,11 +1,10 @@
-use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // A missing .env is normal; the environment and flags still apply.
     let _ = dotenvy::dotenv();
-    let config = realtime_console::Config::parse();
+    let config = realtime_console::Config::from_env_and_args();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),

@@ -93,16 +93,14 @@ impl Upstream {
         })
     }
 
-    /// Called once the server listens on `addr`: points the emulator's client at it, and says in one log
-    /// line which upstream is in use.
-    pub fn start(&self, addr: SocketAddr) -> Result<(), Box<realtime_token::Error>> {
+    /// Called once the server listens on `addr`: points the emulator's client at it. Answers which upstream
+    /// is in use, for the start-up line.
+    pub fn start(&self, addr: SocketAddr) -> Result<String, Box<realtime_token::Error>> {
         match &self.mode {
-            Mode::OpenAi { base_url } => {
-                tracing::info!(
-                    "upstream: the OpenAI Realtime API at {}",
-                    origin(base_url).unwrap_or("(unparsable base URL)")
-                );
-            }
+            Mode::OpenAi { base_url } => Ok(format!(
+                "the OpenAI Realtime API at {}",
+                origin(base_url).unwrap_or("(unparsable base URL)")
+            )),
             Mode::Emulator { key, .. } => {
                 let ip = match addr.ip() {
                     IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -119,15 +117,12 @@ impl Upstream {
                         .connect_timeout(self.connect_timeout)
                         .timeout(self.timeout),
                 )?;
-                if self.client.set(client).is_ok() {
-                    tracing::info!(
-                        "upstream: no OPENAI_API_KEY, so the built-in emulator at {base_url} stands in for \
-                         the OpenAI Realtime API"
-                    );
-                }
+                let _ = self.client.set(client);
+                Ok(format!(
+                    "the built-in emulator at {base_url} (no OPENAI_API_KEY is set)"
+                ))
             }
         }
-        Ok(())
     }
 
     pub fn client(&self) -> Result<&Client, NotStarted> {
@@ -142,11 +137,22 @@ impl Upstream {
         }
     }
 
-    /// Where a browser holding an ephemeral key posts its SDP offer. Same-origin (relative) for the emulator.
-    pub fn calls_url(&self) -> String {
+    /// Where a client holding an ephemeral key posts its SDP offer, as an absolute URL (clients such as the
+    /// agents SDK do `new URL(calls_url)`). The emulator is on the console's own origin: `request_origin`,
+    /// the origin the request came to, or the address the server listens on when the request named none.
+    pub fn calls_url(&self, request_origin: Option<&str>) -> String {
         match &self.mode {
             Mode::OpenAi { base_url } => format!("{base_url}/realtime/calls"),
-            Mode::Emulator { .. } => format!("{EMULATOR_PREFIX}/realtime/calls"),
+            Mode::Emulator { .. } => {
+                let origin = request_origin
+                    .map(str::to_owned)
+                    .or_else(|| {
+                        let base = self.client.get()?.base_url();
+                        origin(base).map(str::to_owned)
+                    })
+                    .unwrap_or_default();
+                format!("{origin}{EMULATOR_PREFIX}/realtime/calls")
+            }
         }
     }
 

@@ -502,15 +502,45 @@ async fn health_and_unknown_routes() {
     let app = TestApp::spawn().await;
     let res = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(res.status(), 200);
-    let res = app
-        .client
-        .get(app.url("/api/nothing"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 404);
-    error_of(&res.json().await.unwrap());
-    let res = app.client.get(app.url("/nothing")).send().await.unwrap();
-    assert_eq!(res.status(), 404);
-    assert!(res.text().await.unwrap().contains("There is no page here"));
+    // Under the APIs, the upstream's envelope: the console's own, the emulator's mount and `/v1`.
+    let cases = [
+        (reqwest::Method::GET, "/api/nothing", 404),
+        (reqwest::Method::POST, "/api/sessions/x/y/z", 404),
+        (reqwest::Method::PUT, "/api/sessions", 405),
+        (reqwest::Method::POST, "/v1/realtime/nothing", 404),
+        (reqwest::Method::POST, "/emulator/v1/realtime/nothing", 404),
+        (reqwest::Method::GET, "/emulator/v1/realtime/calls", 405),
+        (reqwest::Method::GET, "/emulator", 404),
+    ];
+    for (method, path, status) in cases {
+        let res = app
+            .client
+            .request(method.clone(), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), status, "{method} {path}");
+        let body: Value = res.json().await.unwrap();
+        let (_, message, _) = error_of(&body);
+        assert_eq!(message, format!("Invalid URL ({method} {path})"), "{body}");
+    }
+    // Pages: the error page.
+    for (method, status) in [(reqwest::Method::GET, 404), (reqwest::Method::POST, 404)] {
+        let res = app
+            .client
+            .request(method, app.url("/nothing"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), status);
+        assert!(res.text().await.unwrap().contains("There is no page here"));
+    }
+    let res = app.client.delete(app.url("/")).send().await.unwrap();
+    assert_eq!(res.status(), 405);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("cannot be requested that way")
+    );
 }

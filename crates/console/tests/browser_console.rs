@@ -242,14 +242,17 @@ async fn a_developer_talks_calls_a_tool_interrupts_and_everything_is_recorded() 
         first_server > 0,
         "the opening and connect events come before session.created"
     );
-    let session: Value = reqwest::get(server.url(&format!("/api/sessions/{id}")))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let session = server.get_json(&format!("/api/sessions/{id}")).await;
     assert!(session["ended_at"].is_i64(), "{session}");
     assert_eq!(session["flow"], "ephemeral");
+    // The call id the browser read from its SDP answer's `Location` is on the session (the library shows it).
+    let disconnected = events
+        .iter()
+        .find(|e| e["event"]["type"] == "console.disconnect")
+        .unwrap();
+    let call_id = disconnected["event"]["call_id"].as_str().unwrap();
+    assert!(call_id.starts_with("rtc_"), "{disconnected}");
+    assert_eq!(session["call_id"], call_id, "{session}");
 
     // Unified flow, with turn detection off: the server forwards the offer with the session; push-to-talk
     // clears the input buffer on press, commits it and asks for an answer on release; disconnect hangs

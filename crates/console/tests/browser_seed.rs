@@ -11,12 +11,6 @@ mod harness;
 use harness::{Browser, Server, free_port};
 use serde_json::{Value, json};
 
-async fn get(server: &Server, path: &str) -> Value {
-    let res = reqwest::get(server.url(path)).await.unwrap();
-    assert_eq!(res.status(), 200, "GET {path}");
-    res.json().await.unwrap()
-}
-
 async fn connect(b: &Browser) -> String {
     b.click("connect").await;
     b.wait_until(
@@ -80,7 +74,7 @@ async fn open_in_console_seeds_the_config_and_the_conversation() {
     let old = connect(&b).await;
     talk(&b, "hello from the first session").await;
     disconnect(&b, &old).await;
-    let old_session = get(&server, &format!("/api/sessions/{old}")).await;
+    let old_session = server.get_json(&format!("/api/sessions/{old}")).await;
     let old_config = old_session["config"].clone();
     assert_eq!(
         old_config["instructions"], "Seeded instructions: answer briefly.",
@@ -137,7 +131,7 @@ async fn open_in_console_seeds_the_config_and_the_conversation() {
     disconnect(&b, &new).await;
 
     // Marked, same config.
-    let new_session = get(&server, &format!("/api/sessions/{new}")).await;
+    let new_session = server.get_json(&format!("/api/sessions/{new}")).await;
     assert_eq!(new_session["seeded_from"], json!(old), "{new_session}");
     let mut new_config = new_session["config"].clone();
     let mut old_config = old_config;
@@ -239,7 +233,7 @@ async fn open_in_console_seeds_the_config_and_the_conversation() {
     );
     let plain = connect(&b).await;
     disconnect(&b, &plain).await;
-    let plain_session = get(&server, &format!("/api/sessions/{plain}")).await;
+    let plain_session = server.get_json(&format!("/api/sessions/{plain}")).await;
     assert_eq!(plain_session["seeded_from"], Value::Null, "{plain_session}");
     assert!(
         of_type(

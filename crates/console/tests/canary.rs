@@ -296,7 +296,10 @@ async fn a_public_address_with_an_access_secret_guards_every_page_and_api() {
         .unwrap();
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
-    assert_eq!(body["console"]["calls_url"], "/emulator/v1/realtime/calls");
+    assert_eq!(
+        body["console"]["calls_url"],
+        url("/emulator/v1/realtime/calls")
+    );
 
     let res = http
         .get(url(&format!("/?access={secret}")))

@@ -118,3 +118,43 @@ async fn timeline_types_seeds_search_and_pages() {
         .unwrap();
     assert_eq!(missing.status(), 404);
 }
+
+#[tokio::test]
+async fn the_browser_reports_an_ephemeral_calls_id_once() {
+    let app = TestApp::spawn().await;
+    let id = app.new_session_id().await;
+    let patch = |body: Value| {
+        app.client
+            .patch(app.url(&format!("/api/sessions/{id}")))
+            .json(&body)
+            .send()
+    };
+    let bad = patch(json!({"call_id": "not a call"})).await.unwrap();
+    assert_eq!(bad.status(), 400);
+    let body: Value = bad.json().await.unwrap();
+    assert_eq!(body["error"]["param"], "call_id", "{body}");
+    assert_eq!(
+        app.get_json(&format!("/api/sessions/{id}")).await["call_id"],
+        Value::Null
+    );
+
+    let res = patch(json!({"call_id": "rtc_u1_abc123"})).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["call_id"],
+        "rtc_u1_abc123"
+    );
+    // Set once: a later value does not replace it.
+    let res = patch(json!({"call_id": "rtc_u1_other"})).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["call_id"],
+        "rtc_u1_abc123"
+    );
+    let found: Value = app.get_json("/api/sessions?q=rtc_u1_abc123").await;
+    assert_eq!(
+        found["sessions"][0]["id"],
+        json!(id),
+        "the library finds it by call id"
+    );
+}

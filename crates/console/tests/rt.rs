@@ -214,6 +214,11 @@ async fn unified_forwards_the_offer_as_multipart_and_hangs_up() {
     let sid = h["x-console-session-id"].to_str().unwrap().to_owned();
     let call_id = h["x-call-id"].to_str().unwrap().to_owned();
     assert!(call_id.starts_with("rtc_"));
+    // `Location` is the upstream call, as in the upstream's own answer: clients take its last segment.
+    assert_eq!(
+        h["location"],
+        format!("{}/realtime/calls/{call_id}", upstream.base_url()).as_str()
+    );
     assert_eq!(res.text().await.unwrap(), fixtures::SDP_ANSWER);
 
     let sent = &upstream.requests_to(Route::Calls)[0];

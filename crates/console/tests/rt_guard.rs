@@ -187,7 +187,11 @@ async fn without_a_key_the_emulator_is_the_upstream() {
     let body: Value = res.json().await.unwrap();
     assert!(body["value"].as_str().unwrap().starts_with("ek_"), "{body}");
     assert_eq!(body["session"]["instructions"], "Emulated.");
-    assert_eq!(body["console"]["calls_url"], "/emulator/v1/realtime/calls");
+    // Absolute, on the origin the request came to: the agents SDK does `new URL(calls_url)`.
+    assert_eq!(
+        body["console"]["calls_url"],
+        app.url("/emulator/v1/realtime/calls")
+    );
     let sid = body["console"]["session_id"].as_str().unwrap();
     let events = app.events(sid).await;
     assert_eq!(events[0]["event"]["upstream"], "emulator");

@@ -22,6 +22,7 @@ pub struct NewSession {
 #[derive(Debug, Clone, Default)]
 pub struct SessionPatch {
     pub label: Option<String>,
+    /// The upstream call; set once, later values are ignored.
     pub call_id: Option<String>,
     pub ended: bool,
     /// The session this one was seeded from ("Open in console"); set once, later values are ignored.
@@ -236,7 +237,7 @@ pub(crate) fn update(
 ) -> Result<Option<Session>> {
     let changed = conn
         .prepare_cached(
-            "UPDATE sessions SET label = COALESCE(?, label), call_id = COALESCE(?, call_id), \
+            "UPDATE sessions SET label = COALESCE(?, label), call_id = COALESCE(call_id, ?), \
              seeded_from = COALESCE(seeded_from, ?), \
              ended_at = CASE WHEN ? AND ended_at IS NULL THEN ? ELSE ended_at END WHERE id = ?",
         )?

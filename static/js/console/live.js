@@ -21,6 +21,16 @@ async function storedEvents(sessionId, afterSeq, limit) {
   return (await res.json()).events || [];
 }
 
+/** The call id of an ephemeral-flow session, which only the browser learns (the SDP answer's `Location`). */
+async function reportCall(sessionId, callId) {
+  const res = await fetch(`/api/sessions/${encodeURIComponent(sessionId)}`, {
+    method: 'PATCH',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ call_id: callId }),
+  });
+  if (!res.ok) throw new Error(`recording the call id: HTTP ${res.status}`);
+}
+
 async function markEnded(sessionId) {
   await fetch(`/api/sessions/${encodeURIComponent(sessionId)}`, {
     method: 'PATCH',
@@ -190,6 +200,11 @@ export function createLive({ audioEl, onEntry, onState, onPhase, onRecStats, onC
       }
       conn.micTrack = micTrack;
       connecting = false;
+      if (conn.flow === 'ephemeral' && conn.callId && sessionId) {
+        reportCall(sessionId, conn.callId).catch((e) => {
+          system({ type: 'console.error', where: 'call_id', message: String(e?.message || e) });
+        });
+      }
     },
 
     async disconnect() {

@@ -4,6 +4,7 @@ mod error;
 mod events;
 mod json;
 mod library;
+mod origin;
 mod pages;
 mod rt;
 mod security;
@@ -30,7 +31,9 @@ pub fn router(state: AppState) -> Router {
         .merge(events::router())
         .merge(rt::router())
         .route("/healthz", get(healthz))
-        .nest_service("/static", static_files);
+        .nest_service("/static", static_files)
+        .fallback(pages::not_found)
+        .method_not_allowed_fallback(pages::method_not_allowed);
     if let Some(emulator) = state.upstream.emulator_router() {
         app = app.nest_service(crate::upstream::EMULATOR_PREFIX, emulator);
     }

@@ -4,14 +4,14 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/", get(index)).fallback(not_found)
+    Router::new().route("/", get(index))
 }
 
 /// The live console. Everything it does happens in the browser (`static/js/console.js`); the page says
@@ -53,14 +53,37 @@ pub(super) fn error_page(status: StatusCode, message: &str) -> Response {
     }
 }
 
-async fn not_found(uri: axum::http::Uri) -> Response {
-    if uri.path().starts_with("/api/") {
-        return super::error::envelope(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no such endpoint",
-            None,
-        );
+/// A JSON API's path: what it does not serve is answered with the API's envelope, not a page.
+fn is_api(path: &str) -> bool {
+    ["/api", "/v1", "/emulator"]
+        .iter()
+        .any(|root| path == *root || path.starts_with(&format!("{root}/")))
+}
+
+/// No route for the path: the upstream API's 404 (`Invalid URL (…)`) under the APIs, a page elsewhere.
+pub(super) async fn not_found(method: Method, uri: Uri) -> Response {
+    if is_api(uri.path()) {
+        return unknown_url(StatusCode::NOT_FOUND, &method, &uri);
     }
     error_page(StatusCode::NOT_FOUND, "There is no page here.")
+}
+
+/// A route for the path, but not for the method.
+pub(super) async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    if is_api(uri.path()) {
+        return unknown_url(StatusCode::METHOD_NOT_ALLOWED, &method, &uri);
+    }
+    error_page(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "This page cannot be requested that way.",
+    )
+}
+
+fn unknown_url(status: StatusCode, method: &Method, uri: &Uri) -> Response {
+    super::error::envelope(
+        status,
+        "unknown_url",
+        &format!("Invalid URL ({method} {})", uri.path()),
+        None,
+    )
 }

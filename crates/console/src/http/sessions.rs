@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use realtime_store::{NewSession, Session, SessionId, SessionPage, SessionPatch, SessionQuery};
+use realtime_token::CallId;
 use serde::Deserialize;
 
 use super::error::{ApiError, Result};
@@ -149,6 +150,9 @@ struct PatchBody {
     ended: Option<bool>,
     /// The session this one was seeded from ("Open in console"); set once.
     seeded_from: Option<String>,
+    /// The upstream call of an ephemeral-flow session, which only the browser learns (from the `Location`
+    /// of its SDP answer); set once.
+    call_id: Option<String>,
 }
 
 async fn update(
@@ -176,9 +180,23 @@ async fn update(
             )
         })?),
     };
+    let call_id = match body.call_id.as_deref() {
+        None => None,
+        Some(raw) => Some(
+            CallId::parse(raw)
+                .map_err(|_| {
+                    ApiError::bad_request(
+                        "invalid_value",
+                        "`call_id` must be a call id such as `rtc_…`",
+                        "call_id",
+                    )
+                })?
+                .to_string(),
+        ),
+    };
     let patch = SessionPatch {
         label,
-        call_id: None,
+        call_id,
         ended: body.ended == Some(true),
         seeded_from,
     };

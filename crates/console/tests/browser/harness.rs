@@ -45,6 +45,8 @@ pub struct Server {
     child: Child,
     pub port: u16,
     pub db: PathBuf,
+    /// Every line the server printed so far, stdout and stderr.
+    logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -78,16 +80,19 @@ impl Server {
         let mut child = command.spawn().expect("start realtime-console");
         let (tx, rx) = std::sync::mpsc::channel();
         let echo = std::env::var_os("TEST_LOG").is_some();
+        let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         for stream in [
             Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
             Box::new(child.stderr.take().unwrap()),
         ] {
             let tx = tx.clone();
+            let logs = logs.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
                     if echo {
                         eprintln!("[server] {line}");
                     }
+                    logs.lock().unwrap().push(line.clone());
                     if line.contains("listening on http://") {
                         let _ = tx.send(());
                     }
@@ -111,11 +116,28 @@ impl Server {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Self { child, port, db }
+        Self {
+            child,
+            port,
+            db,
+            logs,
+        }
+    }
+
+    /// What the server has printed so far, one line each.
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap().join("\n")
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// `GET path`, which must answer 200; its JSON body.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let res = reqwest::get(self.url(path)).await.unwrap();
+        assert_eq!(res.status(), 200, "GET {path}");
+        res.json().await.unwrap()
     }
 
     /// Every stored event of a session, in seq order, read page by page through the API.

@@ -23,6 +23,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::error::ApiError;
 use super::json::{parse_json_or_default, read_body};
+use super::origin::RequestOrigin;
 use super::sessions::check_label;
 use crate::AppState;
 use error::RtError;
@@ -76,22 +77,25 @@ fn label_query(uri: &Uri) -> Result<Option<String>, ApiError> {
 async fn token_post(
     _: Admitted,
     State(state): State<AppState>,
+    RequestOrigin(origin): RequestOrigin,
     body: Body,
 ) -> Result<Response, RtError> {
     let bytes = read_body(body, MAX_TOKEN_BODY).await?;
     let body: TokenBody = parse_json_or_default(&bytes)?;
-    mint(&state, body).await
+    mint(&state, origin.as_deref(), body).await
 }
 
 /// `GET /api/rt/token[?label=…]`, for clients written after the seed example: the defaults, no overrides.
 async fn token_get(
     _: Admitted,
     State(state): State<AppState>,
+    RequestOrigin(origin): RequestOrigin,
     uri: Uri,
 ) -> Result<Response, RtError> {
     let label = label_query(&uri)?;
     mint(
         &state,
+        origin.as_deref(),
         TokenBody {
             session: None,
             label,
@@ -101,8 +105,13 @@ async fn token_get(
 }
 
 /// Mints a key for the effective session; answers the upstream's JSON plus a `console` object with the
-/// new console session, where to post the SDP offer and the browser's first seq.
-async fn mint(state: &AppState, body: TokenBody) -> Result<Response, RtError> {
+/// new console session, where to post the SDP offer (absolute, on `origin` for the emulator) and the
+/// browser's first seq.
+async fn mint(
+    state: &AppState,
+    origin: Option<&str>,
+    body: TokenBody,
+) -> Result<Response, RtError> {
     let label = check_label(body.label)?;
     let session = overrides::effective_session(&state.config, body.session.as_ref())?;
     let client = state.upstream.client()?;
@@ -131,7 +140,7 @@ async fn mint(state: &AppState, body: TokenBody) -> Result<Response, RtError> {
             "console".to_owned(),
             json!({
                 "session_id": sid,
-                "calls_url": state.upstream.calls_url(),
+                "calls_url": state.upstream.calls_url(origin),
                 "next_seq": record::FIRST_BROWSER_SEQ,
             }),
         );

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::super::error::ApiError;
 use super::super::json::read_body;
+use super::super::origin::RequestOrigin;
 use super::super::sessions::session_id;
 use super::error::{RtError, SESSION_ID_HEADER};
 use super::limit::Admitted;
@@ -35,10 +36,12 @@ struct Offer {
 
 /// `POST /api/rt/session[?label=…]`: body `application/sdp`, or `multipart/form-data` with `sdp` and an
 /// optional `session` (JSON overrides). Answers 201 `application/sdp` with the console session id, the
-/// upstream call id and the browser's first seq in headers.
+/// upstream call id and the browser's first seq in headers, and the upstream call's URL as `Location`
+/// (clients take the call id from its last segment, as from the upstream's own answer).
 pub async fn create(
     _: Admitted,
     State(state): State<AppState>,
+    RequestOrigin(origin): RequestOrigin,
     req: Request,
 ) -> Result<Response, RtError> {
     let label = check_label(label_query(req.uri())?)?;
@@ -78,7 +81,14 @@ pub async fn create(
         (SESSION_ID_HEADER, sid_text.clone()),
         (CALL_ID_HEADER, answer.call_id.to_string()),
         (NEXT_SEQ_HEADER, record::FIRST_BROWSER_SEQ.to_string()),
-        (header::LOCATION, format!("/api/sessions/{sid_text}")),
+        (
+            header::LOCATION,
+            format!(
+                "{}/{}",
+                state.upstream.calls_url(origin.as_deref()),
+                answer.call_id
+            ),
+        ),
     ] {
         if let Ok(value) = HeaderValue::from_str(&value) {
             h.insert(name, value);
