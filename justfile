@@ -7,8 +7,10 @@ default:
 dev *ARGS:
     cargo run -p realtime-console -- {{ARGS}}
 
-# Format check, lints as errors, then every test in the workspace
+# Format check, lints as errors, then every test in the workspace (installs Chromium, chromedriver and Node
+# from Debian first if they are missing, and the test clients from their npm lockfile)
 test:
+    scripts/test-deps.sh
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
     cargo test --workspace

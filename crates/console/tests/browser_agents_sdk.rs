@@ -1,0 +1,108 @@
+//! The official agents SDK (`@openai/agents-realtime`, pinned in `tests/clients`) in headless Chromium,
+//! through the console: a voice-agent page on its own origin takes the `value` and `console.calls_url` of
+//! the console's `POST /api/rt/token` unchanged, connects over WebRTC to the built-in emulator, sends a text
+//! message, runs a tool the agent defines and gets the answer. The console holds the session.
+//!
+//! Needs Chromium, chromedriver and the test clients' npm packages: `just test` installs them
+//! (scripts/test-deps.sh). Fails, never skips, without them.
+
+#[path = "browser/harness.rs"]
+mod harness;
+
+use std::path::{Path, PathBuf};
+
+use axum::Router;
+use harness::{Browser, Server, free_port};
+use serde_json::{Value, json};
+use tower_http::services::ServeDir;
+
+fn clients_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/clients")
+}
+
+/// The developer's page on an origin of its own: the test page and the SDK's browser bundle.
+async fn serve_agent_page() -> String {
+    let bundle = clients_dir().join("node_modules/@openai/agents-realtime/dist/bundle");
+    assert!(
+        bundle.join("openai-realtime-agents.mjs").exists(),
+        "{} is missing: install the test clients with `just test` (or scripts/test-deps.sh)",
+        bundle.display()
+    );
+    let app = Router::new()
+        .nest_service("/sdk", ServeDir::new(bundle))
+        .fallback_service(ServeDir::new(clients_dir().join("pages")));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    origin
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agents_sdk_page_connects_with_the_consoles_token_and_runs_a_tool() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), free_port());
+    let page_origin = serve_agent_page().await;
+
+    // The page's backend mints through the console, as a server would: no browser, no Origin.
+    let http = reqwest::Client::new();
+    let res = http
+        .post(server.url("/api/rt/token"))
+        .json(&json!({"label": "agents-sdk"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let token: Value = res.json().await.unwrap();
+    let session_id = token["console"]["session_id"].as_str().unwrap().to_owned();
+
+    let browser = Browser::launch().await;
+    browser
+        .client
+        .goto(&format!("{page_origin}/agents-webrtc.html"))
+        .await
+        .unwrap();
+    browser
+        .wait_until("!!window.agentsTest", "the page loads the SDK")
+        .await;
+    let result = browser
+        .eval_async(&format!(
+            "return await window.agentsTest.run({token}, {text});",
+            text = json!("what is the get weather in Paris?")
+        ))
+        .await;
+    println!("agents SDK result: {result}");
+
+    let calls = result["toolCalls"].as_array().unwrap();
+    assert_eq!(calls.len(), 1, "the agent's tool ran once: {result}");
+    assert!(calls[0]["location"].is_string(), "{result}");
+    let answer = result["answer"].as_str().unwrap();
+    assert!(
+        answer.contains("21"),
+        "the answer uses the tool's output: {answer}"
+    );
+    let call_id = result["callId"].as_str().unwrap();
+    assert!(
+        call_id.starts_with("rtc_"),
+        "the SDK read the call id from Location: {result}"
+    );
+    let types: Vec<&str> = result["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for kind in ["session.created", "session.updated", "response.done"] {
+        assert!(types.contains(&kind), "{kind} missing from {types:?}");
+    }
+
+    // The console holds the session the key was minted for.
+    let session = server
+        .get_json(&format!("/api/sessions/{session_id}"))
+        .await;
+    assert_eq!(session["flow"], "ephemeral", "{session}");
+    assert_eq!(session["label"], "agents-sdk", "{session}");
+    let stored = server.stored(&session_id).await;
+    assert_eq!(stored[0]["event"]["type"], "console.token", "{stored:?}");
+
+    browser.close().await;
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# What `just test` needs beyond Rust, checked before anything compiles:
+#   - Chromium and ChromeDriver (Debian's `chromium`, `chromium-driver`) for the browser tests;
+#   - Node.js with npm, for the browser modules' unit tests and the test package of official clients.
+# Missing pieces are installed from Debian when this user can (root, or sudo without a password); otherwise
+# the script stops at once and prints the one command to run. Then the clients' npm packages are installed
+# from their lockfile, once per lockfile change.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=()
+[ -x /usr/bin/chromium ] || packages+=(chromium)
+[ -x /usr/bin/chromedriver ] || packages+=(chromium-driver)
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
+
+if [ ${#packages[@]} -gt 0 ]; then
+    install=(apt-get install -y -qq --no-install-recommends "${packages[@]}")
+    if [ "$(id -u)" -eq 0 ]; then
+        sudo=()
+    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+        sudo=(sudo -n)
+    else
+        echo "just test needs ${packages[*]} (Debian packages). Install them with:" >&2
+        echo "    sudo apt-get update && sudo ${install[*]}" >&2
+        exit 1
+    fi
+    echo "test-deps: installing ${packages[*]} from Debian" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo[@]}" apt-get update -qq
+    "${sudo[@]}" "${install[@]}"
+fi
+
+# The official clients the tests drive, at the versions the lockfile pins. `npm ci` only when the lockfile
+# changed since the last install (the stamp is a copy of the lockfile it installed).
+clients=tests/clients
+stamp=$clients/node_modules/.installed-lock.json
+if ! cmp -s "$clients/package-lock.json" "$stamp" 2>/dev/null; then
+    echo "test-deps: installing the test clients (npm ci in $clients)" >&2
+    npm ci --prefix "$clients" --no-audit --no-fund --loglevel=error
+    cp "$clients/package-lock.json" "$stamp"
+fi
