@@ -15,7 +15,7 @@ command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 if [ ${#packages[@]} -gt 0 ]; then
-    install=(apt-get install -y -qq --no-install-recommends "${packages[@]}")
+    install=(apt-get install -y --no-install-recommends "${packages[@]}")
     if [ "$(id -u)" -eq 0 ]; then
         sudo=()
     elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
@@ -28,7 +28,7 @@ if [ ${#packages[@]} -gt 0 ]; then
     echo "test-deps: installing ${packages[*]} from Debian" >&2
     export DEBIAN_FRONTEND=noninteractive
     "${sudo[@]}" apt-get update -qq
-    "${sudo[@]}" "${install[@]}"
+    "${sudo[@]}" "${install[@]}" -qq
 fi
 
 # The official clients the tests drive, at the versions the lockfile pins. `npm ci` only when the lockfile
