@@ -119,7 +119,7 @@ impl Upstream {
                 )?;
                 let _ = self.client.set(client);
                 Ok(format!(
-                    "the built-in emulator at {base_url} (no OPENAI_API_KEY is set)"
+                    "the built-in emulator at {base_url}, as no OPENAI_API_KEY is set"
                 ))
             }
         }
