@@ -94,6 +94,8 @@ pub struct EmulatorConfig {
     pub faults: Faults,
     /// What `session.update` does with a model other than the session's (unknown for the real API).
     pub model_change: ModelChange,
+    /// How many calls one ephemeral key may hold open at once (the real API's rule is not documented).
+    pub max_calls_per_key: u32,
     /// Source of `expires_at` and key expiry.
     pub clock: Clock,
 }
@@ -110,6 +112,7 @@ impl Default for EmulatorConfig {
             audio_per_char: Duration::from_millis(60),
             faults: Faults::default(),
             model_change: ModelChange::default(),
+            max_calls_per_key: 2,
             clock: Clock::default(),
         }
     }
@@ -151,6 +154,7 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("audio_per_char", &self.audio_per_char)
             .field("faults", &self.faults)
             .field("model_change", &self.model_change)
+            .field("max_calls_per_key", &self.max_calls_per_key)
             .finish_non_exhaustive()
     }
 }

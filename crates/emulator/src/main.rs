@@ -73,6 +73,9 @@ struct Args {
     /// (what the real API is believed to do; agents-js sends its own default model in every update).
     #[arg(long, env = "EMULATOR_REJECT_MODEL_CHANGE")]
     reject_model_change: bool,
+    /// How many calls one ephemeral key may hold open at once; more answer 429 `call_limit_reached`.
+    #[arg(long, env = "EMULATOR_MAX_CALLS_PER_KEY", default_value_t = 2)]
+    max_calls_per_key: u32,
 }
 
 impl Args {
@@ -108,6 +111,7 @@ impl Args {
                 answer_delay: self.answer_delay_ms.map(Duration::from_millis),
                 close_after_events: self.close_after_events,
             },
+            max_calls_per_key: self.max_calls_per_key,
             model_change: if self.reject_model_change {
                 ModelChange::Reject
             } else {

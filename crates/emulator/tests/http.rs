@@ -489,3 +489,48 @@ async fn unknown_routes_and_methods_answer_the_api_envelope() {
         );
     }
 }
+
+#[tokio::test]
+async fn one_ephemeral_key_holds_a_bounded_number_of_calls_open() {
+    let app = TestApp::spawn(EmulatorConfig {
+        max_calls_per_key: 2,
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let ek = app.mint_ok(&json!({})).await["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A burst at once: exactly the bound get through, the rest are refused with 429.
+    let sdps: Vec<String> = (0..6).map(|_| real_offer()).collect();
+    let offers: Vec<_> = sdps.iter().map(|sdp| app.call_sdp(&ek, sdp)).collect();
+    let mut answered = Vec::new();
+    let mut refused = 0;
+    for res in futures::future::join_all(offers).await {
+        match res.status().as_u16() {
+            201 => answered.push(res.headers()["location"].to_str().unwrap().to_owned()),
+            429 => {
+                expect_error(res, 429, Some("call_limit_reached")).await;
+                refused += 1;
+            }
+            other => panic!("unexpected {other}: {:?}", res.text().await),
+        }
+    }
+    assert_eq!((answered.len(), refused), (2, 4));
+    // Another key is not affected; ending one of the calls frees a slot.
+    let other = app.mint_ok(&json!({})).await["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(app.call_sdp(&other, &real_offer()).await.status(), 201);
+    let call_id = answered[0].rsplit('/').next().unwrap();
+    assert_eq!(app.hangup(KEY, call_id).await.status(), 200);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(app.call_sdp(&ek, &real_offer()).await.status(), 201);
+    expect_error(
+        app.call_sdp(&ek, &real_offer()).await,
+        429,
+        Some("call_limit_reached"),
+    )
+    .await;
+}

@@ -9,7 +9,10 @@ use crate::session::Session;
 pub enum Caller {
     Standard,
     /// An unexpired ephemeral key and the session it was minted with.
-    Ephemeral(Session),
+    Ephemeral {
+        key: String,
+        session: Session,
+    },
 }
 
 fn bearer(headers: &HeaderMap) -> Result<&str> {
@@ -29,7 +32,10 @@ pub fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller> {
     if key.starts_with("ek_") {
         return state
             .ephemeral_session(key)
-            .map(Caller::Ephemeral)
+            .map(|session| Caller::Ephemeral {
+                key: key.to_owned(),
+                session,
+            })
             .ok_or_else(|| ApiError::InvalidApiKey { shown: redact(key) });
     }
     let ok = match &state.config().api_key {
@@ -48,6 +54,6 @@ pub fn standard(state: &AppState, headers: &HeaderMap) -> Result<()> {
     let key = bearer(headers)?;
     match caller(state, headers)? {
         Caller::Standard => Ok(()),
-        Caller::Ephemeral(_) => Err(ApiError::InvalidApiKey { shown: redact(key) }),
+        Caller::Ephemeral { .. } => Err(ApiError::InvalidApiKey { shown: redact(key) }),
     }
 }

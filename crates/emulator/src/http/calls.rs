@@ -104,11 +104,19 @@ async fn create_call(
 ) -> Result<Response> {
     let caller = auth::caller(&state, req.headers())?;
     AppState::injected(&state.0.faults.call, &state.0.call_failures)?;
+    // An ephemeral key holds a bounded number of calls open at once; its slot is taken now, before the
+    // answer, so a burst of offers with one key cannot all pass.
+    let slot = match &caller {
+        Caller::Ephemeral { key, .. } => Some(state.reserve_call(key)?),
+        Caller::Standard => None,
+    };
     let body = read_body(&state, req).await?;
     let session = match (caller, &body.session) {
-        (Caller::Ephemeral(s), None) => s.with_new_id(),
-        (Caller::Ephemeral(s), Some(patch)) => {
-            s.with_new_id().merged(patch, "session", Merge::Create)?
+        (Caller::Ephemeral { session, .. }, None) => session.with_new_id(),
+        (Caller::Ephemeral { session, .. }, Some(patch)) => {
+            session
+                .with_new_id()
+                .merged(patch, "session", Merge::Create)?
         }
         (Caller::Standard, patch) => Session::create(patch.as_ref(), "session")?,
     };
@@ -128,7 +136,7 @@ async fn create_call(
         }
     };
     let call_id = ids::call_id();
-    state.register_call(call_id.clone(), handle);
+    state.register_call(call_id.clone(), handle, slot);
     let location = format!("{}/{call_id}", uri.path().trim_end_matches('/'));
     tracing::info!(%call_id, "call started");
     let mut res = (StatusCode::CREATED, answer).into_response();

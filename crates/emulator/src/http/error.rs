@@ -21,6 +21,9 @@ pub enum ApiError {
     InvalidOffer(String),
     #[error("unknown call {0}")]
     CallNotFound(String),
+    /// An ephemeral key already holds its bound of open calls.
+    #[error("too many open calls for one key")]
+    TooManyCalls { limit: u32 },
     /// No such path, or not with this method (405 then, so `Allow` is not a lie).
     #[error("no route {method} {path}")]
     UnknownRoute {
@@ -85,6 +88,16 @@ impl IntoResponse for ApiError {
                 Some("call_not_found"),
                 format!("No active call with id '{id}'."),
                 Some("call_id".to_owned()),
+            ),
+            ApiError::TooManyCalls { limit } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "invalid_request_error",
+                Some("call_limit_reached"),
+                format!(
+                    "This ephemeral key already has {limit} open call(s), the most one key may hold at once \
+                     (the emulator's --max-calls-per-key). End a call, or mint a new key."
+                ),
+                None,
             ),
             ApiError::UnknownRoute {
                 method,

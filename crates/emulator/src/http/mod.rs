@@ -26,12 +26,60 @@ struct EphemeralKey {
     expires_at: i64,
 }
 
+/// A call in progress, and the ephemeral key that opened it (none for a standard key).
+struct Call {
+    handle: EngineHandle,
+    key: Option<String>,
+}
+
+#[derive(Default)]
+struct Calls {
+    live: HashMap<String, Call>,
+    /// Calls being set up, per ephemeral key: counted against the key's bound until registered.
+    pending: HashMap<String, u32>,
+}
+
+impl Calls {
+    fn open_with(&self, key: &str) -> u32 {
+        let live = self
+            .live
+            .values()
+            .filter(|c| c.key.as_deref() == Some(key) && !c.handle.is_finished())
+            .count() as u32;
+        live + self.pending.get(key).copied().unwrap_or(0)
+    }
+
+    fn release(&mut self, key: &str) {
+        if let Some(n) = self.pending.get_mut(key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.pending.remove(key);
+            }
+        }
+    }
+}
+
+/// A slot for one more call of an ephemeral key, taken before the call is set up; given back if the set-up
+/// fails (dropped), or turned into the call ([`AppState::register_call`]).
+pub(crate) struct CallSlot {
+    state: AppState,
+    key: Option<String>,
+}
+
+impl Drop for CallSlot {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.state.calls().release(&key);
+        }
+    }
+}
+
 struct Inner {
     config: EmulatorConfig,
     settings: Arc<EngineSettings>,
     faults: Faults,
     keys: Mutex<HashMap<String, EphemeralKey>>,
-    calls: Mutex<HashMap<String, EngineHandle>>,
+    calls: Mutex<Calls>,
     mint_failures: AtomicU32,
     call_failures: AtomicU32,
 }
@@ -79,15 +127,40 @@ impl AppState {
             .map(|k| k.session.clone())
     }
 
-    fn register_call(&self, call_id: String, handle: EngineHandle) {
-        let mut calls = self.0.calls.lock().unwrap_or_else(|e| e.into_inner());
-        calls.retain(|_, h| !h.is_finished());
-        calls.insert(call_id, handle);
+    fn calls(&self) -> std::sync::MutexGuard<'_, Calls> {
+        self.0.calls.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes one of the key's call slots, or answers 429 when it holds [`EmulatorConfig::max_calls_per_key`].
+    fn reserve_call(&self, key: &str) -> Result<CallSlot, ApiError> {
+        let limit = self.0.config.max_calls_per_key;
+        let mut calls = self.calls();
+        if calls.open_with(key) >= limit {
+            return Err(ApiError::TooManyCalls { limit });
+        }
+        *calls.pending.entry(key.to_owned()).or_default() += 1;
+        Ok(CallSlot {
+            state: self.clone(),
+            key: Some(key.to_owned()),
+        })
+    }
+
+    fn register_call(&self, call_id: String, handle: EngineHandle, slot: Option<CallSlot>) {
+        let key = slot.and_then(|mut slot| slot.key.take());
+        let mut calls = self.calls();
+        if let Some(key) = &key {
+            calls.release(key);
+        }
+        calls.live.retain(|_, c| !c.handle.is_finished());
+        calls.live.insert(call_id, Call { handle, key });
     }
 
     fn take_call(&self, call_id: &str) -> Option<EngineHandle> {
-        let mut calls = self.0.calls.lock().unwrap_or_else(|e| e.into_inner());
-        calls.remove(call_id).filter(|h| !h.is_finished())
+        self.calls()
+            .live
+            .remove(call_id)
+            .map(|c| c.handle)
+            .filter(|h| !h.is_finished())
     }
 
     /// Consumes one injected failure if one is configured and not yet used up.

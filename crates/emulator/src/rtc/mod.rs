@@ -131,19 +131,9 @@ fn install_crypto() {
     ONCE.call_once(|| str0m::crypto::from_feature_flags().install_process_default());
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use tokio::sync::mpsc;
-
-    fn localhost() -> RtcOptions {
-        RtcOptions::on("127.0.0.1".parse().unwrap())
-    }
-
-    use crate::io::{FromEngine, ToEngine};
-
-    /// An offer as Chromium makes it (trimmed): audio with the RFC 6464 extension, plus the data channel.
-    pub(crate) const CHROMIUM_OFFER: &str = "v=0\r\n\
+/// An offer as Chromium makes it (trimmed): audio with the RFC 6464 extension, plus the data channel. For tests
+/// of clients that need an offer the emulator accepts.
+pub const CHROMIUM_OFFER: &str = "v=0\r\n\
 o=- 4611731400430051336 2 IN IP4 127.0.0.1\r\n\
 s=-\r\n\
 t=0 0\r\n\
@@ -190,6 +180,17 @@ a=setup:actpass\r\n\
 a=mid:1\r\n\
 a=sctp-port:5000\r\n\
 a=max-message-size:262144\r\n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::mpsc;
+
+    fn localhost() -> RtcOptions {
+        RtcOptions::on("127.0.0.1".parse().unwrap())
+    }
+
+    use crate::io::{FromEngine, ToEngine};
 
     fn io() -> (
         TransportIo,
