@@ -1,9 +1,13 @@
-//! The access secret that guards a console listening on a non-loopback address.
+//! The access secret that guards a console listening on a non-loopback address, and the browser sessions it
+//! opens.
 //!
-//! Only a keyed digest of the secret is kept. It is also the value of the `console_access` cookie, so the
-//! cookie lets a browser in without the secret itself sitting in its cookie jar (or in a log of headers).
+//! Only a keyed digest of the secret is kept. A browser that opens `/?access=<secret>` gets a cookie with a
+//! random value of its own (the server keeps its digest), so a cookie says nothing about the secret, and a
+//! restart of the server revokes every cookie without changing the secret.
 
+use std::collections::{HashSet, VecDeque};
 use std::fmt;
+use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
 
@@ -33,20 +37,63 @@ impl AccessSecret {
         self.chars >= Self::MIN_LEN
     }
 
-    /// What the `console_access` cookie holds.
-    pub fn cookie_value(&self) -> &str {
-        &self.digest
-    }
-
     /// Whether `given` is the secret (from `Authorization: Bearer` or `?access=`).
     pub fn is_secret(&self, given: &str) -> bool {
         constant_time_eq(digest(given.trim()).as_bytes(), self.digest.as_bytes())
     }
+}
 
-    /// Whether `given` is the cookie value.
-    pub fn is_cookie(&self, given: &str) -> bool {
-        constant_time_eq(given.as_bytes(), self.digest.as_bytes())
+/// The cookies issued to browsers that opened `/?access=<secret>`, as digests, newest last. In memory: a
+/// restart of the server ends them all (open `/?access=` again).
+#[derive(Default)]
+pub struct AccessSessions {
+    issued: Mutex<Issued>,
+}
+
+/// Digests of the cookies issued: a set to look them up, and their order to forget the oldest.
+#[derive(Default)]
+struct Issued {
+    digests: HashSet<[u8; 32]>,
+    order: VecDeque<[u8; 32]>,
+}
+
+impl AccessSessions {
+    /// Cookies kept at once; the oldest is forgotten beyond this.
+    const MAX: usize = 4096;
+
+    /// A new cookie value: 244 random bits (two v4 UUIDs, from the OS's generator).
+    pub fn issue(&self) -> String {
+        let token = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        let key = token_digest(&token);
+        let mut issued = self.issued.lock().unwrap_or_else(|e| e.into_inner());
+        if issued.digests.insert(key) {
+            issued.order.push_back(key);
+        }
+        while issued.order.len() > Self::MAX {
+            if let Some(old) = issued.order.pop_front() {
+                issued.digests.remove(&old);
+            }
+        }
+        token
     }
+
+    /// Whether `given` is a cookie this server issued.
+    pub fn is_valid(&self, given: &str) -> bool {
+        let key = token_digest(given);
+        let issued = self.issued.lock().unwrap_or_else(|e| e.into_inner());
+        issued.digests.contains(&key)
+    }
+}
+
+fn token_digest(token: &str) -> [u8; 32] {
+    let mut hash = Sha256::new();
+    hash.update(b"realtime-console access session v2\0");
+    hash.update(token.as_bytes());
+    hash.finalize().into()
 }
 
 impl fmt::Debug for AccessSecret {
@@ -72,15 +119,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn recognises_the_secret_and_its_cookie_only() {
+    fn recognises_the_secret_only() {
         let s = AccessSecret::new("correct horse battery staple");
         assert!(s.long_enough());
         assert!(s.is_secret("correct horse battery staple"));
         assert!(!s.is_secret("correct horse battery stapl"));
-        assert!(s.is_cookie(s.cookie_value()));
-        assert!(!s.is_cookie("correct horse battery staple"));
-        assert!(!s.cookie_value().contains("horse"));
         assert!(!format!("{s:?}").contains("horse"));
         assert!(!AccessSecret::new("   short   ").long_enough());
+    }
+
+    #[test]
+    fn cookies_are_random_and_only_issued_ones_count() {
+        let sessions = AccessSessions::default();
+        let a = sessions.issue();
+        let b = sessions.issue();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 64);
+        assert!(sessions.is_valid(&a) && sessions.is_valid(&b));
+        assert!(!sessions.is_valid("0".repeat(64).as_str()));
+        assert!(
+            !AccessSessions::default().is_valid(&a),
+            "another server (a restart) knows none"
+        );
+        let first = sessions.issue();
+        for _ in 0..AccessSessions::MAX {
+            sessions.issue();
+        }
+        assert!(
+            !sessions.is_valid(&first),
+            "the oldest is forgotten beyond the bound"
+        );
     }
 }

@@ -89,6 +89,25 @@ pub struct Config {
     /// needs it, as `Authorization: Bearer <secret>` or the cookie set by opening `/?access=<secret>` once.
     #[arg(long, env = "ACCESS_SECRET", hide_env_values = true, value_parser = parse_access_secret)]
     pub access_secret: Option<AccessSecret>,
+
+    /// Other names the server may be reached by, comma-separated: `name` (any port) or `name:port`. Requests
+    /// whose `Host` is none of these, the loopback names and addresses on the server's port, or the
+    /// address it listens on answer 421, so a DNS-rebinding page cannot reach it.
+    #[arg(long, env = "ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+
+    /// Most connections served at once; one more is answered 503 and closed.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+
+    /// Seconds a client has to send a request's headers; an idle keep-alive connection closes after as long.
+    #[arg(long, env = "HEADER_TIMEOUT_SECS", default_value_t = 20)]
+    pub header_timeout_secs: u64,
+
+    /// Seconds a request body may go without sending anything (then 408). An upload that keeps sending may
+    /// take as long as it needs.
+    #[arg(long, env = "BODY_TIMEOUT_SECS", default_value_t = 30)]
+    pub body_timeout_secs: u64,
 }
 
 fn parse_api_key(raw: &str) -> Result<ApiKey, String> {
@@ -119,6 +138,12 @@ pub enum ConfigError {
     BaseUrl,
     #[error("upstream timeouts must be at least 1 ms")]
     Timeout,
+    #[error(
+        "HEADER_TIMEOUT_SECS and BODY_TIMEOUT_SECS must be at least 1, MAX_CONNECTIONS at least 1"
+    )]
+    ServerLimits,
+    #[error("ALLOWED_HOSTS entry `{0}` is not a host name, address or name:port")]
+    AllowedHost(String),
 }
 
 impl Config {
@@ -168,6 +193,10 @@ impl Config {
             rt_rate_per_min: 10,
             rt_rate_burst: 5,
             access_secret: None,
+            allowed_hosts: Vec::new(),
+            max_connections: 1024,
+            header_timeout_secs: 20,
+            body_timeout_secs: 30,
         }
     }
 
@@ -200,6 +229,11 @@ impl Config {
         if self.upstream_connect_timeout_ms == 0 || self.upstream_timeout_ms == 0 {
             return Err(ConfigError::Timeout);
         }
+        if self.header_timeout_secs == 0 || self.body_timeout_secs == 0 || self.max_connections == 0
+        {
+            return Err(ConfigError::ServerLimits);
+        }
+        crate::hosts::AllowedHosts::from_config(self)?;
         Ok(())
     }
 
@@ -241,6 +275,18 @@ impl Config {
 
     pub fn upstream_timeout(&self) -> Duration {
         Duration::from_millis(self.upstream_timeout_ms)
+    }
+
+    pub fn server_limits(&self) -> crate::server::Limits {
+        crate::server::Limits {
+            max_connections: self.max_connections,
+            header_timeout: Duration::from_secs(self.header_timeout_secs),
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_timeout_secs)
     }
 
     /// The file behind a `sqlite://` URL, if it names one, so its folder can be created.

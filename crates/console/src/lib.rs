@@ -2,7 +2,9 @@
 
 mod access;
 pub mod config;
+mod hosts;
 mod http;
+mod server;
 pub mod upstream;
 
 use std::future::Future;
@@ -23,6 +25,12 @@ pub struct AppState {
     /// The Realtime API behind `/api/rt/*`.
     pub upstream: Arc<Upstream>,
     pub(crate) rt_limit: Arc<http::RtRateLimit>,
+    /// The emulator's own budget of the same limit: offers to `/emulator/v1/realtime/calls`.
+    pub(crate) emulator_limit: Arc<http::RtRateLimit>,
+    /// The `Host` values requests may carry.
+    pub(crate) hosts: Arc<hosts::AllowedHosts>,
+    /// Browsers let in with the access secret: their cookies.
+    pub(crate) access: Arc<access::AccessSessions>,
 }
 
 impl AppState {
@@ -45,6 +53,9 @@ impl AppState {
         Ok(Self {
             store,
             rt_limit: Arc::new(http::RtRateLimit::new(&config)),
+            emulator_limit: Arc::new(http::RtRateLimit::new(&config)),
+            hosts: Arc::new(hosts::AllowedHosts::from_config(&config)?),
+            access: Arc::new(access::AccessSessions::default()),
             upstream: Arc::new(upstream),
             config: Arc::new(config),
         })
@@ -62,15 +73,17 @@ pub async fn serve(
         .upstream
         .start(addr)
         .context("pointing the upstream client at the built-in emulator")?;
+    state.hosts.listening_on(addr.port());
     tracing::info!("realtime-console listening on http://{addr} (upstream: {upstream})");
+    if addr.ip().is_unspecified() && state.config.allowed_hosts.is_empty() {
+        tracing::warn!(
+            "listening on every address, but only loopback names are accepted in `Host`: set ALLOWED_HOSTS \
+             to the names or addresses other machines use to reach this one"
+        );
+    }
     let store = state.store.clone();
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .context("serving HTTP")?;
+    let limits = state.config.server_limits();
+    server::run(listener, router(state), limits, shutdown).await;
     store.close().await;
     Ok(())
 }

@@ -129,6 +129,14 @@ impl Upstream {
         self.client.get().ok_or(NotStarted)
     }
 
+    /// Whether `key` is the built-in emulator's internal key: a request of the console's own.
+    pub fn is_internal_key(&self, key: &str) -> bool {
+        match &self.mode {
+            Mode::Emulator { key: own, .. } => own.is(key),
+            Mode::OpenAi { .. } => false,
+        }
+    }
+
     /// `openai` or `emulator`, for the system events.
     pub fn name(&self) -> &'static str {
         match self.mode {

@@ -85,10 +85,12 @@ fn push_common_filters(sql: &mut QueryBuilder<Sqlite>, pk: i64, q: &EventQuery) 
 
 impl Store {
     pub(crate) async fn session_pk(&self, id: SessionId) -> Result<Option<i64>> {
-        Ok(sqlx::query_scalar("SELECT pk FROM sessions WHERE id = ?")
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT pk FROM sessions WHERE id = ? AND importing = 0")
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// The event types a session holds, with their counts, for filter menus.

@@ -28,10 +28,11 @@ use sqlx::sqlite::{
 use tokio::sync::oneshot;
 
 pub use domain::{
-    Direction, FieldError, FieldErrorKind, MAX_EVENT_BYTES, NewEvent, SessionId, Usage,
+    Direction, FieldError, FieldErrorKind, MAX_CLIENT_SEQ, MAX_EVENT_BYTES, MAX_IMPORTED_SEQ,
+    MAX_TYPE_BYTES, MAX_USAGE_TOKENS, NewEvent, SERVER_SEQ_START, SessionId, Usage,
 };
 pub use events::{EventPage, EventQuery, StoredEvent};
-pub use import::ImportError;
+pub use import::{ImportError, MAX_IMPORT_LINE_BYTES};
 pub use live::Change;
 pub use sessions::{
     EventCounts, LIVE_WINDOW_MS, NewSession, Session, SessionPage, SessionPatch, SessionQuery,
@@ -165,12 +166,20 @@ impl Store {
         let hub = live::Hub::new();
         let path: Arc<Path> = Arc::from(opts.get_filename());
         let writer = writer::start(&path, durability, hub.clone()).await?;
-        Ok(Self {
+        let store = Self {
             pool,
             path,
             writer,
             hub,
-        })
+        };
+        let unfinished = store.delete_unfinished_imports().await?;
+        if unfinished > 0 {
+            tracing::warn!(
+                sessions = unfinished,
+                "deleted what imports interrupted by the last stop had stored"
+            );
+        }
+        Ok(store)
     }
 
     /// Opens the SQLite file at `path`.
@@ -200,6 +209,25 @@ impl Store {
         self.write(|reply| writer::Job::Append {
             session,
             events,
+            seqs: writer::Seqs::Given,
+            reply,
+        })
+        .await
+        .map_err(AppendError::Store)?
+    }
+
+    /// Stores an event the server records itself (made with [`NewEvent::unsequenced`]) at the session's next
+    /// free seq of the server's range, from [`domain::SERVER_SEQ_START`] up: after everything a client has
+    /// recorded, whatever the client does meanwhile.
+    pub async fn append_server_event(
+        &self,
+        session: SessionId,
+        event: NewEvent,
+    ) -> Result<AppendOutcome, AppendError> {
+        self.write(|reply| writer::Job::Append {
+            session,
+            events: vec![event],
+            seqs: writer::Seqs::ServerRange,
             reply,
         })
         .await

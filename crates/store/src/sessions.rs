@@ -90,12 +90,19 @@ pub struct SessionPage {
     pub next_before: Option<SessionId>,
 }
 
+/// The token sums are read through `CAST(… AS INTEGER)`: a sum that once overflowed into a REAL (before sums
+/// saturated) reads as the largest integer rather than failing every read of its session.
 macro_rules! session_columns {
     () => {
         "id, created_at, ended_at, label, flow, model, config, call_id, \
-     acked_seq, client_events, server_events, system_events, error_count, response_count, input_tokens, \
-     output_tokens, total_tokens, cached_tokens, input_text_tokens, input_audio_tokens, output_text_tokens, \
-     output_audio_tokens, first_event_ts, last_event_ts, last_received_at, seeded_from"
+     acked_seq, client_events, server_events, system_events, error_count, response_count, \
+     CAST(input_tokens AS INTEGER) AS input_tokens, CAST(output_tokens AS INTEGER) AS output_tokens, \
+     CAST(total_tokens AS INTEGER) AS total_tokens, CAST(cached_tokens AS INTEGER) AS cached_tokens, \
+     CAST(input_text_tokens AS INTEGER) AS input_text_tokens, \
+     CAST(input_audio_tokens AS INTEGER) AS input_audio_tokens, \
+     CAST(output_text_tokens AS INTEGER) AS output_text_tokens, \
+     CAST(output_audio_tokens AS INTEGER) AS output_audio_tokens, \
+     first_event_ts, last_event_ts, last_received_at, seeded_from"
     };
 }
 
@@ -173,7 +180,7 @@ pub(crate) fn from_row(row: &impl Columns) -> Result<Session> {
                 client,
                 server,
                 system,
-                total: client + server + system,
+                total: client.saturating_add(server).saturating_add(system),
             },
             errors: n("error_count")?,
             responses: n("response_count")?,
@@ -193,11 +200,17 @@ pub(crate) fn from_row(row: &impl Columns) -> Result<Session> {
     })
 }
 
-/// One session by id, for either driver.
+/// One session by id, for either driver: the writer's (which also sees an import in progress).
 const SELECT_BY_ID: &str = concat!("SELECT ", session_columns!(), " FROM sessions WHERE id = ?");
+/// One session by id, for readers: not an import in progress.
+const SELECT_VISIBLE_BY_ID: &str = concat!(
+    "SELECT ",
+    session_columns!(),
+    " FROM sessions WHERE id = ? AND importing = 0"
+);
 
 pub(crate) async fn fetch(conn: &mut SqliteConnection, id: SessionId) -> Result<Option<Session>> {
-    let row = sqlx::query(SELECT_BY_ID)
+    let row = sqlx::query(SELECT_VISIBLE_BY_ID)
         .bind(id.to_string())
         .fetch_optional(conn)
         .await?;
@@ -211,11 +224,17 @@ pub(crate) fn fetch_sync(conn: &rusqlite::Connection, id: SessionId) -> Result<O
     rows.next()?.map(from_row).transpose()
 }
 
-/// Runs on the writer's connection, inside its transaction. Answers the new session's id.
-pub(crate) fn insert(conn: &rusqlite::Connection, new: NewSession) -> Result<SessionId> {
+/// Runs on the writer's connection, inside its transaction. Answers the new session's id. A `hidden`
+/// session is an import in progress: no reader sees it until [`reveal`].
+pub(crate) fn insert(
+    conn: &rusqlite::Connection,
+    new: NewSession,
+    hidden: bool,
+) -> Result<SessionId> {
     let id = SessionId::new();
     conn.prepare_cached(
-        "INSERT INTO sessions (id, created_at, label, flow, model, config, call_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO sessions (id, created_at, label, flow, model, config, call_id, importing) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )?
     .execute(rusqlite::params![
         id.to_string(),
@@ -225,8 +244,22 @@ pub(crate) fn insert(conn: &rusqlite::Connection, new: NewSession) -> Result<Ses
         new.model,
         new.config.map(|c| c.to_string()),
         new.call_id,
+        hidden,
     ])?;
     Ok(id)
+}
+
+/// Runs on the writer's connection, inside its transaction: a finished import becomes visible, ended.
+pub(crate) fn reveal(conn: &rusqlite::Connection, id: SessionId) -> Result<Option<Session>> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE sessions SET importing = 0, ended_at = coalesce(ended_at, ?) WHERE id = ? AND importing = 1",
+        )?
+        .execute(rusqlite::params![crate::now_ms(), id.to_string()])?;
+    if changed == 0 {
+        return Ok(None);
+    }
+    fetch_sync(conn, id)
 }
 
 /// Runs on the writer's connection, inside its transaction.
@@ -290,8 +323,45 @@ impl Store {
         new: NewSession,
         events: Vec<NewEvent>,
     ) -> Result<Session> {
-        self.write(|reply| writer::Job::Create { new, events, reply })
+        self.write(|reply| writer::Job::Create {
+            new,
+            events,
+            hidden: false,
+            reply,
+        })
+        .await?
+    }
+
+    /// The session of an import in progress: invisible to every read until [`Store::reveal_import`].
+    pub(crate) async fn create_hidden_session(&self, new: NewSession) -> Result<SessionId> {
+        let session = self
+            .write(|reply| writer::Job::Create {
+                new,
+                events: Vec::new(),
+                hidden: true,
+                reply,
+            })
+            .await??;
+        Ok(session.id)
+    }
+
+    /// Makes a finished import visible, and ends it, in one commit.
+    pub(crate) async fn reveal_import(&self, id: SessionId) -> Result<Option<Session>> {
+        self.write(|reply| writer::Job::Reveal { id, reply })
             .await?
+    }
+
+    /// Deletes what imports that a crash interrupted left behind (called once, at start-up).
+    pub(crate) async fn delete_unfinished_imports(&self) -> Result<usize> {
+        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM sessions WHERE importing = 1")
+            .fetch_all(&self.pool)
+            .await?;
+        for id in &ids {
+            if let Some(id) = SessionId::parse(id) {
+                self.delete_session(id).await?;
+            }
+        }
+        Ok(ids.len())
     }
 
     #[instrument(skip_all)]
@@ -326,7 +396,7 @@ impl Store {
         let mut sql = sqlx::QueryBuilder::new(concat!(
             "SELECT ",
             session_columns!(),
-            " FROM sessions WHERE 1"
+            " FROM sessions WHERE importing = 0"
         ));
         if let Some(before) = query.before {
             sql.push(" AND id < ").push_bind(before.to_string());

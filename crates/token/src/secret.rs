@@ -20,6 +20,17 @@ impl ApiKey {
     pub(crate) fn expose(&self) -> &str {
         self.0.expose_secret()
     }
+
+    /// Whether `given` is this key, compared without stopping at the first difference.
+    pub fn is(&self, given: &str) -> bool {
+        let own = self.expose().as_bytes();
+        own.len() == given.len()
+            && own
+                .iter()
+                .zip(given.as_bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    }
 }
 
 impl fmt::Debug for ApiKey {

@@ -100,6 +100,11 @@ impl From<AppendError> for ApiError {
                 ),
             )
             .with_param(format!("events[{index}].seq")),
+            AppendError::SeqsExhausted => Self::new(
+                StatusCode::CONFLICT,
+                "seqs_exhausted",
+                "the session's server seqs are used up",
+            ),
             AppendError::Store(e) => ApiError::Store(e),
         }
     }
@@ -126,6 +131,10 @@ impl From<ImportError> for ApiError {
             }
             ImportError::Conflict { line, .. } => {
                 Self::new(StatusCode::BAD_REQUEST, "seq_conflict", message)
+                    .with_param(format!("line {line}"))
+            }
+            ImportError::LineTooLong { line } => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "line_too_long", message)
                     .with_param(format!("line {line}"))
             }
             ImportError::Empty => Self::new(StatusCode::BAD_REQUEST, "empty_import", message),

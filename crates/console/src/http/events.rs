@@ -17,8 +17,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::error::{ApiError, Result};
-use super::json::{json_error, read_body};
-use super::sessions::{parse_limit, session_id};
+use super::json::{body_timed_out, is_timeout, json_error, read_body};
+use super::sessions::{check_label, parse_limit, session_id};
 use crate::AppState;
 
 /// A batch body may be at most this large.
@@ -152,19 +152,25 @@ async fn import(
 ) -> Result<(StatusCode, Json<Session>)> {
     let max = state.config.max_import_mib * 1024 * 1024;
     let too_large = Arc::new(AtomicBool::new(false));
-    let flag = too_large.clone();
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let (large, slow) = (too_large.clone(), timed_out.clone());
     let mut seen = 0u64;
     let stream = body.into_data_stream().map(move |chunk| {
-        let chunk = chunk.map_err(|e| e.to_string())?;
+        let chunk = chunk.map_err(|e| {
+            if is_timeout(&e) {
+                slow.store(true, Ordering::Relaxed);
+            }
+            e.to_string()
+        })?;
         seen += chunk.len() as u64;
         if seen > max {
-            flag.store(true, Ordering::Relaxed);
+            large.store(true, Ordering::Relaxed);
             return Err(format!("the file is larger than {} MiB", max / 1024 / 1024));
         }
         Ok(chunk)
     });
     let new = NewSession {
-        label: p.label,
+        label: check_label(p.label)?,
         flow: Some("import".into()),
         ..NewSession::default()
     };
@@ -175,6 +181,7 @@ async fn import(
             "request_too_large",
             e.to_string(),
         )),
+        Err(_) if timed_out.load(Ordering::Relaxed) => Err(body_timed_out()),
         Err(e) => Err(e.into()),
     }
 }

@@ -22,7 +22,9 @@ pub use error::ApiError;
 pub(crate) use rt::RtRateLimit;
 
 pub fn router(state: AppState) -> Router {
-    let static_files = ServeDir::new(&state.config.static_dir);
+    let static_files = ServeDir::new(&state.config.static_dir).not_found_service(
+        axum::handler::HandlerWithoutStateExt::into_service(static_not_found),
+    );
     let csp = security::csp(state.upstream.foreign_origin());
     let mut app = Router::new()
         .merge(pages::router())
@@ -37,20 +39,36 @@ pub fn router(state: AppState) -> Router {
     if let Some(emulator) = state.upstream.emulator_router() {
         app = app.nest_service(crate::upstream::EMULATOR_PREFIX, emulator);
     }
-    app.layer(axum::middleware::from_fn(security::check_origin))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            security::require_access,
-        ))
-        .layer(axum::middleware::from_fn_with_state(csp, security::headers))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            let path = req
-                .extensions()
-                .get::<MatchedPath>()
-                .map_or(req.uri().path(), MatchedPath::as_str);
-            tracing::info_span!("http", method = %req.method(), path)
-        }))
-        .with_state(state)
+    app.layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        security::limit_emulator,
+    ))
+    .layer(axum::middleware::from_fn(security::check_origin))
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        security::require_access,
+    ))
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        security::check_host,
+    ))
+    // Time between two pieces of a request body (then 408); a body that keeps coming may take its time.
+    .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+        state.config.body_timeout(),
+    ))
+    .layer(axum::middleware::from_fn_with_state(csp, security::headers))
+    .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+        let path = req
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or(req.uri().path(), MatchedPath::as_str);
+        tracing::info_span!("http", method = %req.method(), path)
+    }))
+    .with_state(state)
+}
+
+async fn static_not_found() -> axum::response::Response {
+    pages::error_page(axum::http::StatusCode::NOT_FOUND, "There is no such file.")
 }
 
 async fn healthz(

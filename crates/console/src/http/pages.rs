@@ -54,7 +54,7 @@ pub(super) fn error_page(status: StatusCode, message: &str) -> Response {
 }
 
 /// A JSON API's path: what it does not serve is answered with the API's envelope, not a page.
-fn is_api(path: &str) -> bool {
+pub(super) fn is_api(path: &str) -> bool {
     ["/api", "/v1", "/emulator"]
         .iter()
         .any(|root| path == *root || path.starts_with(&format!("{root}/")))

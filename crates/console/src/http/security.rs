@@ -93,16 +93,69 @@ struct DeniedPage {
     message: &'static str,
 }
 
+/// Every request must be for this server by name: a `Host` the server is meant to be reached by
+/// ([`crate::hosts::AllowedHosts`]). Anything else is a misdirected request (421): a page on a rebound name,
+/// or a proxy sending the wrong name.
+pub async fn check_host(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()));
+    if host.is_some_and(|h| state.hosts.allows(h)) {
+        return next.run(req).await;
+    }
+    let message =
+        "this server does not answer to that host name; add it to ALLOWED_HOSTS if it should";
+    if super::pages::is_api(req.uri().path()) {
+        envelope(
+            StatusCode::MISDIRECTED_REQUEST,
+            "misdirected_request",
+            message,
+            None,
+        )
+    } else {
+        super::pages::error_page(StatusCode::MISDIRECTED_REQUEST, message)
+    }
+}
+
+/// The bearer token of a request, if any.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+/// Whether the request comes over TLS, as a reverse proxy in front of the console says.
+fn over_tls(headers: &HeaderMap) -> bool {
+    let says = |name: &str, wanted: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().contains(wanted))
+    };
+    says("x-forwarded-proto", "https") || says("forwarded", "proto=https")
+}
+
 /// With an access secret configured, every page and API needs it: `Authorization: Bearer <secret>`, or
 /// the `console_access` cookie that opening any page with `?access=<secret>` sets (then redirects to
-/// the same page without the secret in its URL). The emulator under `/emulator` checks its own keys;
-/// `/static` (the repository's JS and CSS) and `/healthz` hold nothing to protect.
+/// the same page without the secret in its URL). The cookie's value is random, one per browser.
+///
+/// The built-in emulator under `/emulator` takes ephemeral keys as its bearer token, so there the cookie is
+/// what counts (the console's own calls, with the key only this process knows, pass). `/static` (the
+/// repository's JS and CSS) and `/healthz` hold nothing to protect.
 pub async fn require_access(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let Some(secret) = state.config.access_secret.as_ref() else {
         return next.run(req).await;
     };
     let path = req.uri().path();
-    if path == "/healthz" || path.starts_with("/emulator/") || path.starts_with("/static/") {
+    if path == "/healthz" || path.starts_with("/static/") {
+        return next.run(req).await;
+    }
+    let emulator = path.starts_with("/emulator/");
+    if emulator && bearer(req.headers()).is_some_and(|key| state.upstream.is_internal_key(key)) {
         return next.run(req).await;
     }
     let offered = Query::<HashMap<String, String>>::try_from_uri(req.uri())
@@ -110,14 +163,21 @@ pub async fn require_access(State(state): State<AppState>, req: Request, next: N
         .and_then(|q| q.0.get("access").cloned());
     if let Some(offered) = offered {
         if secret.is_secret(&offered) && matches!(*req.method(), Method::GET | Method::HEAD) {
+            let secure = if over_tls(req.headers()) {
+                "; Secure"
+            } else {
+                ""
+            };
             let cookie = format!(
-                "{COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=2592000",
-                secret.cookie_value()
+                "{COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=2592000{secure}",
+                state.access.issue()
             );
+            // The same page without the secret; `//host` would be another site's.
+            let here = format!("/{}", path.trim_start_matches(['/', '\\']));
             let mut res = StatusCode::SEE_OTHER.into_response();
             let h = res.headers_mut();
             if let (Ok(location), Ok(cookie)) =
-                (HeaderValue::from_str(path), HeaderValue::from_str(&cookie))
+                (HeaderValue::from_str(&here), HeaderValue::from_str(&cookie))
             {
                 h.insert(header::LOCATION, location);
                 h.insert(header::SET_COOKIE, cookie);
@@ -128,23 +188,49 @@ pub async fn require_access(State(state): State<AppState>, req: Request, next: N
         return denied(path);
     }
     let headers = req.headers();
-    let bearer_ok = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|given| secret.is_secret(given));
+    let bearer_ok = !emulator && bearer(headers).is_some_and(|given| secret.is_secret(given));
     let cookie_ok = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .any(|(name, value)| name == COOKIE && secret.is_cookie(value));
+        .any(|(name, value)| name == COOKIE && state.access.is_valid(value));
     if bearer_ok || cookie_ok {
         next.run(req).await
     } else {
         denied(path)
     }
+}
+
+/// The built-in emulator's offers count against the same per-IP limit as `/api/rt/*` (a budget of their
+/// own: a console page's connect spends one of each). The console's own calls, with its internal key, do
+/// not count.
+pub async fn limit_emulator(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let counted = req.method() == Method::POST
+        && req.uri().path().starts_with("/emulator/")
+        && !bearer(req.headers()).is_some_and(|key| state.upstream.is_internal_key(key));
+    if counted {
+        let ip = req
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |c| {
+                c.0.ip()
+            });
+        if let Err(retry_after) = state.emulator_limit.check(ip) {
+            let mut res = envelope(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit_exceeded",
+                &format!("too many requests; try again in {} s", retry_after.max(1)),
+                None,
+            );
+            if let Ok(v) = HeaderValue::from_str(&retry_after.max(1).to_string()) {
+                res.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return res;
+        }
+    }
+    next.run(req).await
 }
 
 fn denied(path: &str) -> Response {

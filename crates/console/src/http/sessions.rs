@@ -15,6 +15,8 @@ use crate::AppState;
 
 const MAX_SESSION_BODY: usize = 1024 * 1024;
 const MAX_LABEL_CHARS: usize = 200;
+/// Model names are short (`gpt-realtime-2025-08-28`).
+const MAX_MODEL_CHARS: usize = 128;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -68,6 +70,17 @@ async fn create(State(state): State<AppState>, body: Body) -> Result<(StatusCode
                 "flow",
             ));
         }
+    }
+    if body
+        .model
+        .as_ref()
+        .is_some_and(|m| m.chars().count() > MAX_MODEL_CHARS)
+    {
+        return Err(ApiError::bad_request(
+            "invalid_value",
+            format!("`model` may be at most {MAX_MODEL_CHARS} characters"),
+            "model",
+        ));
     }
     if body.config.as_ref().is_some_and(|c| !c.is_object()) {
         return Err(ApiError::bad_request(

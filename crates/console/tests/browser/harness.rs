@@ -277,6 +277,11 @@ pub struct Browser {
 
 impl Browser {
     pub async fn launch() -> Self {
+        Self::launch_with(&[]).await
+    }
+
+    /// [`Browser::launch`] with more Chromium flags.
+    pub async fn launch_with(extra_args: &[&str]) -> Self {
         let mut driver = Chromedriver::start();
         let profile = driver.scratch.path().join("profile");
         // A silent microphone: Chromium's default fake source beeps, and server VAD would take the beeps
@@ -284,7 +289,7 @@ impl Browser {
         let wav = driver.scratch.path().join("mic.wav");
         write_wav(&wav, &vec![0; 48_000]);
         driver.wait_ready().await;
-        let args = [
+        let mut args = vec![
             "--headless=new".to_owned(),
             "--no-sandbox".to_owned(),
             "--disable-gpu".to_owned(),
@@ -301,6 +306,7 @@ impl Browser {
             "--window-size=1600,1000".to_owned(),
             format!("--user-data-dir={}", profile.display()),
         ];
+        args.extend(extra_args.iter().map(|a| (*a).to_owned()));
         let capabilities = json!({
             "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
             "timeouts": { "script": 120_000 },

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{AppendError, AppendOutcome};
-use crate::domain::{Direction, NewEvent, SessionId, Usage};
+use crate::domain::{Direction, NewEvent, SERVER_SEQ_START, SessionId, Usage};
 use crate::live::Change;
 use crate::text;
 
@@ -29,6 +29,32 @@ pub(crate) struct Plan {
     /// The rows are in the database already: a batch that may fill a gap is inserted while it is planned,
     /// because only the database can say how far the stored seqs then run.
     inserted: bool,
+}
+
+/// Gives the server's own events the session's next free seqs of the server's range: one past the largest
+/// stored there, or [`SERVER_SEQ_START`]. Checked: the range ends at `i64::MAX`.
+pub(crate) fn number_server_events(
+    conn: &Connection,
+    session: SessionId,
+    events: &mut [NewEvent],
+) -> Result<(), AppendError> {
+    let largest: Option<Option<i64>> = conn
+        .prepare_cached(
+            "SELECT (SELECT max(seq) FROM events WHERE session_pk = sessions.pk AND seq >= ?) \
+             FROM sessions WHERE id = ?",
+        )?
+        .query_row(params![SERVER_SEQ_START, session.to_string()], |r| r.get(0))
+        .optional()?;
+    let largest = largest.ok_or(AppendError::UnknownSession)?;
+    let mut next = match largest {
+        None => SERVER_SEQ_START,
+        Some(seq) => seq.checked_add(1).ok_or(AppendError::SeqsExhausted)?,
+    };
+    for e in events {
+        e.seq = next;
+        next = next.checked_add(1).ok_or(AppendError::SeqsExhausted)?;
+    }
+    Ok(())
 }
 
 /// Checks a batch and settles its answer. Refusals (unknown session, conflict) write nothing. The outcome
@@ -241,10 +267,14 @@ fn record_stats(
     conn.prepare_cached(
         "UPDATE sessions SET client_events = client_events + ?, server_events = server_events + ?, \
          system_events = system_events + ?, error_count = error_count + ?, response_count = response_count + ?, \
-         input_tokens = input_tokens + ?, output_tokens = output_tokens + ?, total_tokens = total_tokens + ?, \
-         cached_tokens = cached_tokens + ?, input_text_tokens = input_text_tokens + ?, \
-         input_audio_tokens = input_audio_tokens + ?, output_text_tokens = output_text_tokens + ?, \
-         output_audio_tokens = output_audio_tokens + ?, \
+         input_tokens = min(input_tokens + ?, 9223372036854775807), \
+         output_tokens = min(output_tokens + ?, 9223372036854775807), \
+         total_tokens = min(total_tokens + ?, 9223372036854775807), \
+         cached_tokens = min(cached_tokens + ?, 9223372036854775807), \
+         input_text_tokens = min(input_text_tokens + ?, 9223372036854775807), \
+         input_audio_tokens = min(input_audio_tokens + ?, 9223372036854775807), \
+         output_text_tokens = min(output_text_tokens + ?, 9223372036854775807), \
+         output_audio_tokens = min(output_audio_tokens + ?, 9223372036854775807), \
          first_event_ts = min(coalesce(first_event_ts, ?14), ?14), \
          last_event_ts = max(coalesce(last_event_ts, ?15), ?15), \
          last_received_at = ?16, acked_seq = ?17 WHERE pk = ?18",

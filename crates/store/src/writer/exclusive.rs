@@ -52,13 +52,23 @@ impl Done {
 
 pub(super) fn apply_exclusive(conn: &Connection, job: Job) -> Option<(Done, Option<Change>)> {
     Some(match job {
-        Job::Create { new, events, reply } => {
-            let result = create(conn, new, events);
+        Job::Create {
+            new,
+            events,
+            hidden,
+            reply,
+        } => {
+            let result = create(conn, new, events, hidden);
             let change = result.as_ref().ok().and_then(|(_, c)| *c);
             (Done::Create(reply, result.map(|(s, _)| s)), change)
         }
         Job::Update { id, patch, reply } => {
             let result = sessions::update(conn, id, patch);
+            let change = matches!(result, Ok(Some(_))).then_some(Change::Updated { session: id });
+            (Done::Update(reply, result), change)
+        }
+        Job::Reveal { id, reply } => {
+            let result = sessions::reveal(conn, id);
             let change = matches!(result, Ok(Some(_))).then_some(Change::Updated { session: id });
             (Done::Update(reply, result), change)
         }
@@ -92,8 +102,9 @@ fn create(
     conn: &Connection,
     new: NewSession,
     events: Vec<NewEvent>,
+    hidden: bool,
 ) -> Result<(Session, Option<Change>)> {
-    let id = sessions::insert(conn, new)?;
+    let id = sessions::insert(conn, new, hidden)?;
     let mut change = None;
     if !events.is_empty() {
         match append::plan(conn, id, events, crate::now_ms()) {

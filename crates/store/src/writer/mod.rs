@@ -66,6 +66,9 @@ pub enum AppendError {
     /// `index` is the element of the batch whose `seq` is already stored with other content.
     #[error("seq {seq} is already stored with different content")]
     Conflict { index: usize, seq: i64 },
+    /// The server's range of seqs is used up (it would take 2^63 - 2^50 events of the server's own).
+    #[error("the session's server seqs are used up")]
+    SeqsExhausted,
     #[error(transparent)]
     Store(#[from] Error),
 }
@@ -78,17 +81,35 @@ impl From<rusqlite::Error> for AppendError {
 
 type AppendReply = oneshot::Sender<Result<AppendOutcome, AppendError>>;
 
+/// Where an append's seqs come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Seqs {
+    /// The events carry them: a client's recording, an import.
+    Given,
+    /// The server's own events: the writer numbers them from the session's next free seq at or above
+    /// [`crate::domain::SERVER_SEQ_START`].
+    ServerRange,
+}
+
 pub(crate) enum Job {
     Append {
         session: SessionId,
         events: Vec<NewEvent>,
+        seqs: Seqs,
         reply: AppendReply,
     },
     Create {
         new: NewSession,
         /// Stored in the same commit as the session: its opening events.
         events: Vec<NewEvent>,
+        /// An import in progress: invisible to readers until revealed.
+        hidden: bool,
         reply: oneshot::Sender<Result<Session>>,
+    },
+    /// A finished import becomes visible and ended.
+    Reveal {
+        id: SessionId,
+        reply: oneshot::Sender<Result<Option<Session>>>,
     },
     Update {
         id: SessionId,
@@ -119,7 +140,7 @@ impl Job {
         match self {
             Job::Append { reply, .. } => drop(reply.send(Err(AppendError::Store(e())))),
             Job::Create { reply, .. } => drop(reply.send(Err(e()))),
-            Job::Update { reply, .. } => drop(reply.send(Err(e()))),
+            Job::Update { reply, .. } | Job::Reveal { reply, .. } => drop(reply.send(Err(e()))),
             Job::Delete { reply, .. } => drop(reply.send(Err(e()))),
             Job::Settle | Job::Stop(_) => {}
         }
@@ -148,6 +169,7 @@ impl std::fmt::Debug for Job {
             Job::Append { .. } => "Append",
             Job::Create { .. } => "Create",
             Job::Update { .. } => "Update",
+            Job::Reveal { .. } => "Reveal",
             Job::Delete { .. } => "Delete",
             Job::Settle => "Settle",
             Job::Stop(_) => "Stop",

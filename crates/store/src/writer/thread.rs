@@ -11,7 +11,7 @@ use flume::RecvTimeoutError;
 use rusqlite::Connection;
 
 use super::exclusive::{Done, apply_exclusive};
-use super::{AppendError, AppendOutcome, AppendReply, Job, Progress, append};
+use super::{AppendError, AppendOutcome, AppendReply, Job, Progress, Seqs, append};
 use crate::domain::{NewEvent, SessionId};
 use crate::intake::{IntakeLog, Record};
 use crate::live::{Change, Hub};
@@ -169,8 +169,9 @@ impl Writer {
                     Job::Append {
                         session,
                         events,
+                        seqs,
                         reply,
-                    } => self.intake(session, events, reply),
+                    } => self.intake(session, events, seqs, reply),
                     Job::Settle => settle = true,
                     Job::Stop(done) => stop = Some(done),
                     job => self.exclusive(job),
@@ -199,7 +200,13 @@ impl Writer {
     }
 
     /// Plans one batch into the current round.
-    fn intake(&mut self, session: SessionId, events: Vec<NewEvent>, reply: AppendReply) {
+    fn intake(
+        &mut self,
+        session: SessionId,
+        mut events: Vec<NewEvent>,
+        seqs: Seqs,
+        reply: AppendReply,
+    ) {
         if !self.ready() {
             let _ = reply.send(Err(AppendError::Store(Error::NotCommitted)));
             return;
@@ -209,6 +216,13 @@ impl Writer {
         }
         if let Err(e) = self.begin() {
             let _ = reply.send(Err(e.into()));
+            return;
+        }
+        // Numbered from what is applied: every earlier batch of this session is (see above).
+        if seqs == Seqs::ServerRange
+            && let Err(e) = append::number_server_events(&self.conn, session, &mut events)
+        {
+            let _ = reply.send(Err(e));
             return;
         }
         match append::plan(&self.conn, session, events, crate::now_ms()) {
@@ -457,6 +471,7 @@ impl Writer {
                         tracing::warn!(%session, seq, "intake log: a batch conflicts with what is stored; skipped");
                         Ok(0)
                     }
+                    Err(AppendError::SeqsExhausted) => Ok(0),
                     Err(AppendError::Store(e)) => Err(e),
                 };
                 match applied {

@@ -30,7 +30,7 @@ impl RtRateLimit {
     }
 
     /// `Err(seconds)` to wait when `ip` is over its budget.
-    fn check(&self, ip: IpAddr) -> Result<(), u64> {
+    pub(crate) fn check(&self, ip: IpAddr) -> Result<(), u64> {
         let Some(limiter) = &self.0 else {
             return Ok(());
         };

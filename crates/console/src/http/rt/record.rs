@@ -11,13 +11,14 @@
 //!   (`console.next_seq` in the JSON, the `X-Console-Next-Seq` header with the SDP answer), so its
 //!   recording stays contiguous and `acked_seq` keeps meaning "everything up to here is stored".
 //! * Whatever the server records later, while the browser may be recording (a hangup and its outcome),
-//!   goes at [`SERVER_TAIL_SEQ`] (2^50) and up: far past any seq a browser reaches, still exact in a JS
-//!   number, and listed after the browser's events.
+//!   goes at [`realtime_store::SERVER_SEQ_START`] (2^50) and up, numbered by the store: past any seq a
+//!   browser may use (the store refuses client seqs from there on), still exact in a JS number, and listed
+//!   after the browser's events.
 //!
 //! `ts` of a server event is the server's clock in ms since the Unix epoch (the browser's `Date.now()`
 //! scale).
 
-use realtime_store::{AppendError, EventQuery, NewEvent, SessionId, Store};
+use realtime_store::{AppendError, Direction, NewEvent, SessionId, Store};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
@@ -25,8 +26,6 @@ use serde_json::{Value, json};
 pub const OPENING_SEQ: i64 = 1;
 /// The first seq the browser's recording uses.
 pub const FIRST_BROWSER_SEQ: i64 = 2;
-/// Where events the server records after the opening one start.
-pub const SERVER_TAIL_SEQ: i64 = 1 << 50;
 
 fn now_ms() -> f64 {
     std::time::SystemTime::now()
@@ -63,45 +62,13 @@ pub async fn opening(store: &Store, session: SessionId, event: &Value) -> Result
     Ok(())
 }
 
-/// Records an event after the opening one, at the next free seq of the server's tail range.
+/// Records an event after the opening one, at the next free seq of the server's tail range (the store numbers
+/// it, after whatever the browser records meanwhile).
 pub async fn later(store: &Store, session: SessionId, event: &Value) -> Result<(), RecordError> {
-    // Two requests on one session may race for a seq; the loser sees a conflict and takes the next.
-    for _ in 0..3 {
-        let seq = next_tail_seq(store, session).await?;
-        match store
-            .append_events(session, vec![system_event(seq, event)?])
-            .await
-        {
-            Err(AppendError::Conflict { .. }) => continue,
-            other => return Ok(other.map(drop)?),
-        }
-    }
-    let seq = next_tail_seq(store, session).await?;
-    store
-        .append_events(session, vec![system_event(seq, event)?])
-        .await?;
+    let raw = RawValue::from_string(event.to_string())
+        .map_err(|e| RecordError::Invalid(e.to_string()))?;
+    let event = NewEvent::unsequenced(now_ms(), Direction::System, &raw)
+        .map_err(|e| RecordError::Invalid(e.message))?;
+    store.append_server_event(session, event).await?;
     Ok(())
-}
-
-async fn next_tail_seq(store: &Store, session: SessionId) -> Result<i64, AppendError> {
-    let mut query = EventQuery {
-        after_seq: SERVER_TAIL_SEQ - 1,
-        limit: 1000,
-        ..EventQuery::default()
-    };
-    let mut next = SERVER_TAIL_SEQ;
-    loop {
-        let page = store
-            .list_events(session, &query)
-            .await
-            .map_err(AppendError::Store)?
-            .ok_or(AppendError::UnknownSession)?;
-        if let Some(last) = page.events.last() {
-            next = last.seq + 1;
-        }
-        match page.next_after_seq {
-            Some(after) => query.after_seq = after,
-            None => return Ok(next),
-        }
-    }
 }
