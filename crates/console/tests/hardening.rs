@@ -442,8 +442,12 @@ async fn fuzzed_ingest_bodies_never_break_the_server() {
     ];
     let mut statuses = std::collections::BTreeMap::<u16, u32>::new();
     let mut stored_total = 0i64;
-    const CASES: u32 = 3000;
-    for case in 0..CASES {
+    // `FUZZ_CASES=20000 cargo test … fuzzed` for a longer run.
+    let cases: u32 = std::env::var("FUZZ_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(3000);
+    for case in 0..cases {
         let seq = 1 + i64::from(case) * 2;
         let mut body = valid(seq).into_bytes();
         match rng.u8(0..6) {
@@ -514,7 +518,7 @@ async fn fuzzed_ingest_bodies_never_break_the_server() {
         }
         stored_total = after;
     }
-    println!("{CASES} fuzzed ingest bodies: answers {statuses:?}, {stored_total} events stored");
+    println!("{cases} fuzzed ingest bodies: answers {statuses:?}, {stored_total} events stored");
     every_read_works(&app, &id).await;
 }
 
