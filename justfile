@@ -7,11 +7,12 @@ default:
 dev *ARGS:
     cargo run -p realtime-console -- {{ARGS}}
 
-# Format check, lints as errors, then every test in the workspace (installs Chromium, chromedriver and Node
-# from Debian first if they are missing, and the test clients from their npm lockfile)
+# Format checks, lints as errors, then every test in the workspace (installs Chromium, chromedriver and Node
+# from Debian first if they are missing, and the test clients and the JS linters from their npm lockfiles)
 test:
     scripts/test-deps.sh
     cargo fmt --all --check
+    npm --prefix tools/lint-js run lint
     cargo clippy --workspace --all-targets -- -D warnings
     cargo test --workspace
     node --test static/js/test/ static/js/library/test/
@@ -22,10 +23,12 @@ bench:
     cargo bench -p realtime-console --bench rt_token
     cargo bench -p realtime-console --bench library
 
-# Format the code
+# Format the code (Rust, and the pages' JS with Prettier)
 fmt:
     cargo fmt --all
+    npm --prefix tools/lint-js run fmt
 
-# Lint the code
+# Lint the code (Rust, and the pages' JS: Prettier's check and ESLint)
 lint:
     cargo clippy --workspace --all-targets -- -D warnings
+    npm --prefix tools/lint-js run lint

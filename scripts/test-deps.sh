@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # What `just test` needs beyond Rust, checked before anything compiles:
 #   - Chromium and ChromeDriver (Debian's `chromium`, `chromium-driver`) for the browser tests;
-#   - Node.js with npm, for the browser modules' unit tests and the test package of official clients.
+#   - Node.js with npm, for the browser modules' unit tests, their formatter and linter, and the test package
+#     of official clients.
 # Missing pieces are installed from Debian when this user can (root, or sudo without a password); otherwise
-# the script stops at once and prints the one command to run. Then the clients' npm packages are installed
-# from their lockfile, once per lockfile change.
+# the script stops at once and prints the one command to run. Then the npm packages (the test clients, the
+# pages' Prettier and ESLint) are installed from their lockfiles, once per lockfile change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,12 +32,17 @@ if [ ${#packages[@]} -gt 0 ]; then
     "${sudo[@]}" "${install[@]}" -qq
 fi
 
-# The official clients the tests drive, at the versions the lockfile pins. `npm ci` only when the lockfile
-# changed since the last install (the stamp is a copy of the lockfile it installed).
-clients=tests/clients
-stamp=$clients/node_modules/.installed-lock.json
-if ! cmp -s "$clients/package-lock.json" "$stamp" 2>/dev/null; then
-    echo "test-deps: installing the test clients (npm ci in $clients)" >&2
-    npm ci --prefix "$clients" --no-audit --no-fund --loglevel=error
-    cp "$clients/package-lock.json" "$stamp"
-fi
+# npm packages at the versions a lockfile pins. `npm ci` only when the lockfile changed since the last
+# install (the stamp is a copy of the lockfile it installed).
+npm_ci_once() {
+    local dir=$1 what=$2
+    local stamp=$dir/node_modules/.installed-lock.json
+    if ! cmp -s "$dir/package-lock.json" "$stamp" 2>/dev/null; then
+        echo "test-deps: installing $what (npm ci in $dir)" >&2
+        npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+        cp "$dir/package-lock.json" "$stamp"
+    fi
+}
+# The official clients the tests drive, and the pages' formatter and linter (Prettier, ESLint).
+npm_ci_once tests/clients "the test clients"
+npm_ci_once tools/lint-js "the pages' formatter and linter"

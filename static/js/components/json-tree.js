@@ -1,15 +1,10 @@
 // A collapsible, read-only JSON tree built from DOM nodes (never HTML strings), for event payloads.
 // Native <details> elements do the collapsing, so it needs no event handlers except "show all".
 
+import { button, el } from "../lib/dom.js";
+
 const MAX_STRING = 2000; // base64 audio or images would otherwise make one row megabytes long
 const MAX_CHILDREN = 500; // a huge array renders its first items and says how many it left out
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 function scalar(value) {
   if (value === null) return el("span", "jt-null", "null");
@@ -32,8 +27,7 @@ function stringNode(s) {
     return span;
   }
   span.textContent = JSON.stringify(s.slice(0, MAX_STRING)).slice(0, -1) + "…";
-  const more = el("button", "jt-more", `show all ${s.length.toLocaleString()} chars`);
-  more.type = "button";
+  const more = button(`show all ${s.length.toLocaleString()} chars`, "jt-more");
   more.addEventListener("click", (e) => {
     e.preventDefault();
     span.textContent = JSON.stringify(s);

@@ -1,25 +1,13 @@
 // The log panel's detail pane for one row: title, copy button, error ↔ cause links, and the event as a JSON
-// tree (a fold row: its assembled text and its members). Returns nodes; the panel owns where they go.
+// tree (a fold row: its assembled text and its members). `renderDetail` returns nodes; `createDetailPane`
+// keeps them in the panel's pane and follows the selected row as it grows.
 
+import { button, el } from "../lib/dom.js";
 import { formatRelTime } from "../lib/eventlog.js";
 import { renderJson } from "./json-tree.js";
 
 const ARROW = { client: "→", server: "←", system: "•" };
 const MEMBERS_SHOWN = 200; // a long fold lists its first members; the rest on demand
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-function button(text, className, title) {
-  const b = el("button", className, text);
-  b.type = "button";
-  if (title) b.title = title;
-  return b;
-}
 
 async function copyText(text) {
   try {
@@ -133,6 +121,38 @@ export function renderDetail(row, { log, selectedSeq, onReveal, onClose, onCopy 
 }
 
 function titleText(row, log) {
-  return `#${row.seq} ${formatRelTime(log.relTime(row.ts))} ${ARROW[row.direction] ?? ""} ${row.direction} ${row.type}` +
-    (row.kind === "fold" ? ` ×${row.count}` : "");
+  return (
+    `#${row.seq} ${formatRelTime(log.relTime(row.ts))} ${ARROW[row.direction] ?? ""} ${row.direction} ${row.type}` +
+    (row.kind === "fold" ? ` ×${row.count}` : "")
+  );
+}
+
+/**
+ * The pane `element` showing one row at a time. `show(row, selectedSeq)` renders it (no row: hides the
+ * pane); `follow(row, selectedSeq)` after a render: a fold that grew is updated in place, another row that
+ * changed (a cause got its error) is rendered again. The options are `renderDetail`'s.
+ */
+export function createDetailPane(element, { log, onReveal, onClose, onCopy }) {
+  let version = -1;
+  let update = null;
+  element.hidden = true;
+
+  function show(row, selectedSeq) {
+    element.hidden = !row;
+    version = row ? row.version : -1;
+    update = null;
+    if (!row) return element.replaceChildren();
+    const parts = renderDetail(row, { log, selectedSeq, onReveal, onClose, onCopy });
+    update = parts.update ?? null;
+    element.replaceChildren(...parts);
+  }
+
+  function follow(row, selectedSeq) {
+    if (!row || row.version === version) return;
+    if (!update) return show(row, selectedSeq);
+    version = row.version;
+    update();
+  }
+
+  return { show, follow };
 }

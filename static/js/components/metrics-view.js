@@ -1,6 +1,7 @@
 // Usage, estimated cost and latency per response and per session (lib/metrics.js), with an editable
 // price table saved in localStorage. Redrawn at most once per animation frame.
 
+import { button, el, emit } from "../lib/dom.js";
 import { createMetrics, DEFAULT_PRICES, PRICE_FIELDS } from "../lib/metrics.js";
 
 const MAX_ROWS = 200; // the newest responses; a long session's table would otherwise be the page
@@ -8,17 +9,15 @@ const STATUS = { completed: "✓", in_progress: "…" }; // the unusual ones are
 // Column classes: the CSS drops in/out in a narrow side panel (they stay in the row's tooltip).
 const COLUMNS = ["mv-id", "mv-c-status", "mv-c-in", "mv-c-out", "mv-c-cost", "mv-c-first", "mv-c-audio"];
 const FIELD_LABEL = {
-  textIn: "text in", textCachedIn: "text cached", textOut: "text out",
-  audioIn: "audio in", audioCachedIn: "audio cached", audioOut: "audio out",
-  imageIn: "image in", imageCachedIn: "image cached",
+  textIn: "text in",
+  textCachedIn: "text cached",
+  textOut: "text out",
+  audioIn: "audio in",
+  audioCachedIn: "audio cached",
+  audioOut: "audio out",
+  imageIn: "image in",
+  imageCachedIn: "image cached",
 };
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 const int = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString() : "–");
 const num = (n) => (Number.isFinite(n) ? String(Math.round(n)) : "–");
@@ -79,8 +78,15 @@ export function mount(element, { storage, storageKey = "realtime-console.prices"
   const summaryBox = el("div", "mv-summary");
   const [respTable, respBody] = table(["response", "", "in", "out", "cost", "1st Δ", "audio"], "mv-table");
   // Header tooltips carry the units the narrow columns leave out.
-  const tips = ["", "status", "input tokens", "output tokens", "estimated USD", "ms from trigger to the first delta",
-    "ms from trigger to output_audio_buffer.started"];
+  const tips = [
+    "",
+    "status",
+    "input tokens",
+    "output tokens",
+    "estimated USD",
+    "ms from trigger to the first delta",
+    "ms from trigger to output_audio_buffer.started",
+  ];
   respTable.querySelectorAll("th").forEach((th, i) => {
     th.title = tips[i] ?? "";
     th.className = COLUMNS[i];
@@ -99,17 +105,33 @@ export function mount(element, { storage, storageKey = "realtime-console.prices"
       dl([
         ["model", s.model],
         ["responses", String(s.responses)],
-        ["input", `${int(u.input)} (text ${int(u.inputText)}, audio ${int(u.inputAudio)}${u.inputImage ? `, image ${int(u.inputImage)}` : ""})`],
+        [
+          "input",
+          `${int(u.input)} (text ${int(u.inputText)}, audio ${int(u.inputAudio)}${u.inputImage ? `, image ${int(u.inputImage)}` : ""})`,
+        ],
         ["cached", `${int(u.cached)} (text ${int(u.cachedText)}, audio ${int(u.cachedAudio)})`],
         ["output", `${int(u.output)} (text ${int(u.outputText)}, audio ${int(u.outputAudio)})`],
         ["est. cost", usd(s.cost.total), "An estimate from the price table below; check OpenAI's pricing page."],
-        ["1st delta", `median ${ms(s.latency.firstDelta.median)} · mean ${ms(s.latency.firstDelta.mean)} (n=${s.latency.firstDelta.n})`,
-          "From speech_stopped or the sent response.create to the response's first delta"],
-        ["audio start", `median ${ms(s.latency.audioStart.median)} · mean ${ms(s.latency.audioStart.mean)} (n=${s.latency.audioStart.n})`,
-          "From speech_stopped or the sent response.create to output_audio_buffer.started"],
+        [
+          "1st delta",
+          `median ${ms(s.latency.firstDelta.median)} · mean ${ms(s.latency.firstDelta.mean)} (n=${s.latency.firstDelta.n})`,
+          "From speech_stopped or the sent response.create to the response's first delta",
+        ],
+        [
+          "audio start",
+          `median ${ms(s.latency.audioStart.median)} · mean ${ms(s.latency.audioStart.mean)} (n=${s.latency.audioStart.n})`,
+          "From speech_stopped or the sent response.create to output_audio_buffer.started",
+        ],
         ...(s.transcription.tokens || s.transcription.seconds
-          ? [["transcription", s.transcription.seconds ? `${s.transcription.seconds.toFixed(1)} s` : `${int(s.transcription.tokens)} tokens`,
-            "Billed by the transcription model; not in the cost above"]]
+          ? [
+              [
+                "transcription",
+                s.transcription.seconds
+                  ? `${s.transcription.seconds.toFixed(1)} s`
+                  : `${int(s.transcription.tokens)} tokens`,
+                "Billed by the transcription model; not in the cost above",
+              ],
+            ]
           : []),
       ]),
     );
@@ -123,12 +145,22 @@ export function mount(element, { storage, storageKey = "realtime-console.prices"
       // The narrow side panel keeps the details in the tooltip.
       tr.title = [
         r.responseId + (r.reason ? ` — ${r.status}: ${r.reason}` : ""),
-        r.usage ? `input ${int(r.usage.input)} (cached ${int(r.usage.cached)}), output ${int(r.usage.output)}` : "no usage yet",
-        r.trigger ? `timed from ${r.trigger.kind} #${r.trigger.seq}; response.created after ${ms(r.latency.created)}`
+        r.usage
+          ? `input ${int(r.usage.input)} (cached ${int(r.usage.cached)}), output ${int(r.usage.output)}`
+          : "no usage yet",
+        r.trigger
+          ? `timed from ${r.trigger.kind} #${r.trigger.seq}; response.created after ${ms(r.latency.created)}`
           : "no trigger seen: latency unknown",
       ].join("\n");
-      const cells = [r.responseId, STATUS[r.status] ?? r.status, int(r.usage?.input), int(r.usage?.output),
-        usd(r.cost?.total), num(r.latency.firstDelta), num(r.latency.audioStart)];
+      const cells = [
+        r.responseId,
+        STATUS[r.status] ?? r.status,
+        int(r.usage?.input),
+        int(r.usage?.output),
+        usd(r.cost?.total),
+        num(r.latency.firstDelta),
+        num(r.latency.audioStart),
+      ];
       cells.forEach((text, i) => tr.append(el("td", COLUMNS[i], text)));
       rows.push(tr);
     }
@@ -154,7 +186,7 @@ export function mount(element, { storage, storageKey = "realtime-console.prices"
         // Storage full or disabled: the edit still applies to this page.
       }
     }
-    element.dispatchEvent(new CustomEvent("metrics:prices", { detail: { prices }, bubbles: true }));
+    emit(element, "metrics:prices", { prices });
     queue();
   }
 
@@ -167,12 +199,13 @@ export function mount(element, { storage, storageKey = "realtime-console.prices"
       tr.append(el("th", undefined, name));
       for (const f of PRICE_FIELDS) {
         const td = el("td");
-        const input = el("input");
-        input.type = "number";
-        input.min = "0";
-        input.step = "0.01";
-        input.value = String(row[f]);
-        input.setAttribute("aria-label", `${name} ${FIELD_LABEL[f]}`);
+        const input = el("input", {
+          type: "number",
+          min: "0",
+          step: "0.01",
+          value: String(row[f]),
+          "aria-label": `${name} ${FIELD_LABEL[f]}`,
+        });
         input.addEventListener("change", () => {
           const v = Number(input.value);
           if (!Number.isFinite(v) || v < 0) {
@@ -186,8 +219,7 @@ export function mount(element, { storage, storageKey = "realtime-console.prices"
       }
       body.append(tr);
     }
-    const reset = el("button", "mv-reset", "Reset to defaults");
-    reset.type = "button";
+    const reset = button("Reset to defaults", "mv-reset");
     reset.addEventListener("click", () => {
       try {
         storage?.removeItem(storageKey);
@@ -204,7 +236,7 @@ export function mount(element, { storage, storageKey = "realtime-console.prices"
   respBody.addEventListener("click", (e) => {
     const tr = e.target.closest("tr.mv-r");
     if (!tr) return;
-    element.dispatchEvent(new CustomEvent("metrics:select", { detail: { seq: Number(tr.dataset.seq) }, bubbles: true }));
+    emit(element, "metrics:select", { seq: Number(tr.dataset.seq) });
   });
 
   buildPrices();

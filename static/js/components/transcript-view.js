@@ -1,14 +1,8 @@
 // The transcript view: renders lib/transcript.js turns (user, assistant, tool calls inline). Only turns
 // whose `rev` changed are repainted, once per animation frame. Text goes in via textContent.
 
+import { el, emit } from "../lib/dom.js";
 import { createTranscript } from "../lib/transcript.js";
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 const LABEL = { user: "User", assistant: "Assistant", system: "System", tool: "Tool call" };
 
@@ -53,12 +47,15 @@ function paint(node, turn) {
       text = turn.transcriptionError
         ? String(turn.transcriptionError.message ?? "transcription failed")
         : turn.source === "audio"
-          ? turn.status === "in_progress" ? "speaking…" : "(audio, no transcript)"
+          ? turn.status === "in_progress"
+            ? "speaking…"
+            : "(audio, no transcript)"
           : "…";
     }
     parts.push(el("div", cls, text));
   }
-  if (turn.error) parts.push(el("div", "tv-error", `${turn.error.code ?? turn.error.type ?? "error"}: ${turn.error.message ?? ""}`));
+  if (turn.error)
+    parts.push(el("div", "tv-error", `${turn.error.code ?? turn.error.type ?? "error"}: ${turn.error.message ?? ""}`));
   node.replaceChildren(...parts);
 }
 
@@ -116,7 +113,7 @@ export function mount(element) {
     if (!node || !element.contains(node)) return;
     // Selecting text in a turn should not jump the log.
     if (String(window.getSelection?.() ?? "")) return;
-    element.dispatchEvent(new CustomEvent("transcript:select", { detail: { seq: Number(node.dataset.seq) }, bubbles: true }));
+    emit(element, "transcript:select", { seq: Number(node.dataset.seq) });
   });
 
   return {

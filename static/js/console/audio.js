@@ -12,7 +12,7 @@ export async function listMics() {
   if (!navigator.mediaDevices?.enumerateDevices) return [];
   const devices = await navigator.mediaDevices.enumerateDevices();
   return devices
-    .filter((d) => d.kind === 'audioinput')
+    .filter((d) => d.kind === "audioinput")
     .map((d, i) => ({ deviceId: d.deviceId, label: d.label || `Microphone ${i + 1}` }));
 }
 
@@ -31,7 +31,7 @@ let sharedContext = null;
 /** The page's one AudioContext (created on first use, which is a click). */
 export function audioContext() {
   if (!sharedContext) sharedContext = new AudioContext();
-  if (sharedContext.state === 'suspended') sharedContext.resume().catch(() => {});
+  if (sharedContext.state === "suspended") sharedContext.resume().catch(() => {});
   return sharedContext;
 }
 

@@ -2,7 +2,7 @@
 // follow-up `response.create` only while no response is active (PROTOCOL §9.2). No DOM here: the caller
 // feeds it server events and results, and it calls `send` with the client events to send.
 
-import { functionOutput, responseCreate } from './commands.js';
+import { functionOutput, responseCreate } from "./commands.js";
 
 /**
  * `send(events)` sends client events; `onCall(call)` is told of every new completed call
@@ -18,7 +18,11 @@ export function createCallCoordinator({ send, onCall }) {
 
   function register(call) {
     if (!call || !call.call_id || calls.has(call.call_id)) return;
-    const entry = { call: { call_id: call.call_id, name: call.name, arguments: call.arguments ?? '' }, output: undefined, sent: false };
+    const entry = {
+      call: { call_id: call.call_id, name: call.name, arguments: call.arguments ?? "" },
+      output: undefined,
+      sent: false,
+    };
     calls.set(call.call_id, entry);
     order.push(call.call_id);
     onCall(entry.call);
@@ -50,23 +54,23 @@ export function createCallCoordinator({ send, onCall }) {
     /** Feed every server event, in order. */
     serverEvent(event) {
       switch (event?.type) {
-        case 'response.created':
+        case "response.created":
           active = true;
           awaitingCreated = false;
           break;
-        case 'error':
+        case "error":
           if (awaitingCreated) {
             awaitingCreated = false;
             active = false;
             pump();
           }
           break;
-        case 'response.function_call_arguments.done':
+        case "response.function_call_arguments.done":
           register({ call_id: event.call_id, name: event.name, arguments: event.arguments });
           break;
-        case 'response.done': {
+        case "response.done": {
           for (const item of event.response?.output || []) {
-            if (item?.type === 'function_call') register(item);
+            if (item?.type === "function_call") register(item);
           }
           active = false;
           pump();
@@ -77,7 +81,7 @@ export function createCallCoordinator({ send, onCall }) {
     },
     /** Feed every client event as it is sent (a `response.create` from elsewhere makes a response active). */
     clientEvent(event) {
-      if (event?.type === 'response.create') {
+      if (event?.type === "response.create") {
         active = true;
         awaitingCreated = true;
       }
@@ -86,12 +90,14 @@ export function createCallCoordinator({ send, onCall }) {
     resolve(callId, output) {
       const entry = calls.get(callId);
       if (!entry || entry.sent || entry.output !== undefined) return;
-      entry.output = typeof output === 'string' ? output : JSON.stringify(output);
+      entry.output = typeof output === "string" ? output : JSON.stringify(output);
       pump();
     },
     /** The calls still waiting for an output. */
     pending() {
-      return unanswered().filter((e) => e.output === undefined).map((e) => e.call);
+      return unanswered()
+        .filter((e) => e.output === undefined)
+        .map((e) => e.call);
     },
     isResponseActive() {
       return active;

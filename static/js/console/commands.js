@@ -11,44 +11,44 @@ export function eventId() {
 export function userText(text) {
   return [
     {
-      type: 'conversation.item.create',
+      type: "conversation.item.create",
       event_id: eventId(),
-      item: { type: 'message', role: 'user', content: [{ type: 'input_text', text }] },
+      item: { type: "message", role: "user", content: [{ type: "input_text", text }] },
     },
     responseCreate(),
   ];
 }
 
 export function responseCreate() {
-  return { type: 'response.create', event_id: eventId() };
+  return { type: "response.create", event_id: eventId() };
 }
 
 export function sessionUpdate(session) {
-  return { type: 'session.update', event_id: eventId(), session };
+  return { type: "session.update", event_id: eventId(), session };
 }
 
 /** Push-to-talk pressed: with turn detection off, start a fresh input buffer. */
 export function pttPress(manual) {
-  return manual ? [{ type: 'input_audio_buffer.clear', event_id: eventId() }] : [];
+  return manual ? [{ type: "input_audio_buffer.clear", event_id: eventId() }] : [];
 }
 
 /** Push-to-talk released: with turn detection off, the client ends the turn and asks for the answer. */
 export function pttRelease(manual) {
-  return manual ? [{ type: 'input_audio_buffer.commit', event_id: eventId() }, responseCreate()] : [];
+  return manual ? [{ type: "input_audio_buffer.commit", event_id: eventId() }, responseCreate()] : [];
 }
 
 /** Stop the model: cancel the response (when one is active), then drop the audio already queued. */
 export function interrupt(responseActive) {
   const events = [];
-  if (responseActive) events.push({ type: 'response.cancel', event_id: eventId() });
-  events.push({ type: 'output_audio_buffer.clear', event_id: eventId() });
+  if (responseActive) events.push({ type: "response.cancel", event_id: eventId() });
+  events.push({ type: "output_audio_buffer.clear", event_id: eventId() });
   return events;
 }
 
 export function functionOutput(callId, output) {
   return {
-    type: 'conversation.item.create',
+    type: "conversation.item.create",
     event_id: eventId(),
-    item: { type: 'function_call_output', call_id: callId, output },
+    item: { type: "function_call_output", call_id: callId, output },
   };
 }

@@ -3,10 +3,10 @@
 // and end cleanly (hangup or close, flush the recorder, mark the session ended). The UI talks to it
 // through the callbacks it is given; nothing here touches the DOM.
 
-import { createRecorder, storedSessions } from '/static/js/lib/recorder.js';
-import { createCallCoordinator } from './calls.js';
-import { createJournal } from './journal.js';
-import { ConnectError, connect } from './rtc.js';
+import { createRecorder, storedSessions } from "/static/js/lib/recorder.js";
+import { createCallCoordinator } from "./calls.js";
+import { createJournal } from "./journal.js";
+import { ConnectError, connect } from "./rtc.js";
 
 /** Where the server's own events after the browser's start (crates/console/src/http/rt/record.rs). */
 const SERVER_TAIL_SEQ = 2 ** 50;
@@ -24,8 +24,8 @@ async function storedEvents(sessionId, afterSeq, limit) {
 /** The call id of an ephemeral-flow session, which only the browser learns (the SDP answer's `Location`). */
 async function reportCall(sessionId, callId) {
   const res = await fetch(`/api/sessions/${encodeURIComponent(sessionId)}`, {
-    method: 'PATCH',
-    headers: { 'Content-Type': 'application/json' },
+    method: "PATCH",
+    headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ call_id: callId }),
   });
   if (!res.ok) throw new Error(`recording the call id: HTTP ${res.status}`);
@@ -33,8 +33,8 @@ async function reportCall(sessionId, callId) {
 
 async function markEnded(sessionId) {
   await fetch(`/api/sessions/${encodeURIComponent(sessionId)}`, {
-    method: 'PATCH',
-    headers: { 'Content-Type': 'application/json' },
+    method: "PATCH",
+    headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ ended: true }),
   });
 }
@@ -45,11 +45,18 @@ async function markEnded(sessionId) {
  */
 export async function resumeLeftovers(storage) {
   const left = storedSessions(storage).filter((s) => s.pending > 0);
-  await Promise.all(left.map(async (s) => {
-    const rec = createRecorder({ sessionId: s.sessionId, firstSeq: s.nextSeq, fetch: window.fetch.bind(window), storage });
-    await rec.close();
-    await markEnded(s.sessionId).catch(() => {});
-  }));
+  await Promise.all(
+    left.map(async (s) => {
+      const rec = createRecorder({
+        sessionId: s.sessionId,
+        firstSeq: s.nextSeq,
+        fetch: window.fetch.bind(window),
+        storage,
+      });
+      await rec.close();
+      await markEnded(s.sessionId).catch(() => {});
+    }),
+  );
   return left.length;
 }
 
@@ -59,7 +66,18 @@ export async function resumeLeftovers(storage) {
  * `onCall(call, coordinator)` for each completed function call; `onServerEvent(event)` after each one is
  * journaled; `getMicTrack()` resolves to the microphone's track or null.
  */
-export function createLive({ audioEl, onEntry, onState, onPhase, onRecStats, onCall, onServerEvent, onError, getMicTrack, storage }) {
+export function createLive({
+  audioEl,
+  onEntry,
+  onState,
+  onPhase,
+  onRecStats,
+  onCall,
+  onServerEvent,
+  onError,
+  getMicTrack,
+  storage,
+}) {
   let conn = null;
   let journal = createJournal({ onEntry: () => {} });
   let recorder = null;
@@ -76,7 +94,7 @@ export function createLive({ audioEl, onEntry, onState, onPhase, onRecStats, onC
   });
 
   function system(event) {
-    journal.push('system', event);
+    journal.push("system", event);
   }
 
   function send(events) {
@@ -86,7 +104,7 @@ export function createLive({ audioEl, onEntry, onState, onPhase, onRecStats, onC
         return false;
       }
       const raw = conn.send(event);
-      journal.push('client', event, raw);
+      journal.push("client", event, raw);
       coordinator.clientEvent(event);
     }
     return true;
@@ -99,12 +117,12 @@ export function createLive({ audioEl, onEntry, onState, onPhase, onRecStats, onC
     } catch {
       event = null;
     }
-    if (!event || typeof event !== 'object' || Array.isArray(event) || typeof event.type !== 'string') {
+    if (!event || typeof event !== "object" || Array.isArray(event) || typeof event.type !== "string") {
       // Still on the record, as a system event that carries the text.
-      system({ type: 'console.unparsable_message', text: String(raw).slice(0, 10000) });
+      system({ type: "console.unparsable_message", text: String(raw).slice(0, 10000) });
       return;
     }
-    journal.push('server', event, raw);
+    journal.push("server", event, raw);
     coordinator.serverEvent(event);
     onServerEvent(event);
   }
@@ -155,10 +173,10 @@ export function createLive({ audioEl, onEntry, onState, onPhase, onRecStats, onC
       timings.clickAt = performance.now();
       timings.openAt = null;
       timings.connectMs = null;
-      onPhase('connecting', {});
-      system({ type: 'console.connect', flow, session });
+      onPhase("connecting", {});
+      system({ type: "console.connect", flow, session });
       const micTrack = await getMicTrack().catch((e) => {
-        system({ type: 'console.error', where: 'microphone', message: String(e?.message || e) });
+        system({ type: "console.error", where: "microphone", message: String(e?.message || e) });
         return null;
       });
       try {
@@ -169,40 +187,51 @@ export function createLive({ audioEl, onEntry, onState, onPhase, onRecStats, onC
           audioEl,
           onSession: (info) => {
             startRecording(info);
-            onPhase('session', info);
+            onPhase("session", info);
           },
           onState: (component, state) => {
             onState(component, state);
-            system({ type: 'console.state', component, state });
-            if (component === 'channel' && state === 'open') {
+            system({ type: "console.state", component, state });
+            if (component === "channel" && state === "open") {
               timings.openAt = performance.now();
               timings.connectMs = timings.openAt - timings.clickAt;
-              onPhase('open', { connectMs: timings.connectMs });
-            } else if (conn && !ending && ((component === 'channel' && state === 'closed') || (component === 'peer' && (state === 'failed' || state === 'closed')))) {
-              onPhase('closed-remote', {});
+              onPhase("open", { connectMs: timings.connectMs });
+            } else if (
+              conn &&
+              !ending &&
+              ((component === "channel" && state === "closed") ||
+                (component === "peer" && (state === "failed" || state === "closed")))
+            ) {
+              onPhase("closed-remote", {});
             }
           },
           onMessage: received,
-          onTrack: (stream) => onPhase('track', { stream }),
+          onTrack: (stream) => onPhase("track", { stream }),
         });
       } catch (e) {
         const err = e instanceof ConnectError ? e : new ConnectError(String(e?.message || e));
         connecting = false;
         if (micTrack) micTrack.stop();
         if (journal.started()) {
-          system({ type: 'console.error', where: 'connect', status: err.status, message: err.message, error: err.body?.error ?? null });
+          system({
+            type: "console.error",
+            where: "connect",
+            status: err.status,
+            message: err.message,
+            error: err.body?.error ?? null,
+          });
           finish(recorder, sessionId, journal);
         } else {
           journal.discardWaiting();
         }
-        onPhase('idle', { error: err.message });
+        onPhase("idle", { error: err.message });
         return;
       }
       conn.micTrack = micTrack;
       connecting = false;
-      if (conn.flow === 'ephemeral' && conn.callId && sessionId) {
+      if (conn.flow === "ephemeral" && conn.callId && sessionId) {
         reportCall(sessionId, conn.callId).catch((e) => {
-          system({ type: 'console.error', where: 'call_id', message: String(e?.message || e) });
+          system({ type: "console.error", where: "call_id", message: String(e?.message || e) });
         });
       }
     },
@@ -211,20 +240,26 @@ export function createLive({ audioEl, onEntry, onState, onPhase, onRecStats, onC
       if (!conn) return;
       const c = conn;
       ending = true;
-      system({ type: 'console.disconnect', flow: c.flow, call_id: c.callId });
-      if (c.flow === 'unified' && c.sessionId) {
+      system({ type: "console.disconnect", flow: c.flow, call_id: c.callId });
+      if (c.flow === "unified" && c.sessionId) {
         try {
-          const res = await fetch(`/api/rt/session/${encodeURIComponent(c.sessionId)}/hangup`, { method: 'POST' });
-          if (!res.ok) system({ type: 'console.error', where: 'hangup', status: res.status, message: `hangup: HTTP ${res.status}` });
+          const res = await fetch(`/api/rt/session/${encodeURIComponent(c.sessionId)}/hangup`, { method: "POST" });
+          if (!res.ok)
+            system({
+              type: "console.error",
+              where: "hangup",
+              status: res.status,
+              message: `hangup: HTTP ${res.status}`,
+            });
         } catch (e) {
-          system({ type: 'console.error', where: 'hangup', status: 0, message: String(e?.message || e) });
+          system({ type: "console.error", where: "hangup", status: 0, message: String(e?.message || e) });
         }
       }
       c.close();
       if (c.micTrack) c.micTrack.stop();
       conn = null;
       ending = null;
-      onPhase('idle', {});
+      onPhase("idle", {});
       // In the background: the page is usable at once, the recorder keeps retrying until it is done.
       finish(recorder, sessionId, journal);
     },

@@ -1,14 +1,17 @@
 // The microphone controls: device choice, mute, push-to-talk (button or space bar) and the two level
 // meters. Actions go up as CustomEvents on `root`: `ptt` {down: boolean}, `mic-device` {deviceId}.
 
-import { createMeter, listMics } from './audio.js';
+import { el, emit } from "../lib/dom.js";
+import { createMeter, listMics } from "./audio.js";
 
 function typingIn(target) {
-  return target instanceof HTMLElement && (target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName));
+  return (
+    target instanceof HTMLElement &&
+    (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName))
+  );
 }
 
 export function mount(root, { device, mute, ptt, meterIn, meterOut }) {
-  const emit = (name, detail) => root.dispatchEvent(new CustomEvent(name, { detail, bubbles: true }));
   let track = null;
   let muted = false;
   let holding = false;
@@ -18,22 +21,20 @@ export function mount(root, { device, mute, ptt, meterIn, meterOut }) {
   let frame = 0;
 
   function applyEnabled() {
-    if (track) track.enabled = pttOnly ? holding : (!muted || holding);
-    mute.setAttribute('aria-pressed', String(muted));
-    mute.textContent = muted ? 'Unmute' : 'Mute';
-    ptt.classList.toggle('held', holding);
+    if (track) track.enabled = pttOnly ? holding : !muted || holding;
+    mute.setAttribute("aria-pressed", String(muted));
+    mute.textContent = muted ? "Unmute" : "Mute";
+    ptt.classList.toggle("held", holding);
   }
 
   async function refreshDevices() {
     const mics = await listMics().catch(() => []);
     const chosen = device.value;
-    const options = [['', 'default'], ...mics.filter((m) => m.deviceId && m.deviceId !== 'default').map((m) => [m.deviceId, m.label])];
-    device.replaceChildren(...options.map(([value, label]) => {
-      const o = document.createElement('option');
-      o.value = value;
-      o.textContent = label;
-      return o;
-    }));
+    const options = [
+      ["", "default"],
+      ...mics.filter((m) => m.deviceId && m.deviceId !== "default").map((m) => [m.deviceId, m.label]),
+    ];
+    device.replaceChildren(...options.map(([value, label]) => el("option", { value, text: label })));
     if (options.some(([v]) => v === chosen)) device.value = chosen;
   }
 
@@ -41,7 +42,7 @@ export function mount(root, { device, mute, ptt, meterIn, meterOut }) {
     if (ptt.disabled || holding === down) return;
     holding = down;
     applyEnabled();
-    emit('ptt', { down });
+    emit(root, "ptt", { down });
   }
 
   function tick() {
@@ -50,12 +51,12 @@ export function mount(root, { device, mute, ptt, meterIn, meterOut }) {
     frame = requestAnimationFrame(tick);
   }
 
-  mute.addEventListener('click', () => {
+  mute.addEventListener("click", () => {
     muted = !muted;
     applyEnabled();
   });
-  device.addEventListener('change', () => emit('mic-device', { deviceId: device.value }));
-  ptt.addEventListener('pointerdown', (e) => {
+  device.addEventListener("change", () => emit(root, "mic-device", { deviceId: device.value }));
+  ptt.addEventListener("pointerdown", (e) => {
     try {
       // Keep the release even if the pointer leaves the button.
       ptt.setPointerCapture(e.pointerId);
@@ -64,28 +65,28 @@ export function mount(root, { device, mute, ptt, meterIn, meterOut }) {
     }
     press(true);
   });
-  ptt.addEventListener('pointerup', () => press(false));
-  ptt.addEventListener('pointercancel', () => press(false));
-  ptt.addEventListener('keydown', (e) => {
-    if (e.key === 'Enter') press(true);
+  ptt.addEventListener("pointerup", () => press(false));
+  ptt.addEventListener("pointercancel", () => press(false));
+  ptt.addEventListener("keydown", (e) => {
+    if (e.key === "Enter") press(true);
   });
-  ptt.addEventListener('keyup', (e) => {
-    if (e.key === 'Enter') press(false);
+  ptt.addEventListener("keyup", (e) => {
+    if (e.key === "Enter") press(false);
   });
-  window.addEventListener('keydown', (e) => {
-    if (e.code === 'Space' && !e.repeat && !typingIn(e.target) && !ptt.disabled) {
+  window.addEventListener("keydown", (e) => {
+    if (e.code === "Space" && !e.repeat && !typingIn(e.target) && !ptt.disabled) {
       e.preventDefault();
       press(true);
     }
   });
-  window.addEventListener('keyup', (e) => {
-    if (e.code === 'Space' && holding) {
+  window.addEventListener("keyup", (e) => {
+    if (e.code === "Space" && holding) {
       e.preventDefault();
       press(false);
     }
   });
-  window.addEventListener('blur', () => press(false));
-  navigator.mediaDevices?.addEventListener?.('devicechange', refreshDevices);
+  window.addEventListener("blur", () => press(false));
+  navigator.mediaDevices?.addEventListener?.("devicechange", refreshDevices);
   refreshDevices();
 
   return {

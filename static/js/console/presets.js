@@ -1,13 +1,13 @@
 // Named presets of the session config (and the custom tools' mock outputs), kept in localStorage.
 // `storage` is anything with getItem/setItem (localStorage in the page, a Map-backed stub in tests).
 
-const KEY = 'realtime-console.presets.v1';
-const LAST = 'realtime-console.last.v1';
+const KEY = "realtime-console.presets.v1";
+const LAST = "realtime-console.last.v1";
 
 function read(storage, key) {
   try {
-    const v = JSON.parse(storage.getItem(key) || 'null');
-    return v && typeof v === 'object' ? v : null;
+    const v = JSON.parse(storage.getItem(key) || "null");
+    return v && typeof v === "object" ? v : null;
   } catch {
     return null;
   }
@@ -33,7 +33,7 @@ export function createPresets(storage) {
       return all()[name] ?? null;
     },
     save(name, preset) {
-      const n = String(name || '').trim();
+      const n = String(name || "").trim();
       if (!n) return false;
       const presets = all();
       presets[n] = preset;

@@ -9,7 +9,7 @@
 export class ConnectError extends Error {
   constructor(message, { status = 0, sessionId = null, body = null } = {}) {
     super(message);
-    this.name = 'ConnectError';
+    this.name = "ConnectError";
     this.status = status;
     this.sessionId = sessionId;
     this.body = body;
@@ -27,7 +27,7 @@ async function failure(res, what) {
   }
   return new ConnectError(message, {
     status: res.status,
-    sessionId: res.headers.get('x-console-session-id'),
+    sessionId: res.headers.get("x-console-session-id"),
     body,
   });
 }
@@ -36,7 +36,7 @@ async function failure(res, what) {
 export function callIdFromLocation(location) {
   if (!location) return null;
   const path = location.split(/[?#]/)[0];
-  const last = path.split('/').filter(Boolean).pop();
+  const last = path.split("/").filter(Boolean).pop();
   return last || null;
 }
 
@@ -49,13 +49,13 @@ export function callIdFromLocation(location) {
 export async function connect({ flow, session, micTrack, audioEl, onSession, onState, onMessage, onTrack }) {
   const info = { flow, sessionId: null, callId: null, nextSeq: null };
   let token = null;
-  if (flow === 'ephemeral') {
-    const res = await fetch('/api/rt/token', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+  if (flow === "ephemeral") {
+    const res = await fetch("/api/rt/token", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
       body: JSON.stringify(session ? { session } : {}),
     });
-    if (!res.ok) throw await failure(res, 'minting a key');
+    if (!res.ok) throw await failure(res, "minting a key");
     token = await res.json();
     info.sessionId = token.console.session_id;
     info.nextSeq = token.console.next_seq;
@@ -67,49 +67,51 @@ export async function connect({ flow, session, micTrack, audioEl, onSession, onS
     pc.close();
     throw e;
   };
-  pc.oniceconnectionstatechange = () => onState('ice', pc.iceConnectionState);
-  pc.onconnectionstatechange = () => onState('peer', pc.connectionState);
+  pc.oniceconnectionstatechange = () => onState("ice", pc.iceConnectionState);
+  pc.onconnectionstatechange = () => onState("peer", pc.connectionState);
   pc.ontrack = (e) => {
     const stream = e.streams[0] || new MediaStream([e.track]);
     audioEl.srcObject = stream;
     onTrack(stream);
   };
-  const dc = pc.createDataChannel('oai-events');
-  onState('channel', dc.readyState);
-  dc.onopen = () => onState('channel', 'open');
-  dc.onclose = () => onState('channel', 'closed');
-  dc.onmessage = (e) => onMessage(typeof e.data === 'string' ? e.data : '');
+  const dc = pc.createDataChannel("oai-events");
+  onState("channel", dc.readyState);
+  dc.onopen = () => onState("channel", "open");
+  dc.onclose = () => onState("channel", "closed");
+  dc.onmessage = (e) => onMessage(typeof e.data === "string" ? e.data : "");
   let sender;
   if (micTrack) sender = pc.addTrack(micTrack, new MediaStream([micTrack]));
-  else sender = pc.addTransceiver('audio', { direction: 'sendrecv' }).sender;
+  else sender = pc.addTransceiver("audio", { direction: "sendrecv" }).sender;
 
   try {
     const offer = await pc.createOffer();
     await pc.setLocalDescription(offer);
     let res;
-    if (flow === 'ephemeral') {
+    if (flow === "ephemeral") {
       res = await fetch(token.console.calls_url, {
-        method: 'POST',
-        headers: { Authorization: `Bearer ${token.value}`, 'Content-Type': 'application/sdp' },
+        method: "POST",
+        headers: { Authorization: `Bearer ${token.value}`, "Content-Type": "application/sdp" },
         body: offer.sdp,
       });
-      if (!res.ok) throw await failure(res, 'posting the offer');
-      info.callId = callIdFromLocation(res.headers.get('Location'));
+      if (!res.ok) throw await failure(res, "posting the offer");
+      info.callId = callIdFromLocation(res.headers.get("Location"));
     } else {
       const form = new FormData();
-      form.append('sdp', new Blob([offer.sdp], { type: 'application/sdp' }));
-      if (session) form.append('session', new Blob([JSON.stringify(session)], { type: 'application/json' }));
-      res = await fetch('/api/rt/session', { method: 'POST', body: form });
-      if (!res.ok) throw await failure(res, 'starting the call');
-      info.sessionId = res.headers.get('x-console-session-id');
-      info.callId = res.headers.get('x-call-id');
-      info.nextSeq = Number(res.headers.get('x-console-next-seq'));
+      form.append("sdp", new Blob([offer.sdp], { type: "application/sdp" }));
+      if (session) form.append("session", new Blob([JSON.stringify(session)], { type: "application/json" }));
+      res = await fetch("/api/rt/session", { method: "POST", body: form });
+      if (!res.ok) throw await failure(res, "starting the call");
+      info.sessionId = res.headers.get("x-console-session-id");
+      info.callId = res.headers.get("x-call-id");
+      info.nextSeq = Number(res.headers.get("x-console-next-seq"));
       onSession({ ...info });
     }
     const answer = await res.text();
-    await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+    await pc.setRemoteDescription({ type: "answer", sdp: answer });
   } catch (e) {
-    closeOnError(e instanceof ConnectError ? e : new ConnectError(String(e?.message || e), { sessionId: info.sessionId }));
+    closeOnError(
+      e instanceof ConnectError ? e : new ConnectError(String(e?.message || e), { sessionId: info.sessionId }),
+    );
   }
 
   return {
@@ -124,7 +126,7 @@ export async function connect({ flow, session, micTrack, audioEl, onSession, onS
       return text;
     },
     isOpen() {
-      return dc.readyState === 'open';
+      return dc.readyState === "open";
     },
     async replaceTrack(track) {
       await sender.replaceTrack(track);

@@ -5,23 +5,23 @@
 // `session.created` arrives, before the user's first turn. The pure parts are exported for tests; the
 // controller takes its IO (fetch) and reports through callbacks. No DOM here.
 
-import { eventId } from './commands.js';
+import { eventId } from "./commands.js";
 
 /**
  * The fields an override may hold at each level (crates/console/src/http/rt/overrides.rs). Below these
  * levels a value is taken whole.
  */
 export const ALLOWED_OVERRIDES = {
-  session: ['type', 'model', 'instructions', 'output_modalities', 'audio', 'tools', 'tool_choice', 'max_output_tokens'],
-  'session.audio': ['input', 'output'],
-  'session.audio.input': ['turn_detection', 'transcription', 'noise_reduction'],
-  'session.audio.output': ['voice'],
+  session: ["type", "model", "instructions", "output_modalities", "audio", "tools", "tool_choice", "max_output_tokens"],
+  "session.audio": ["input", "output"],
+  "session.audio.input": ["turn_detection", "transcription", "noise_reduction"],
+  "session.audio.output": ["voice"],
 };
 
-const isObject = (v) => !!v && typeof v === 'object' && !Array.isArray(v);
+const isObject = (v) => !!v && typeof v === "object" && !Array.isArray(v);
 
 /** `session` with only the fields the server's override check accepts (the rest would be a 400). Pure. */
-export function stripOverrides(session, path = 'session') {
+export function stripOverrides(session, path = "session") {
   const allowed = ALLOWED_OVERRIDES[path];
   if (!allowed) return session;
   if (!isObject(session)) return {};
@@ -45,31 +45,32 @@ export function stripOverrides(session, path = 'session') {
  * seed's stripped config. Objects merge only at the override levels; below them the form's value wins
  * whole. Instructions the user cleared stay cleared (the server's default). Pure.
  */
-export function seededOverrides(seed, form, path = 'session') {
+export function seededOverrides(seed, form, path = "session") {
   if (!isObject(form)) return form ?? seed;
   if (!isObject(seed)) return form;
   const out = { ...seed };
   for (const [key, value] of Object.entries(form)) {
     const child = `${path}.${key}`;
-    out[key] = ALLOWED_OVERRIDES[child] && isObject(value) && isObject(seed[key])
-      ? seededOverrides(seed[key], value, child)
-      : value;
+    out[key] =
+      ALLOWED_OVERRIDES[child] && isObject(value) && isObject(seed[key])
+        ? seededOverrides(seed[key], value, child)
+        : value;
   }
-  if (path === 'session' && !('instructions' in form)) delete out.instructions;
+  if (path === "session" && !("instructions" in form)) delete out.instructions;
   return out;
 }
 
 /** `{id, conversation}` from a page's query string, or null without `seed`. */
 export function seedParams(search) {
   const q = new URLSearchParams(search);
-  const id = (q.get('seed') || '').trim();
+  const id = (q.get("seed") || "").trim();
   if (!id) return null;
-  return { id, conversation: q.get('conversation') === '1' };
+  return { id, conversation: q.get("conversation") === "1" };
 }
 
 /** The client events that rebuild the conversation, in order. Pure (besides the event ids). */
 export function itemEvents(items) {
-  return (items || []).map((item) => ({ type: 'conversation.item.create', event_id: eventId(), item }));
+  return (items || []).map((item) => ({ type: "conversation.item.create", event_id: eventId(), item }));
 }
 
 /**
@@ -78,7 +79,7 @@ export function itemEvents(items) {
  * `sent` (the items went out; also right after `attached` when there are none to send).
  */
 export function createSeed(seed, { fetch: f, onError = () => {} }) {
-  let state = 'ready';
+  let state = "ready";
   let sessionId = null;
   let pending = seed.conversation ? itemEvents(seed.items) : [];
 
@@ -93,13 +94,13 @@ export function createSeed(seed, { fetch: f, onError = () => {} }) {
     overrides: (formSession) => seededOverrides(seed.session, formSession),
     /** The token/session response named the new session: mark it. */
     async attach(newId) {
-      if (state !== 'ready') return;
+      if (state !== "ready") return;
       sessionId = newId;
-      state = pending.length ? 'attached' : 'sent';
+      state = pending.length ? "attached" : "sent";
       try {
         const res = await f(`/api/sessions/${encodeURIComponent(newId)}`, {
-          method: 'PATCH',
-          headers: { 'Content-Type': 'application/json' },
+          method: "PATCH",
+          headers: { "Content-Type": "application/json" },
           body: JSON.stringify({ seeded_from: seed.id }),
         });
         if (!res.ok) onError(`marking the session as seeded from ${seed.id}: HTTP ${res.status}`);
@@ -109,13 +110,13 @@ export function createSeed(seed, { fetch: f, onError = () => {} }) {
     },
     /** The item events still to send (once): call on `session.created` and before the user's first turn. */
     take() {
-      if (state !== 'attached') return [];
+      if (state !== "attached") return [];
       const out = pending;
       pending = [];
-      state = 'sent';
+      state = "sent";
       return out;
     },
     /** Whether this seed was used by a connection already. */
-    used: () => state !== 'ready',
+    used: () => state !== "ready",
   };
 }

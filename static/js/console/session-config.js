@@ -1,48 +1,54 @@
 // The session config editor's model: a plain form state, turned into the GA session overrides (PROTOCOL §5)
 // sent with the token request or in `session.update`. No DOM here.
 
-export const VOICES = ['alloy', 'ash', 'ballad', 'coral', 'echo', 'sage', 'shimmer', 'verse', 'marin', 'cedar'];
-export const TRANSCRIPTION_MODELS = ['', 'whisper-1', 'gpt-4o-transcribe', 'gpt-4o-mini-transcribe', 'gpt-4o-transcribe-diarize'];
-export const NOISE_REDUCTION = ['none', 'near_field', 'far_field'];
-export const EAGERNESS = ['auto', 'low', 'medium', 'high'];
-export const TURN_TYPES = ['server_vad', 'semantic_vad', 'none'];
+export const VOICES = ["alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"];
+export const TRANSCRIPTION_MODELS = [
+  "",
+  "whisper-1",
+  "gpt-4o-transcribe",
+  "gpt-4o-mini-transcribe",
+  "gpt-4o-transcribe-diarize",
+];
+export const NOISE_REDUCTION = ["none", "near_field", "far_field"];
+export const EAGERNESS = ["auto", "low", "medium", "high"];
+export const TURN_TYPES = ["server_vad", "semantic_vad", "none"];
 
 /** The form as a fresh console shows it: the API's own defaults (PROTOCOL §2.2, §5.2). */
 export function defaultForm() {
   return {
-    instructions: '',
-    voice: 'marin',
-    modality: 'audio',
+    instructions: "",
+    voice: "marin",
+    modality: "audio",
     turn: {
-      type: 'server_vad',
+      type: "server_vad",
       threshold: 0.5,
       prefix_padding_ms: 300,
       silence_duration_ms: 200,
-      eagerness: 'auto',
+      eagerness: "auto",
       create_response: true,
       interrupt_response: true,
     },
-    transcription: '',
-    noise_reduction: 'none',
-    tools: '[]',
-    tool_choice: 'auto',
-    max_output_tokens: 'inf',
+    transcription: "",
+    noise_reduction: "none",
+    tools: "[]",
+    tool_choice: "auto",
+    max_output_tokens: "inf",
   };
 }
 
 /** A copy of `form` with every missing field taken from the defaults (presets saved by older versions). */
 export function completeForm(form) {
   const base = defaultForm();
-  const given = form && typeof form === 'object' ? form : {};
+  const given = form && typeof form === "object" ? form : {};
   return { ...base, ...given, turn: { ...base.turn, ...(given.turn || {}) } };
 }
 
 function turnDetection(turn) {
-  if (turn.type === 'none') return null;
+  if (turn.type === "none") return null;
   const common = { create_response: !!turn.create_response, interrupt_response: !!turn.interrupt_response };
-  if (turn.type === 'semantic_vad') return { type: 'semantic_vad', eagerness: turn.eagerness || 'auto', ...common };
+  if (turn.type === "semantic_vad") return { type: "semantic_vad", eagerness: turn.eagerness || "auto", ...common };
   return {
-    type: 'server_vad',
+    type: "server_vad",
     threshold: Number(turn.threshold),
     prefix_padding_ms: Math.round(Number(turn.prefix_padding_ms)),
     silence_duration_ms: Math.round(Number(turn.silence_duration_ms)),
@@ -51,9 +57,9 @@ function turnDetection(turn) {
 }
 
 function parseToolChoice(text) {
-  const t = String(text || '').trim();
-  if (t === '' || t === 'auto' || t === 'none' || t === 'required') return { value: t || 'auto' };
-  if (t.startsWith('{')) {
+  const t = String(text || "").trim();
+  if (t === "" || t === "auto" || t === "none" || t === "required") return { value: t || "auto" };
+  if (t.startsWith("{")) {
     try {
       return { value: JSON.parse(t) };
     } catch (e) {
@@ -61,7 +67,7 @@ function parseToolChoice(text) {
     }
   }
   // A bare tool name forces that function.
-  return { value: { type: 'function', name: t } };
+  return { value: { type: "function", name: t } };
 }
 
 /**
@@ -73,84 +79,86 @@ export function formToSession(form) {
   const errors = [];
   let tools = [];
   try {
-    tools = JSON.parse(f.tools.trim() === '' ? '[]' : f.tools);
-    if (!Array.isArray(tools)) errors.push({ field: 'tools', message: 'tools must be a JSON array' });
-    else tools.forEach((t, i) => {
-      if (!t || typeof t !== 'object' || typeof t.name !== 'string' || !t.name) {
-        errors.push({ field: 'tools', message: `tools[${i}] needs a name` });
-      }
-    });
+    tools = JSON.parse(f.tools.trim() === "" ? "[]" : f.tools);
+    if (!Array.isArray(tools)) errors.push({ field: "tools", message: "tools must be a JSON array" });
+    else
+      tools.forEach((t, i) => {
+        if (!t || typeof t !== "object" || typeof t.name !== "string" || !t.name) {
+          errors.push({ field: "tools", message: `tools[${i}] needs a name` });
+        }
+      });
   } catch (e) {
-    errors.push({ field: 'tools', message: `tools is not JSON: ${e.message}` });
+    errors.push({ field: "tools", message: `tools is not JSON: ${e.message}` });
   }
   const choice = parseToolChoice(f.tool_choice);
-  if (choice.error) errors.push({ field: 'tool_choice', message: `tool_choice ${choice.error}` });
+  if (choice.error) errors.push({ field: "tool_choice", message: `tool_choice ${choice.error}` });
   let maxTokens = String(f.max_output_tokens).trim();
-  if (maxTokens === '' || maxTokens === 'inf') maxTokens = 'inf';
+  if (maxTokens === "" || maxTokens === "inf") maxTokens = "inf";
   else {
     const n = Number(maxTokens);
     if (!Number.isInteger(n) || n < 1 || n > 4096) {
-      errors.push({ field: 'max_output_tokens', message: 'max_output_tokens is an integer 1–4096 or inf' });
+      errors.push({ field: "max_output_tokens", message: "max_output_tokens is an integer 1–4096 or inf" });
     }
     maxTokens = n;
   }
   const t = f.turn;
-  if (t.type === 'server_vad') {
+  if (t.type === "server_vad") {
     const th = Number(t.threshold);
-    if (!(th >= 0 && th <= 1)) errors.push({ field: 'turn.threshold', message: 'threshold is between 0 and 1' });
-    for (const k of ['prefix_padding_ms', 'silence_duration_ms']) {
+    if (!(th >= 0 && th <= 1)) errors.push({ field: "turn.threshold", message: "threshold is between 0 and 1" });
+    for (const k of ["prefix_padding_ms", "silence_duration_ms"]) {
       const v = Number(t[k]);
       if (!Number.isFinite(v) || v < 0) errors.push({ field: `turn.${k}`, message: `${k} is a number of ms ≥ 0` });
     }
   }
   if (errors.length) return { session: null, errors };
   const session = {
-    type: 'realtime',
+    type: "realtime",
     instructions: f.instructions,
-    output_modalities: [f.modality === 'text' ? 'text' : 'audio'],
+    output_modalities: [f.modality === "text" ? "text" : "audio"],
     audio: {
       input: {
         turn_detection: turnDetection(t),
         transcription: f.transcription ? { model: f.transcription } : null,
-        noise_reduction: f.noise_reduction && f.noise_reduction !== 'none' ? { type: f.noise_reduction } : null,
+        noise_reduction: f.noise_reduction && f.noise_reduction !== "none" ? { type: f.noise_reduction } : null,
       },
       output: { voice: f.voice },
     },
-    tools: tools.map((tool) => ({ type: 'function', ...tool })),
+    tools: tools.map((tool) => ({ type: "function", ...tool })),
     tool_choice: choice.value,
     max_output_tokens: maxTokens,
   };
   // An empty instructions field keeps the server's default instructions.
-  if (session.instructions === '') delete session.instructions;
+  if (session.instructions === "") delete session.instructions;
   return { session, errors };
 }
 
 /** Whether push-to-talk drives the turns: with turn detection off, the client commits and asks. */
 export function manualTurns(form) {
-  return completeForm(form).turn.type === 'none';
+  return completeForm(form).turn.type === "none";
 }
 
 /** The form that shows an effective session (from `session.created` / `session.updated`). */
 export function sessionToForm(session, tools) {
   const form = defaultForm();
-  if (!session || typeof session !== 'object') return form;
-  if (typeof session.instructions === 'string') form.instructions = session.instructions;
+  if (!session || typeof session !== "object") return form;
+  if (typeof session.instructions === "string") form.instructions = session.instructions;
   const input = session.audio?.input || {};
   const voice = session.audio?.output?.voice;
-  if (typeof voice === 'string') form.voice = voice;
-  if (Array.isArray(session.output_modalities)) form.modality = session.output_modalities[0] === 'text' ? 'text' : 'audio';
+  if (typeof voice === "string") form.voice = voice;
+  if (Array.isArray(session.output_modalities))
+    form.modality = session.output_modalities[0] === "text" ? "text" : "audio";
   const td = input.turn_detection;
-  if (td === null) form.turn.type = 'none';
-  else if (td && typeof td === 'object') {
-    form.turn = { ...form.turn, ...td, type: td.type === 'semantic_vad' ? 'semantic_vad' : 'server_vad' };
+  if (td === null) form.turn.type = "none";
+  else if (td && typeof td === "object") {
+    form.turn = { ...form.turn, ...td, type: td.type === "semantic_vad" ? "semantic_vad" : "server_vad" };
   }
-  form.transcription = input.transcription?.model || '';
-  form.noise_reduction = input.noise_reduction?.type || 'none';
+  form.transcription = input.transcription?.model || "";
+  form.noise_reduction = input.noise_reduction?.type || "none";
   const list = tools ?? session.tools;
   if (Array.isArray(list)) form.tools = JSON.stringify(list, null, 2);
   const choice = session.tool_choice;
-  if (typeof choice === 'string') form.tool_choice = choice;
-  else if (choice && typeof choice === 'object') form.tool_choice = JSON.stringify(choice);
+  if (typeof choice === "string") form.tool_choice = choice;
+  else if (choice && typeof choice === "object") form.tool_choice = JSON.stringify(choice);
   if (session.max_output_tokens !== undefined) form.max_output_tokens = String(session.max_output_tokens);
   return form;
 }

@@ -2,65 +2,62 @@
 // for a typed output, and the palette `display_color_palette` shows. Actions go up as CustomEvents:
 // `tool-toggle` {name, on}, `tool-add` {tool, mock}, `tool-remove` {name}, `call-output` {call_id, output}.
 
-import { BUILTIN_TOOLS, BUILTIN_NAMES, customTool } from './tools.js';
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === 'class') node.className = v;
-    else if (k === 'text') node.textContent = v;
-    else if (k.startsWith('data-')) node.setAttribute(k, v);
-    else node[k] = v;
-  }
-  node.append(...children);
-  return node;
-}
-
-function short(text, n = 160) {
-  const s = String(text ?? '');
-  return s.length > n ? `${s.slice(0, n)}…` : s;
-}
+import { el, emit, short } from "../lib/dom.js";
+import { BUILTIN_TOOLS, BUILTIN_NAMES, customTool } from "./tools.js";
 
 export function mount(root) {
-  const emit = (name, detail) => root.dispatchEvent(new CustomEvent(name, { detail, bubbles: true }));
-
-  const builtins = el('ul', { class: 'tool-list' });
+  const builtins = el("ul", { class: "tool-list" });
   const checks = new Map();
   for (const tool of BUILTIN_TOOLS) {
-    const box = el('input', { type: 'checkbox', checked: true, 'data-tool': tool.name });
-    box.addEventListener('change', () => emit('tool-toggle', { name: tool.name, on: box.checked }));
+    const box = el("input", { type: "checkbox", checked: true, "data-tool": tool.name });
+    box.addEventListener("change", () => emit(root, "tool-toggle", { name: tool.name, on: box.checked }));
     checks.set(tool.name, box);
-    builtins.append(el('li', {}, el('label', {}, box, ' ', el('code', { text: tool.name })),
-      el('span', { class: 'muted', text: ` ${tool.description}` })));
+    builtins.append(
+      el(
+        "li",
+        {},
+        el("label", {}, box, " ", el("code", { text: tool.name })),
+        el("span", { class: "muted", text: ` ${tool.description}` }),
+      ),
+    );
   }
 
-  const customs = el('ul', { class: 'tool-list custom' });
+  const customs = el("ul", { class: "tool-list custom" });
 
-  const name = el('input', { placeholder: 'name, e.g. lookup_order', name: 'tool-name' });
-  const description = el('input', { placeholder: 'description', name: 'tool-description' });
-  const parameters = el('textarea', { rows: 3, class: 'mono', spellcheck: false, name: 'tool-parameters',
-    placeholder: '{"type":"object","properties":{"id":{"type":"string"}},"required":["id"]}' });
-  const mock = el('textarea', { rows: 2, class: 'mono', name: 'tool-mock',
-    placeholder: 'fixed output (empty: type it when called)' });
-  const error = el('p', { class: 'error' });
-  const add = el('button', { type: 'submit', class: 'small', text: 'Add tool' });
-  const form = el('form', { class: 'tool-form' }, name, description, parameters, mock, add, error);
-  form.addEventListener('submit', (e) => {
+  const name = el("input", { placeholder: "name, e.g. lookup_order", name: "tool-name" });
+  const description = el("input", { placeholder: "description", name: "tool-description" });
+  const parameters = el("textarea", {
+    rows: 3,
+    class: "mono",
+    spellcheck: false,
+    name: "tool-parameters",
+    placeholder: '{"type":"object","properties":{"id":{"type":"string"}},"required":["id"]}',
+  });
+  const mock = el("textarea", {
+    rows: 2,
+    class: "mono",
+    name: "tool-mock",
+    placeholder: "fixed output (empty: type it when called)",
+  });
+  const error = el("p", { class: "error" });
+  const add = el("button", { type: "submit", class: "small", text: "Add tool" });
+  const form = el("form", { class: "tool-form" }, name, description, parameters, mock, add, error);
+  form.addEventListener("submit", (e) => {
     e.preventDefault();
     const made = customTool({ name: name.value, description: description.value, parameters: parameters.value });
     if (made.error) {
       error.textContent = made.error;
       return;
     }
-    error.textContent = '';
-    emit('tool-add', { tool: made.tool, mock: mock.value });
+    error.textContent = "";
+    emit(root, "tool-add", { tool: made.tool, mock: mock.value });
     form.reset();
   });
-  const details = el('details', { class: 'tool-custom' }, el('summary', { text: 'Custom tool…' }), form);
+  const details = el("details", { class: "tool-custom" }, el("summary", { text: "Custom tool…" }), form);
 
-  const pending = el('div', { class: 'pending' });
-  const palette = el('div', { class: 'palette', 'data-empty': 'true' });
-  const history = el('ol', { class: 'call-history' });
+  const pending = el("div", { class: "pending" });
+  const palette = el("div", { class: "palette", "data-empty": "true" });
+  const history = el("ol", { class: "call-history" });
 
   root.append(builtins, customs, details, pending, palette, history);
 
@@ -69,41 +66,54 @@ export function mount(root) {
     setTools(tools, mocks) {
       const names = new Set(tools.map((t) => t?.name));
       for (const [n, box] of checks) box.checked = names.has(n);
-      customs.replaceChildren(...tools.filter((t) => t?.name && !BUILTIN_NAMES.includes(t.name)).map((t) => {
-        const remove = el('button', { type: 'button', class: 'small link', text: 'remove' });
-        remove.addEventListener('click', () => emit('tool-remove', { name: t.name }));
-        const how = mocks?.[t.name] ? `mock: ${short(mocks[t.name], 40)}` : 'you type the output';
-        return el('li', {}, el('code', { text: t.name }), el('span', { class: 'muted', text: ` ${how} ` }), remove);
-      }));
+      customs.replaceChildren(
+        ...tools
+          .filter((t) => t?.name && !BUILTIN_NAMES.includes(t.name))
+          .map((t) => {
+            const remove = el("button", { type: "button", class: "small link", text: "remove" });
+            remove.addEventListener("click", () => emit(root, "tool-remove", { name: t.name }));
+            const how = mocks?.[t.name] ? `mock: ${short(mocks[t.name], 40)}` : "you type the output";
+            return el("li", {}, el("code", { text: t.name }), el("span", { class: "muted", text: ` ${how} ` }), remove);
+          }),
+      );
     },
     /** A call waiting for the user to type its output. */
     addPending(call) {
-      const output = el('textarea', { rows: 2, class: 'mono', placeholder: 'output (JSON or text)' });
-      const send = el('button', { type: 'button', class: 'small primary', text: 'Send output' });
-      const box = el('div', { class: 'pending-call', 'data-call-id': call.call_id },
-        el('div', {}, el('b', { text: 'Pending call ' }), el('code', { text: call.name })),
-        el('pre', { class: 'args', text: short(call.arguments, 400) }), output, send);
-      send.addEventListener('click', () => emit('call-output', { call_id: call.call_id, output: output.value }));
+      const output = el("textarea", { rows: 2, class: "mono", placeholder: "output (JSON or text)" });
+      const send = el("button", { type: "button", class: "small primary", text: "Send output" });
+      const box = el(
+        "div",
+        { class: "pending-call", "data-call-id": call.call_id },
+        el("div", {}, el("b", { text: "Pending call " }), el("code", { text: call.name })),
+        el("pre", { class: "args", text: short(call.arguments, 400) }),
+        output,
+        send,
+      );
+      send.addEventListener("click", () => emit(root, "call-output", { call_id: call.call_id, output: output.value }));
       pending.append(box);
       output.focus();
     },
     removePending(callId) {
-      for (const box of pending.querySelectorAll('.pending-call')) {
+      for (const box of pending.querySelectorAll(".pending-call")) {
         if (box.dataset.callId === callId) box.remove();
       }
     },
     showPalette({ theme, colors }) {
-      palette.dataset.empty = 'false';
-      palette.replaceChildren(el('div', { class: 'palette-theme', text: theme }),
+      palette.dataset.empty = "false";
+      palette.replaceChildren(
+        el("div", { class: "palette-theme", text: theme }),
         ...colors.map((c) => {
-          const sw = el('span', { class: 'swatch', title: c });
+          const sw = el("span", { class: "swatch", title: c });
           sw.style.background = c;
-          return el('span', { class: 'swatch-box' }, sw, el('code', { text: c }));
-        }));
+          return el("span", { class: "swatch-box" }, sw, el("code", { text: c }));
+        }),
+      );
     },
     /** One line per answered call, newest first. */
     noteCall(call, output) {
-      history.prepend(el('li', {}, el('code', { text: call.name }), ' → ', el('span', { class: 'mono', text: short(output, 120) })));
+      history.prepend(
+        el("li", {}, el("code", { text: call.name }), " → ", el("span", { class: "mono", text: short(output, 120) })),
+      );
       while (history.children.length > 20) history.lastChild.remove();
     },
   };

@@ -3,39 +3,39 @@
 
 export const BUILTIN_TOOLS = [
   {
-    type: 'function',
-    name: 'get_current_time',
+    type: "function",
+    name: "get_current_time",
     description: "The current date and time in the user's browser, with its time zone.",
-    parameters: { type: 'object', properties: {}, required: [] },
+    parameters: { type: "object", properties: {}, required: [] },
   },
   {
-    type: 'function',
-    name: 'display_color_palette',
-    description: 'Shows the user a palette of colors in the console. Use it when asked for colors or a palette.',
+    type: "function",
+    name: "display_color_palette",
+    description: "Shows the user a palette of colors in the console. Use it when asked for colors or a palette.",
     parameters: {
-      type: 'object',
+      type: "object",
       properties: {
-        theme: { type: 'string', description: 'What the palette is for, e.g. "sunset".' },
+        theme: { type: "string", description: 'What the palette is for, e.g. "sunset".' },
         colors: {
-          type: 'array',
-          description: 'Three to six CSS hex colors such as #ff8800.',
-          items: { type: 'string' },
+          type: "array",
+          description: "Three to six CSS hex colors such as #ff8800.",
+          items: { type: "string" },
         },
       },
-      required: ['theme', 'colors'],
+      required: ["theme", "colors"],
     },
   },
   {
-    type: 'function',
-    name: 'roll_dice',
-    description: 'Rolls dice and returns each result and the sum.',
+    type: "function",
+    name: "roll_dice",
+    description: "Rolls dice and returns each result and the sum.",
     parameters: {
-      type: 'object',
+      type: "object",
       properties: {
-        count: { type: 'integer', minimum: 1, maximum: 20, description: 'How many dice.' },
-        sides: { type: 'integer', minimum: 2, maximum: 100, description: 'Sides of each die.' },
+        count: { type: "integer", minimum: 1, maximum: 20, description: "How many dice." },
+        sides: { type: "integer", minimum: 2, maximum: 100, description: "Sides of each die." },
       },
-      required: ['count', 'sides'],
+      required: ["count", "sides"],
     },
   },
 ];
@@ -45,10 +45,10 @@ export const BUILTIN_NAMES = BUILTIN_TOOLS.map((t) => t.name);
 const HEX = /^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/;
 
 function parseArgs(text) {
-  if (text && typeof text === 'object') return text;
+  if (text && typeof text === "object") return text;
   try {
-    const v = JSON.parse(text || '{}');
-    return v && typeof v === 'object' ? v : {};
+    const v = JSON.parse(text || "{}");
+    return v && typeof v === "object" ? v : {};
   } catch {
     return {};
   }
@@ -62,10 +62,12 @@ function clampInt(v, lo, hi, fallback) {
 /** A palette the model may have left empty or half valid: hex colors only, a default when none. */
 export function paletteOf(args) {
   const a = parseArgs(args);
-  const colors = (Array.isArray(a.colors) ? a.colors : []).filter((c) => typeof c === 'string' && HEX.test(c)).slice(0, 12);
+  const colors = (Array.isArray(a.colors) ? a.colors : [])
+    .filter((c) => typeof c === "string" && HEX.test(c))
+    .slice(0, 12);
   return {
-    theme: typeof a.theme === 'string' && a.theme ? a.theme : 'untitled',
-    colors: colors.length ? colors : ['#264653', '#2a9d8f', '#e9c46a', '#f4a261', '#e76f51'],
+    theme: typeof a.theme === "string" && a.theme ? a.theme : "untitled",
+    colors: colors.length ? colors : ["#264653", "#2a9d8f", "#e9c46a", "#f4a261", "#e76f51"],
   };
 }
 
@@ -75,17 +77,17 @@ export function paletteOf(args) {
 export function runBuiltin(name, args, { now = new Date(), random = Math.random } = {}) {
   const a = parseArgs(args);
   switch (name) {
-    case 'get_current_time':
+    case "get_current_time":
       return {
         iso: now.toISOString(),
         local: now.toString(),
         time_zone: Intl.DateTimeFormat().resolvedOptions().timeZone,
       };
-    case 'display_color_palette': {
+    case "display_color_palette": {
       const p = paletteOf(a);
       return { shown: true, theme: p.theme, colors: p.colors };
     }
-    case 'roll_dice': {
+    case "roll_dice": {
       const count = clampInt(a.count, 1, 20, 1);
       const sides = clampInt(a.sides, 2, 100, 6);
       const rolls = Array.from({ length: count }, () => 1 + Math.floor(random() * sides));
@@ -101,24 +103,25 @@ export function runBuiltin(name, args, { now = new Date(), random = Math.random 
  * `mocks` maps a custom tool's name to its fixed output; an empty or missing mock means the user types it.
  */
 export function handlerFor(name, mocks) {
-  if (BUILTIN_NAMES.includes(name)) return { kind: 'builtin' };
+  if (BUILTIN_NAMES.includes(name)) return { kind: "builtin" };
   const mock = mocks?.[name];
-  if (typeof mock === 'string' && mock !== '') return { kind: 'mock', output: mock };
-  return { kind: 'prompt' };
+  if (typeof mock === "string" && mock !== "") return { kind: "mock", output: mock };
+  return { kind: "prompt" };
 }
 
 /** A custom tool definition from the panel's fields, or `{error}`. */
 export function customTool({ name, description, parameters }) {
-  const n = String(name || '').trim();
-  if (!/^[a-zA-Z0-9_-]{1,64}$/.test(n)) return { error: 'the name is 1–64 letters, digits, _ or -' };
+  const n = String(name || "").trim();
+  if (!/^[a-zA-Z0-9_-]{1,64}$/.test(n)) return { error: "the name is 1–64 letters, digits, _ or -" };
   let params;
   try {
-    params = JSON.parse(String(parameters || '').trim() || '{"type":"object","properties":{}}');
+    params = JSON.parse(String(parameters || "").trim() || '{"type":"object","properties":{}}');
   } catch (e) {
     return { error: `the parameters are not JSON: ${e.message}` };
   }
-  if (!params || typeof params !== 'object' || Array.isArray(params)) return { error: 'the parameters are a JSON Schema object' };
-  return { tool: { type: 'function', name: n, description: String(description || ''), parameters: params } };
+  if (!params || typeof params !== "object" || Array.isArray(params))
+    return { error: "the parameters are a JSON Schema object" };
+  return { tool: { type: "function", name: n, description: String(description || ""), parameters: params } };
 }
 
 /** `tools` (an array) with `tool` added, or replacing the one of the same name. */

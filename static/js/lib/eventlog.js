@@ -40,7 +40,8 @@ export function formatRelTime(ms) {
 function deltaTypeClosedBy(type) {
   if (typeof type !== "string") return undefined;
   if (type.endsWith(".done")) return type.slice(0, -5) + ".delta";
-  if (type === "conversation.item.input_audio_transcription.completed") return "conversation.item.input_audio_transcription.delta";
+  if (type === "conversation.item.input_audio_transcription.completed")
+    return "conversation.item.input_audio_transcription.delta";
   return undefined;
 }
 

@@ -6,19 +6,36 @@
  */
 export const DEFAULT_PRICES = Object.freeze({
   "gpt-realtime": Object.freeze({
-    textIn: 4, textCachedIn: 0.4, textOut: 16,
-    audioIn: 32, audioCachedIn: 0.4, audioOut: 64,
-    imageIn: 5, imageCachedIn: 0.5,
+    textIn: 4,
+    textCachedIn: 0.4,
+    textOut: 16,
+    audioIn: 32,
+    audioCachedIn: 0.4,
+    audioOut: 64,
+    imageIn: 5,
+    imageCachedIn: 0.5,
   }),
   "gpt-realtime-mini": Object.freeze({
-    textIn: 0.6, textCachedIn: 0.06, textOut: 2.4,
-    audioIn: 10, audioCachedIn: 0.3, audioOut: 20,
-    imageIn: 0.8, imageCachedIn: 0.08,
+    textIn: 0.6,
+    textCachedIn: 0.06,
+    textOut: 2.4,
+    audioIn: 10,
+    audioCachedIn: 0.3,
+    audioOut: 20,
+    imageIn: 0.8,
+    imageCachedIn: 0.08,
   }),
 });
 
 export const PRICE_FIELDS = [
-  "textIn", "textCachedIn", "textOut", "audioIn", "audioCachedIn", "audioOut", "imageIn", "imageCachedIn",
+  "textIn",
+  "textCachedIn",
+  "textOut",
+  "audioIn",
+  "audioCachedIn",
+  "audioOut",
+  "imageIn",
+  "imageCachedIn",
 ];
 
 const FALLBACK_MODEL = "gpt-realtime";
@@ -48,8 +65,18 @@ export function normalizeUsage(u) {
   const outputAudio = n(outD.audio_tokens);
   const output = n(u?.output_tokens) || outputText + outputAudio;
   return {
-    input, output, total: n(u?.total_tokens) || input + output, cached,
-    inputText, inputAudio, inputImage, cachedText, cachedAudio, cachedImage, outputText, outputAudio,
+    input,
+    output,
+    total: n(u?.total_tokens) || input + output,
+    cached,
+    inputText,
+    inputAudio,
+    inputImage,
+    cachedText,
+    cachedAudio,
+    cachedImage,
+    outputText,
+    outputAudio,
   };
 }
 
@@ -122,8 +149,14 @@ export function createMetrics({ prices = DEFAULT_PRICES, model } = {}) {
     let r = byId.get(id);
     if (!r) {
       r = {
-        responseId: id, seq: entry.seq, ts: entry.ts, status: "in_progress", reason: undefined,
-        usage: null, cost: null, trigger: null,
+        responseId: id,
+        seq: entry.seq,
+        ts: entry.ts,
+        status: "in_progress",
+        reason: undefined,
+        usage: null,
+        cost: null,
+        trigger: null,
         latency: { created: null, firstDelta: null, audioStart: null, done: null },
       };
       byId.set(id, r);

@@ -1,4 +1,5 @@
-// The recorder's wire format helpers: byte counting, stub events, and reading the server's answers.
+// The recorder's wire format: byte counting, an entry serialised as the server stores it, stub events, and
+// reading the server's answers. No state here: recorder.js keeps that, and the timing.
 
 /** UTF-8 length of a string without allocating (ASCII is the common case). */
 export function utf8Length(s) {
@@ -7,7 +8,8 @@ export function utf8Length(s) {
     const c = s.charCodeAt(i);
     if (c < 0x80) continue;
     if (c < 0x800) n += 1;
-    else if (c >= 0xd800 && c <= 0xdbff) i++, (n += 2); // a surrogate pair: 2 units, 4 bytes
+    else if (c >= 0xd800 && c <= 0xdbff)
+      (i++, (n += 2)); // a surrogate pair: 2 units, 4 bytes
     else n += 2;
   }
   return n;
@@ -56,4 +58,46 @@ export function extractEvent(element) {
 export function conflictIndex(param) {
   const m = /^events\[(\d+)\]/.exec(String(param ?? ""));
   return m ? Number(m[1]) : 0;
+}
+
+/**
+ * One recorded entry as the server stores it: `element` is `{"seq","ts","direction","event"}` as text,
+ * `bytes` its UTF-8 size, `json` the event's own text. `event` is an object (serialised now, so a later
+ * mutation is not recorded) or the raw JSON text received; one that cannot be sent as it is, or is over
+ * `maxEventBytes` (`omitted: true`), is replaced by a stub.
+ */
+export function serializeEntry(seq, ts, direction, event, maxEventBytes) {
+  let json;
+  if (typeof event === "string") {
+    // Raw text from the data channel is trusted to be the JSON object it was parsed from; a cheap check
+    // keeps an obviously wrong string from getting a whole batch refused (which would halt the recorder).
+    const trimmed = event.trim();
+    json =
+      trimmed.startsWith("{") && trimmed.endsWith("}")
+        ? event
+        : stub({ type: "console.invalid_event" }, event.length, "not_a_json_object");
+  } else {
+    try {
+      json = event && typeof event === "object" ? JSON.stringify(event) : undefined;
+    } catch {
+      json = undefined;
+    }
+    json ??= stub(event, 0, "unserializable");
+  }
+  let eventBytes = utf8Length(json);
+  const omitted = eventBytes > maxEventBytes;
+  if (omitted) {
+    json = stub(typeof event === "string" ? safeParse(event) : event, eventBytes, "too_large");
+    eventBytes = utf8Length(json);
+  }
+  const element = `{"seq":${seq},"ts":${JSON.stringify(ts)},"direction":"${direction}","event":${json}}`;
+  // The envelope around the event is ASCII: the event's bytes are counted once.
+  return { element, bytes: element.length - json.length + eventBytes, json, omitted };
+}
+
+/** A queued entry (`{json, bytes, event}`) with its event replaced by the stub of a 413 refusal, same seq. */
+export function refusedEntry(it) {
+  const event = stub(safeParse(it.event ?? extractEvent(it.json)), it.bytes, "refused_413");
+  const json = it.json.slice(0, it.json.indexOf(',"event":') + 9) + event + "}";
+  return { json, bytes: utf8Length(json), event };
 }

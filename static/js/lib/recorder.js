@@ -24,7 +24,7 @@
 //   session after a reload resumes them. `flushOnUnload()` sends what fits in one 64 KiB keepalive request.
 
 import { STORAGE_PREFIX, loadQueue, saveQueue, storedSessions } from "./recorder-storage.js";
-import { conflictIndex, extractEvent, parseRetryAfter, readJson, safeParse, stub, utf8Length } from "./recorder-wire.js";
+import { conflictIndex, parseRetryAfter, readJson, refusedEntry, serializeEntry, utf8Length } from "./recorder-wire.js";
 
 const DIRECTIONS = new Set(["client", "server", "system"]);
 const RETRY_AFTER_CAP_MS = 5 * 60 * 1000;
@@ -67,13 +67,27 @@ export function createRecorder({
   let waiters = [];
   let listeners = new Set();
   let notifyQueued = false;
-  let timer = null, timerKind = null, timerDue = 0;
-  let timeoutTimer = null, persistTimer = null;
+  let timer = null,
+    timerKind = null,
+    timerDue = 0;
+  let timeoutTimer = null,
+    persistTimer = null;
   let persisted = false;
-  let halted = false, closing = false, closed = false;
+  let halted = false,
+    closing = false,
+    closed = false;
   let notBefore = 0; // Retry-After: even an explicit flush waits until then
-  const s = { recorded: 0, restored: 0, acked: 0, ackedSeq: 0, failures: 0, consecutiveFailures: 0,
-    omitted: 0, lastError: null, persistError: null };
+  const s = {
+    recorded: 0,
+    restored: 0,
+    acked: 0,
+    ackedSeq: 0,
+    failures: 0,
+    consecutiveFailures: 0,
+    omitted: 0,
+    lastError: null,
+    persistError: null,
+  };
 
   const saved = loadQueue(storage, key, sessionId);
   if (saved) {
@@ -188,29 +202,8 @@ export function createRecorder({
     const seq = nextSeq++;
     const at = now();
     const t = Number.isFinite(ts) ? ts : at;
-    let json;
-    if (typeof event === "string") {
-      // Raw text from the data channel is trusted to be the JSON object it was parsed from; a cheap check
-      // keeps an obviously wrong string from getting a whole batch refused (which would halt the recorder).
-      const trimmed = event.trim();
-      json = trimmed.startsWith("{") && trimmed.endsWith("}") ? event : stub({ type: "console.invalid_event" }, event.length, "not_a_json_object");
-    } else {
-      try {
-        json = event && typeof event === "object" ? JSON.stringify(event) : undefined;
-      } catch {
-        json = undefined;
-      }
-      json ??= stub(event, 0, "unserializable");
-    }
-    let eventBytes = utf8Length(json);
-    if (eventBytes > maxEventBytes) {
-      json = stub(typeof event === "string" ? safeParse(event) : event, eventBytes, "too_large");
-      eventBytes = utf8Length(json);
-      s.omitted++;
-    }
-    const element = `{"seq":${seq},"ts":${JSON.stringify(t)},"direction":"${direction}","event":${json}}`;
-    // The envelope around the event is ASCII: the event's bytes are counted once.
-    const bytes = element.length - json.length + eventBytes;
+    const { element, bytes, json, omitted } = serializeEntry(seq, t, direction, event, maxEventBytes);
+    if (omitted) s.omitted++;
     items.push({ seq, json: element, bytes, at, inFlight: false, event: json });
     s.recorded++;
     markDirty();
@@ -292,16 +285,12 @@ export function createRecorder({
       if (batch.length > 1) {
         // Halve, and stay there: growing back would only find the same limit with more refusals.
         limit = ceiling = Math.min(ceiling, Math.ceil(batch.length / 2));
-      }
-      else if (batch[0].stubbed) {
+      } else if (batch[0].stubbed) {
         return halt([], info); // the server refuses even the stub: a bug, not something to loop on
       } else {
         const it = batch[0];
         it.stubbed = true;
-        const inner = stub(safeParse(it.event ?? extractEvent(it.json)), it.bytes, "refused_413");
-        it.json = it.json.slice(0, it.json.indexOf(',"event":') + 9) + inner + "}";
-        it.bytes = utf8Length(it.json);
-        it.event = inner;
+        Object.assign(it, refusedEntry(it));
         s.omitted++;
         markDirty();
       }

@@ -17,7 +17,7 @@ export function apiFilter(f, types) {
   if (t && !t.includes(",")) {
     const raw = t.endsWith("*") ? t.slice(0, -1) : t;
     const below = types.some((x) => x.startsWith(`${raw}.`));
-    if (t.endsWith("*")) out.type = raw.endsWith(".") ? raw : (below ? `${raw}.` : raw);
+    if (t.endsWith("*")) out.type = raw.endsWith(".") ? raw : below ? `${raw}.` : raw;
     else out.type = below && !types.includes(raw) ? `${raw}.` : raw;
   }
   const text = (f?.text ?? "").trim();

@@ -5,7 +5,9 @@ import { DEFAULT_PRICES, costOf, normalizeUsage, priceFor } from "../lib/metrics
 import { storeUsageToApi } from "./usage.js";
 
 const status = document.getElementById("lib-status");
-const say = (text) => { if (status) status.textContent = text; };
+const say = (text) => {
+  if (status) status.textContent = text;
+};
 
 function prices() {
   try {
@@ -21,7 +23,11 @@ function fillCosts() {
   for (const row of document.querySelectorAll("#sessions tbody tr")) {
     const cell = row.querySelector(".cost");
     let usage;
-    try { usage = JSON.parse(row.dataset.usage || "null"); } catch { usage = null; }
+    try {
+      usage = JSON.parse(row.dataset.usage || "null");
+    } catch {
+      usage = null;
+    }
     if (!cell || !usage || !usage.total_tokens) continue;
     const cost = costOf(normalizeUsage(storeUsageToApi(usage)), priceFor(table, row.dataset.model));
     cell.textContent = cost.total < 0.01 ? `$${cost.total.toFixed(4)}` : `$${cost.total.toFixed(2)}`;
@@ -84,16 +90,20 @@ function confirmDelete(row) {
   dialog.querySelector(".what").textContent = label;
   dialog.returnValue = "";
   dialog.showModal();
-  dialog.addEventListener("close", async () => {
-    if (dialog.returnValue !== "delete") return;
-    const res = await fetch(`/api/sessions/${row.dataset.id}`, { method: "DELETE" });
-    if (res.status === 204 || res.status === 404) {
-      row.remove();
-      say(`Deleted “${label}”.`);
-    } else {
-      say(`Could not delete: ${await apiError(res)}`);
-    }
-  }, { once: true });
+  dialog.addEventListener(
+    "close",
+    async () => {
+      if (dialog.returnValue !== "delete") return;
+      const res = await fetch(`/api/sessions/${row.dataset.id}`, { method: "DELETE" });
+      if (res.status === 204 || res.status === 404) {
+        row.remove();
+        say(`Deleted “${label}”.`);
+      } else {
+        say(`Could not delete: ${await apiError(res)}`);
+      }
+    },
+    { once: true },
+  );
 }
 
 async function importFile(file) {

@@ -32,11 +32,15 @@ export function createReplay({
     if (buffer.length > 0 || next === null) return;
     if (!loading) {
       const g = gen;
-      loading = fetchPage(next).then((page) => {
-        if (g !== gen) return;
-        buffer.push(...page.events);
-        next = page.next;
-      }).finally(() => { loading = null; });
+      loading = fetchPage(next)
+        .then((page) => {
+          if (g !== gen) return;
+          buffer.push(...page.events);
+          next = page.next;
+        })
+        .finally(() => {
+          loading = null;
+        });
     }
     await loading;
   }
@@ -56,8 +60,15 @@ export function createReplay({
     timer = null;
     if (!playing) return;
     const entry = await take();
-    if (!playing) { if (entry) buffer.unshift(entry); return; }
-    if (!entry) { playing = false; emit(); return; }
+    if (!playing) {
+      if (entry) buffer.unshift(entry);
+      return;
+    }
+    if (!entry) {
+      playing = false;
+      emit();
+      return;
+    }
     play1(entry);
     emit();
     if (buffer.length < 50) fill();
@@ -68,13 +79,21 @@ export function createReplay({
     await fill();
     if (!playing) return;
     const upcoming = buffer[0];
-    if (!upcoming) { if (next === null) { playing = false; emit(); } else timer = setTimer(tick, 0); return; }
+    if (!upcoming) {
+      if (next === null) {
+        playing = false;
+        emit();
+      } else timer = setTimer(tick, 0);
+      return;
+    }
     const gap = last ? Math.min(Math.max(0, upcoming.ts - last.ts), maxGapMs) : 0;
     timer = setTimer(tick, gap / speed);
   }
 
   return {
-    get state() { return state(); },
+    get state() {
+      return state();
+    },
     /** Starts (or resumes) playing from where it stands. */
     play() {
       if (playing) return;
@@ -90,7 +109,10 @@ export function createReplay({
     },
     setSpeed(x) {
       speed = x > 0 ? x : 1;
-      if (playing) { if (timer !== null) clearTimer(timer); schedule(); }
+      if (playing) {
+        if (timer !== null) clearTimer(timer);
+        schedule();
+      }
       emit();
     },
     /** Plays exactly one entry (pausing first). Resolves to it, or undefined at the end. */

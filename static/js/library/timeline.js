@@ -1,6 +1,8 @@
 // The inspector's timeline strip: event density over the session's time, its turns and errors, and where a
 // click lands. `densityBuckets` is pure; `mountTimeline` draws on a canvas (no inline styles: CSP).
 
+import { emit } from "../lib/dom.js";
+
 /**
  * Spreads the events between consecutive samples ({ingest_no, ts}) evenly over their time span.
  * Returns { t0, t1, counts: Float64Array(width) }.
@@ -15,9 +17,11 @@ export function densityBuckets(points, width) {
   const at = (t) => Math.min(width - 1, Math.max(0, Math.floor(((t - t0) / span) * width)));
   counts[at(points[0].ts)] += 1;
   for (let i = 1; i < points.length; i++) {
-    const a = points[i - 1], b = points[i];
+    const a = points[i - 1],
+      b = points[i];
     const n = b.ingest_no - a.ingest_no;
-    const lo = at(Math.min(a.ts, b.ts)), hi = at(Math.max(a.ts, b.ts));
+    const lo = at(Math.min(a.ts, b.ts)),
+      hi = at(Math.max(a.ts, b.ts));
     const per = n / (hi - lo + 1);
     for (let x = lo; x <= hi; x++) counts[x] += per;
   }
@@ -60,7 +64,7 @@ export function mountTimeline(element) {
       const h = Math.round((model.counts[x] / max) * (height - 14));
       if (h > 0) ctx.fillRect(x, height - h, 1, h);
     }
-    const xOf = (ts) => ((ts - model.t0) / ((model.t1 - model.t0) || 1)) * width;
+    const xOf = (ts) => ((ts - model.t0) / (model.t1 - model.t0 || 1)) * width;
     ctx.fillStyle = cssVar(element, "--tl-turn", "#2563eb");
     for (const t of data.turns) ctx.fillRect(Math.round(xOf(t.ts)), 0, 2, 8);
     ctx.fillStyle = cssVar(element, "--tl-error", "#dc2626");
@@ -76,7 +80,7 @@ export function mountTimeline(element) {
     const rect = canvas.getBoundingClientRect();
     const ts = timeAt(((e.clientX - rect.left) / rect.width) * canvas.width, canvas.width, model.t0, model.t1);
     const near = nearest([...data.points, ...data.turns, ...data.errors], ts);
-    element.dispatchEvent(new CustomEvent("timeline:jump", { detail: { ts, seq: near?.seq }, bubbles: true }));
+    emit(element, "timeline:jump", { ts, seq: near?.seq });
   });
 
   return {

@@ -11,7 +11,10 @@ test("deltas of one part fold into one row with the assembled text and every mem
   assert.equal(fold.kind, "fold");
   assert.equal(fold.text, "Hello! How can I help?");
   assert.equal(fold.count, 3);
-  assert.deepEqual(fold.entries.map((e) => e.event.delta), ["Hello", "! How", " can I help?"]);
+  assert.deepEqual(
+    fold.entries.map((e) => e.event.delta),
+    ["Hello", "! How", " can I help?"],
+  );
   // The row stays where its first delta was, although output_audio_buffer.started came in between.
   const started = log.rows.find((r) => r.type === "output_audio_buffer.started");
   assert.ok(fold.index < started.index);
@@ -30,31 +33,77 @@ test("deltas of one part fold into one row with the assembled text and every mem
 
 test("deltas of different items or content parts do not fold together", () => {
   const b = builder();
-  const delta = (item, ci, text) => b.server({ type: "response.output_text.delta", response_id: "r", item_id: item,
-    output_index: 0, content_index: ci, delta: text });
-  delta("a", 0, "x"); delta("b", 0, "y"); delta("a", 1, "z"); delta("a", 0, "w");
+  const delta = (item, ci, text) =>
+    b.server({
+      type: "response.output_text.delta",
+      response_id: "r",
+      item_id: item,
+      output_index: 0,
+      content_index: ci,
+      delta: text,
+    });
+  delta("a", 0, "x");
+  delta("b", 0, "y");
+  delta("a", 1, "z");
+  delta("a", 0, "w");
   const log = createEventLog();
   log.addMany(b.entries);
-  assert.deepEqual(log.rows.map((r) => [r.ids.item_id, r.text, r.count]), [["a", "xw", 2], ["b", "y", 1], ["a", "z", 1]]);
+  assert.deepEqual(
+    log.rows.map((r) => [r.ids.item_id, r.text, r.count]),
+    [
+      ["a", "xw", 2],
+      ["b", "y", 1],
+      ["a", "z", 1],
+    ],
+  );
   assert.equal(log.size, 4);
 });
 
 test("a .done ends its fold: deltas after it start a new row", () => {
   const b = builder();
-  const delta = (text) => b.server({ type: "response.output_text.delta", response_id: "r", item_id: "a",
-    output_index: 0, content_index: 0, delta: text });
-  delta("x"); delta("y");
-  b.server({ type: "response.output_text.done", response_id: "r", item_id: "a", output_index: 0, content_index: 0, text: "xy" });
+  const delta = (text) =>
+    b.server({
+      type: "response.output_text.delta",
+      response_id: "r",
+      item_id: "a",
+      output_index: 0,
+      content_index: 0,
+      delta: text,
+    });
+  delta("x");
+  delta("y");
+  b.server({
+    type: "response.output_text.done",
+    response_id: "r",
+    item_id: "a",
+    output_index: 0,
+    content_index: 0,
+    text: "xy",
+  });
   delta("z");
   const log = createEventLog();
   log.addMany(b.entries);
-  assert.deepEqual(log.rows.map((r) => [r.kind, r.text]), [["fold", "xy"], ["event", ""], ["fold", "z"]]);
+  assert.deepEqual(
+    log.rows.map((r) => [r.kind, r.text]),
+    [
+      ["fold", "xy"],
+      ["event", ""],
+      ["fold", "z"],
+    ],
+  );
 });
 
 test("audio deltas fold into a byte count, not text", () => {
   const b = builder();
   for (let i = 0; i < 3; i++) {
-    b.server({ type: "response.output_audio.delta", response_id: "r", item_id: "a", output_index: 0, content_index: 0, delta: "AAAA" });
+    b.server({
+      type: "response.output_audio.delta",
+      response_id: "r",
+      item_id: "a",
+      output_index: 0,
+      content_index: 0,
+      delta: "AAAA",
+    });
   }
   const log = createEventLog();
   log.addMany(b.entries);
@@ -72,10 +121,18 @@ test("a repeated seq is ignored", () => {
 });
 
 test("key ids come from the event or from its nested item/response", () => {
-  assert.deepEqual(keyIds({ type: "response.done", event_id: "e", response: { id: "resp_1" } }),
-    { item_id: undefined, response_id: "resp_1", call_id: undefined, event_id: "e" });
-  assert.deepEqual(keyIds({ type: "conversation.item.added", item: { id: "i", call_id: "c" } }),
-    { item_id: "i", response_id: undefined, call_id: "c", event_id: undefined });
+  assert.deepEqual(keyIds({ type: "response.done", event_id: "e", response: { id: "resp_1" } }), {
+    item_id: undefined,
+    response_id: "resp_1",
+    call_id: undefined,
+    event_id: "e",
+  });
+  assert.deepEqual(keyIds({ type: "conversation.item.added", item: { id: "i", call_id: "c" } }), {
+    item_id: "i",
+    response_id: undefined,
+    call_id: "c",
+    event_id: undefined,
+  });
 });
 
 test("an error row is flagged and linked to the client event that caused it, both ways", () => {
@@ -101,28 +158,61 @@ test("an error whose cause arrives later (out-of-order import) is linked when it
 
 test("failed and incomplete things are warnings", () => {
   const log = createEventLog();
-  log.add({ seq: 1, ts: 1, direction: "server", event: { type: "conversation.item.input_audio_transcription.failed" } });
-  log.add({ seq: 2, ts: 1, direction: "server", event: { type: "response.done", response: { id: "r", status: "incomplete" } } });
-  log.add({ seq: 3, ts: 1, direction: "server", event: { type: "response.done", response: { id: "r2", status: "completed" } } });
-  assert.deepEqual(log.rows.map((r) => r.level), ["warn", "warn", undefined]);
+  log.add({
+    seq: 1,
+    ts: 1,
+    direction: "server",
+    event: { type: "conversation.item.input_audio_transcription.failed" },
+  });
+  log.add({
+    seq: 2,
+    ts: 1,
+    direction: "server",
+    event: { type: "response.done", response: { id: "r", status: "incomplete" } },
+  });
+  log.add({
+    seq: 3,
+    ts: 1,
+    direction: "server",
+    event: { type: "response.done", response: { id: "r2", status: "completed" } },
+  });
+  assert.deepEqual(
+    log.rows.map((r) => r.level),
+    ["warn", "warn", undefined],
+  );
 });
 
 test("filter by direction, type (exact, dotted prefix, raw prefix, list) and text", () => {
   const log = createEventLog();
   log.addMany(sessionEntries());
   const types = (f) => [...log.filter(f)].map((i) => log.rows[i].type);
-  assert.ok(types({ directions: ["client"] }).every((t) => ["conversation.item.create", "response.create", "response.cancel"].includes(t)));
+  assert.ok(
+    types({ directions: ["client"] }).every((t) =>
+      ["conversation.item.create", "response.create", "response.cancel"].includes(t),
+    ),
+  );
   assert.deepEqual(types({ directions: new Set(["client", "server"]) }).length, log.rows.length);
   assert.deepEqual(types({ directions: [] }), []);
-  assert.deepEqual(types({ type: "response.done" }), ["response.done", "response.done", "response.done", "response.done"]);
-  assert.deepEqual(new Set(types({ type: "response.output_audio" })),
-    new Set(["response.output_audio.done"]));
+  assert.deepEqual(types({ type: "response.done" }), [
+    "response.done",
+    "response.done",
+    "response.done",
+    "response.done",
+  ]);
+  assert.deepEqual(new Set(types({ type: "response.output_audio" })), new Set(["response.output_audio.done"]));
   assert.ok(types({ type: "response" }).every((t) => t.startsWith("response.")));
   assert.ok(types({ type: "response.output_audio*" }).includes("response.output_audio_transcript.done"));
   assert.deepEqual(new Set(types({ type: "error, session*" })), new Set(["error", "session.created"]));
   // Text: case-insensitive, over the event JSON, and over a fold's assembled text.
-  assert.deepEqual(types({ text: "GET_WEATHER" }).sort(), ["response.done", "response.function_call_arguments.done",
-    "response.output_item.added", "response.output_item.done"].sort());
+  assert.deepEqual(
+    types({ text: "GET_WEATHER" }).sort(),
+    [
+      "response.done",
+      "response.function_call_arguments.done",
+      "response.output_item.added",
+      "response.output_item.done",
+    ].sort(),
+  );
   assert.deepEqual(types({ text: "how can i help" }).includes("response.output_audio_transcript.delta"), true);
   assert.deepEqual(types({ text: "paris", directions: ["client"] }), ["conversation.item.create"]);
   const row = log.rows[0];
@@ -140,8 +230,12 @@ test("an entry with an unknown direction shows unfiltered and hides under a dire
 
 test("a fold row that grows is searched with its new text", () => {
   const log = createEventLog();
-  const mk = (seq, delta) => ({ seq, ts: seq, direction: "server",
-    event: { type: "response.output_text.delta", item_id: "i", content_index: 0, delta } });
+  const mk = (seq, delta) => ({
+    seq,
+    ts: seq,
+    direction: "server",
+    event: { type: "response.output_text.delta", item_id: "i", content_index: 0, delta },
+  });
   log.add(mk(1, "Hel"));
   assert.equal(log.filter({ text: "hello" }).length, 0);
   log.add(mk(2, "lo"));
@@ -191,9 +285,11 @@ test("timing: filtering 100k events (printed, not asserted)", () => {
   const [again, n2] = time({ text: "question number 4242" });
   const [typeMs] = time({ type: "response.done", directions: ["server"] });
   const [allMs] = time({ directions: ["client", "server"], type: "response", text: "resp_99" });
-  console.log(`# 100k entries → ${log.rows.length} rows; add ${addMs.toFixed(1)} ms; ` +
-    `text filter cold ${first.toFixed(1)} ms (${n1} rows), after warmSearch (${warmMs.toFixed(1)} ms idle work) ` +
-    `${warm.toFixed(1)} ms, again ${again.toFixed(1)} ms (${n2}), ` +
-    `type+dir ${typeMs.toFixed(1)} ms, dir+type+text ${allMs.toFixed(1)} ms`);
+  console.log(
+    `# 100k entries → ${log.rows.length} rows; add ${addMs.toFixed(1)} ms; ` +
+      `text filter cold ${first.toFixed(1)} ms (${n1} rows), after warmSearch (${warmMs.toFixed(1)} ms idle work) ` +
+      `${warm.toFixed(1)} ms, again ${again.toFixed(1)} ms (${n2}), ` +
+      `type+dir ${typeMs.toFixed(1)} ms, dir+type+text ${allMs.toFixed(1)} ms`,
+  );
   assert.ok(n2 >= 1);
 });

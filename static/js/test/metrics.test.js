@@ -7,15 +7,37 @@ const close = (a, b, msg) => assert.ok(Math.abs(a - b) < 1e-12, `${msg ?? ""} ${
 
 test("usage is flattened from response.done, cached tokens split by modality", () => {
   const u = normalizeUsage({
-    total_tokens: 253, input_tokens: 132, output_tokens: 121,
-    input_token_details: { text_tokens: 119, audio_tokens: 13, image_tokens: 0, cached_tokens: 64,
-      cached_tokens_details: { text_tokens: 60, audio_tokens: 4, image_tokens: 0 } },
+    total_tokens: 253,
+    input_tokens: 132,
+    output_tokens: 121,
+    input_token_details: {
+      text_tokens: 119,
+      audio_tokens: 13,
+      image_tokens: 0,
+      cached_tokens: 64,
+      cached_tokens_details: { text_tokens: 60, audio_tokens: 4, image_tokens: 0 },
+    },
     output_token_details: { text_tokens: 30, audio_tokens: 91 },
   });
-  assert.deepEqual(u, { input: 132, output: 121, total: 253, cached: 64, inputText: 119, inputAudio: 13, inputImage: 0,
-    cachedText: 60, cachedAudio: 4, cachedImage: 0, outputText: 30, outputAudio: 91 });
+  assert.deepEqual(u, {
+    input: 132,
+    output: 121,
+    total: 253,
+    cached: 64,
+    inputText: 119,
+    inputAudio: 13,
+    inputImage: 0,
+    cachedText: 60,
+    cachedAudio: 4,
+    cachedImage: 0,
+    outputText: 30,
+    outputAudio: 91,
+  });
   // Without a breakdown the cached prefix is counted as text first.
-  const v = normalizeUsage({ input_tokens: 20, input_token_details: { text_tokens: 10, audio_tokens: 10, cached_tokens: 15 } });
+  const v = normalizeUsage({
+    input_tokens: 20,
+    input_token_details: { text_tokens: 10, audio_tokens: 10, cached_tokens: 15 },
+  });
   assert.equal(v.cachedText, 10);
   assert.equal(v.cachedAudio, 5);
   assert.equal(v.output, 0);
@@ -23,11 +45,25 @@ test("usage is flattened from response.done, cached tokens split by modality", (
 });
 
 test("cost: cached tokens are priced apart from uncached input", () => {
-  const price = { textIn: 4, textCachedIn: 0.4, textOut: 16, audioIn: 32, audioCachedIn: 0.4, audioOut: 64, imageIn: 5, imageCachedIn: 0.5 };
+  const price = {
+    textIn: 4,
+    textCachedIn: 0.4,
+    textOut: 16,
+    audioIn: 32,
+    audioCachedIn: 0.4,
+    audioOut: 64,
+    imageIn: 5,
+    imageCachedIn: 0.5,
+  };
   const u = normalizeUsage({
-    input_tokens: 1_100_000, output_tokens: 300_000,
-    input_token_details: { text_tokens: 1_000_000, audio_tokens: 100_000, cached_tokens: 500_000,
-      cached_tokens_details: { text_tokens: 500_000, audio_tokens: 0 } },
+    input_tokens: 1_100_000,
+    output_tokens: 300_000,
+    input_token_details: {
+      text_tokens: 1_000_000,
+      audio_tokens: 100_000,
+      cached_tokens: 500_000,
+      cached_tokens_details: { text_tokens: 500_000, audio_tokens: 0 },
+    },
     output_token_details: { text_tokens: 100_000, audio_tokens: 200_000 },
   });
   const c = costOf(u, price);
@@ -42,8 +78,15 @@ test("cost: cached tokens are priced apart from uncached input", () => {
 test("per-response and per-session usage and cost of a session", () => {
   const m = createMetrics();
   m.addMany(sessionEntries());
-  assert.deepEqual(m.responses.map((r) => [r.responseId, r.status]),
-    [["resp_1", "completed"], ["resp_2", "completed"], ["resp_3", "completed"], ["resp_4", "cancelled"]]);
+  assert.deepEqual(
+    m.responses.map((r) => [r.responseId, r.status]),
+    [
+      ["resp_1", "completed"],
+      ["resp_2", "completed"],
+      ["resp_3", "completed"],
+      ["resp_4", "cancelled"],
+    ],
+  );
   assert.equal(m.responses[3].reason, "turn_detected");
   const s = m.session;
   assert.equal(s.model, "gpt-realtime");

@@ -3,7 +3,12 @@ import assert from "node:assert/strict";
 import { createTranscript } from "../lib/transcript.js";
 import { builder, sessionEntries } from "./fixtures.js";
 
-const view = (t) => t.turns.map((x) => [x.role, x.kind === "function_call" ? `${x.name}(${x.arguments}) → ${x.output}` : x.text, x.status]);
+const view = (t) =>
+  t.turns.map((x) => [
+    x.role,
+    x.kind === "function_call" ? `${x.name}(${x.arguments}) → ${x.output}` : x.text,
+    x.status,
+  ]);
 
 test("a session's turns in conversation order, tool calls inline", () => {
   const t = createTranscript();
@@ -31,26 +36,54 @@ test("a session's turns in conversation order, tool calls inline", () => {
 test("streamed text shows while it streams, and .done replaces it", () => {
   const b = builder();
   const t = createTranscript();
-  const d = (delta) => t.add(b.server({ type: "response.output_text.delta", response_id: "r", item_id: "i", content_index: 0, delta }));
+  const d = (delta) =>
+    t.add(b.server({ type: "response.output_text.delta", response_id: "r", item_id: "i", content_index: 0, delta }));
   d("Hel");
   assert.deepEqual(view(t), [["assistant", "Hel", "in_progress"]]);
   const rev = t.turns[0].rev;
   d("lo");
   assert.equal(t.turns[0].text, "Hello");
   assert.ok(t.turns[0].rev > rev);
-  t.add(b.server({ type: "response.output_text.done", response_id: "r", item_id: "i", content_index: 0, text: "Hello." }));
+  t.add(
+    b.server({ type: "response.output_text.done", response_id: "r", item_id: "i", content_index: 0, text: "Hello." }),
+  );
   assert.equal(t.turns[0].text, "Hello.");
 });
 
 test("a user transcript that arrives before the item keeps its text when the item says null", () => {
   const b = builder();
   const t = createTranscript();
-  t.add(b.server({ type: "conversation.item.input_audio_transcription.completed", item_id: "v", content_index: 0, transcript: "Yes." }));
-  t.add(b.server({ type: "conversation.item.done", previous_item_id: null,
-    item: { id: "v", type: "message", role: "user", status: "completed", content: [{ type: "input_audio", transcript: null }] } }));
+  t.add(
+    b.server({
+      type: "conversation.item.input_audio_transcription.completed",
+      item_id: "v",
+      content_index: 0,
+      transcript: "Yes.",
+    }),
+  );
+  t.add(
+    b.server({
+      type: "conversation.item.done",
+      previous_item_id: null,
+      item: {
+        id: "v",
+        type: "message",
+        role: "user",
+        status: "completed",
+        content: [{ type: "input_audio", transcript: null }],
+      },
+    }),
+  );
   assert.deepEqual(view(t), [["user", "Yes.", "completed"]]);
   // A late delta does not append to a completed transcript.
-  t.add(b.server({ type: "conversation.item.input_audio_transcription.delta", item_id: "v", content_index: 0, delta: "Yes" }));
+  t.add(
+    b.server({
+      type: "conversation.item.input_audio_transcription.delta",
+      item_id: "v",
+      content_index: 0,
+      delta: "Yes",
+    }),
+  );
   assert.equal(t.turns[0].text, "Yes.");
 });
 
@@ -58,45 +91,96 @@ test("transcription failure, truncation and deletion", () => {
   const b = builder();
   const t = createTranscript();
   t.add(b.server({ type: "input_audio_buffer.speech_started", item_id: "v" }));
-  t.add(b.server({ type: "conversation.item.input_audio_transcription.failed", item_id: "v", content_index: 0,
-    error: { type: "transcription_error", message: "boom" } }));
+  t.add(
+    b.server({
+      type: "conversation.item.input_audio_transcription.failed",
+      item_id: "v",
+      content_index: 0,
+      error: { type: "transcription_error", message: "boom" },
+    }),
+  );
   assert.equal(t.turns[0].transcriptionError.message, "boom");
-  t.add(b.server({ type: "response.output_audio_transcript.delta", response_id: "r", item_id: "a", content_index: 0, delta: "Long answer" }));
+  t.add(
+    b.server({
+      type: "response.output_audio_transcript.delta",
+      response_id: "r",
+      item_id: "a",
+      content_index: 0,
+      delta: "Long answer",
+    }),
+  );
   t.add(b.server({ type: "conversation.item.truncated", item_id: "a", content_index: 0, audio_end_ms: 1500 }));
   assert.equal(t.turns[1].truncated, true);
   assert.equal(t.turns[1].audioEndMs, 1500);
   t.add(b.server({ type: "conversation.item.deleted", item_id: "v" }));
-  assert.deepEqual(t.turns.map((x) => x.itemId), ["a"]);
+  assert.deepEqual(
+    t.turns.map((x) => x.itemId),
+    ["a"],
+  );
 });
 
 test("previous_item_id places an item inserted earlier in the conversation", () => {
   const b = builder();
   const t = createTranscript();
-  const item = (id, text) => ({ id, type: "message", role: "user", status: "completed", content: [{ type: "input_text", text }] });
+  const item = (id, text) => ({
+    id,
+    type: "message",
+    role: "user",
+    status: "completed",
+    content: [{ type: "input_text", text }],
+  });
   t.add(b.server({ type: "conversation.item.added", previous_item_id: null, item: item("a", "one") }));
   t.add(b.server({ type: "conversation.item.added", previous_item_id: "a", item: item("c", "three") }));
   t.add(b.server({ type: "conversation.item.added", previous_item_id: "a", item: item("b", "two") }));
   t.add(b.server({ type: "conversation.item.added", previous_item_id: "root", item: item("z", "zero") }));
-  assert.deepEqual(t.turns.map((x) => x.text), ["zero", "one", "two", "three"]);
+  assert.deepEqual(
+    t.turns.map((x) => x.text),
+    ["zero", "one", "two", "three"],
+  );
 });
 
 test("a function output seen before its call (late recording) is attached when the call shows up", () => {
   const b = builder();
   const t = createTranscript();
-  t.add(b.client({ type: "conversation.item.create", item: { type: "function_call_output", call_id: "k", output: "42" } }));
+  t.add(
+    b.client({ type: "conversation.item.create", item: { type: "function_call_output", call_id: "k", output: "42" } }),
+  );
   assert.equal(t.turns.length, 0);
-  t.add(b.server({ type: "response.function_call_arguments.done", response_id: "r", item_id: "f", call_id: "k",
-    name: "answer", arguments: "{}" }));
+  t.add(
+    b.server({
+      type: "response.function_call_arguments.done",
+      response_id: "r",
+      item_id: "f",
+      call_id: "k",
+      name: "answer",
+      arguments: "{}",
+    }),
+  );
   assert.deepEqual(view(t), [["tool", "answer({}) → 42", "in_progress"]]);
 });
 
 test("client-created items with their own id, and system messages", () => {
   const b = builder();
   const t = createTranscript();
-  t.add(b.client({ type: "conversation.item.create", item: { id: "s1", type: "message", role: "system",
-    content: [{ type: "input_text", text: "Be brief." }] } }));
-  t.add(b.server({ type: "conversation.item.added", previous_item_id: null, item: { id: "s1", type: "message", role: "system",
-    status: "completed", content: [{ type: "input_text", text: "Be brief." }] } }));
+  t.add(
+    b.client({
+      type: "conversation.item.create",
+      item: { id: "s1", type: "message", role: "system", content: [{ type: "input_text", text: "Be brief." }] },
+    }),
+  );
+  t.add(
+    b.server({
+      type: "conversation.item.added",
+      previous_item_id: null,
+      item: {
+        id: "s1",
+        type: "message",
+        role: "system",
+        status: "completed",
+        content: [{ type: "input_text", text: "Be brief." }],
+      },
+    }),
+  );
   assert.deepEqual(view(t), [["system", "Be brief.", "completed"]]);
   t.clear();
   assert.equal(t.turns.length, 0);
@@ -112,14 +196,36 @@ test("events without a usable type are ignored", () => {
 test("a conversation.item.create the server refused is marked failed", () => {
   const b = builder();
   const t = createTranscript();
-  t.add(b.client({ type: "conversation.item.create", event_id: "c1", previous_item_id: "nope",
-    item: { type: "message", role: "user", content: [{ type: "input_text", text: "hello" }] } }));
-  t.add(b.server({ type: "error", error: { type: "invalid_request_error", code: "item_not_found", message: "no such item", event_id: "c1" } }));
+  t.add(
+    b.client({
+      type: "conversation.item.create",
+      event_id: "c1",
+      previous_item_id: "nope",
+      item: { type: "message", role: "user", content: [{ type: "input_text", text: "hello" }] },
+    }),
+  );
+  t.add(
+    b.server({
+      type: "error",
+      error: { type: "invalid_request_error", code: "item_not_found", message: "no such item", event_id: "c1" },
+    }),
+  );
   assert.deepEqual(view(t), [["user", "hello", "failed"]]);
   assert.equal(t.turns[0].error.code, "item_not_found");
   // A later item with the same text is not adopted into the failed turn.
-  t.add(b.server({ type: "conversation.item.added", previous_item_id: null,
-    item: { id: "u", type: "message", role: "user", status: "completed", content: [{ type: "input_text", text: "hello" }] } }));
+  t.add(
+    b.server({
+      type: "conversation.item.added",
+      previous_item_id: null,
+      item: {
+        id: "u",
+        type: "message",
+        role: "user",
+        status: "completed",
+        content: [{ type: "input_text", text: "hello" }],
+      },
+    }),
+  );
   assert.equal(t.turns.length, 2);
 });
 

@@ -53,7 +53,9 @@ async function run(token, text) {
   const session = new RealtimeSession(agent, { transport });
   session.on("transport_event", (event) => events.push(event));
   const errors = [];
-  session.on("error", (e) => errors.push(JSON.stringify(e?.error ?? e, (k, v) => (v instanceof Error ? String(v) : v))));
+  session.on("error", (e) =>
+    errors.push(JSON.stringify(e?.error ?? e, (k, v) => (v instanceof Error ? String(v) : v))),
+  );
 
   await session.connect({ apiKey: token.value, url: token.console.calls_url });
   document.getElementById("status").textContent = "connected";

@@ -13,8 +13,14 @@ function fakeClock() {
   let now = 0;
   let timers = [];
   return {
-    setTimer: (fn, ms) => { const t = { at: now + ms, fn }; timers.push(t); return t; },
-    clearTimer: (t) => { timers = timers.filter((x) => x !== t); },
+    setTimer: (fn, ms) => {
+      const t = { at: now + ms, fn };
+      timers.push(t);
+      return t;
+    },
+    clearTimer: (t) => {
+      timers = timers.filter((x) => x !== t);
+    },
     async advance(ms) {
       const end = now + ms;
       for (;;) {
@@ -50,7 +56,10 @@ test("replay plays at the recorded pace times the speed, pauses, steps and seeks
   const r = createReplay({
     fetchPage: pager(entries(10)),
     onEntry: (e) => played.push(e.seq),
-    onReset: () => { resets += 1; played.length = 0; },
+    onReset: () => {
+      resets += 1;
+      played.length = 0;
+    },
     ...clock,
   });
   r.play();
@@ -77,19 +86,39 @@ test("replay plays at the recorded pace times the speed, pauses, steps and seeks
 test("replay shortens long silences", async () => {
   const clock = fakeClock();
   const played = [];
-  const r = createReplay({ fetchPage: pager(entries(2, 600_000)), onEntry: (e) => played.push(e.seq), maxGapMs: 5000, ...clock });
+  const r = createReplay({
+    fetchPage: pager(entries(2, 600_000)),
+    onEntry: (e) => played.push(e.seq),
+    maxGapMs: 5000,
+    ...clock,
+  });
   r.play();
   await clock.advance(5001);
   assert.deepEqual(played, [1, 2]);
 });
 
 test("timeline density spreads events between samples over their time", () => {
-  const { t0, t1, counts } = densityBuckets([{ ingest_no: 1, ts: 0 }, { ingest_no: 101, ts: 100 }], 10);
+  const { t0, t1, counts } = densityBuckets(
+    [
+      { ingest_no: 1, ts: 0 },
+      { ingest_no: 101, ts: 100 },
+    ],
+    10,
+  );
   assert.equal(t0, 0);
   assert.equal(t1, 100);
   assert.equal(Math.round(counts.reduce((a, b) => a + b, 0)), 101);
   assert.equal(timeAt(5, 10, 0, 100), 50);
-  assert.deepEqual(nearest([{ seq: 1, ts: 0 }, { seq: 9, ts: 90 }], 70), { seq: 9, ts: 90 });
+  assert.deepEqual(
+    nearest(
+      [
+        { seq: 1, ts: 0 },
+        { seq: 9, ts: 90 },
+      ],
+      70,
+    ),
+    { seq: 9, ts: 90 },
+  );
 });
 
 test("the panel's filter becomes the API's where the API can say it", () => {
@@ -105,18 +134,32 @@ test("the panel's filter becomes the API's where the API can say it", () => {
 test("a seed rebuilds the conversation as items", () => {
   const items = itemsFromTurns([
     { kind: "message", role: "user", text: "Weather in Oslo?" },
-    { kind: "function_call", role: "assistant", callId: "c1", name: "get_weather", arguments: "{\"city\":\"Oslo\"}", output: "{\"c\":3}" },
+    {
+      kind: "function_call",
+      role: "assistant",
+      callId: "c1",
+      name: "get_weather",
+      arguments: '{"city":"Oslo"}',
+      output: '{"c":3}',
+    },
     { kind: "message", role: "assistant", text: "3 degrees." },
     { kind: "message", role: "user", text: "  " },
   ]);
-  assert.deepEqual(items.map((i) => i.type + ":" + (i.role ?? i.call_id)), [
-    "message:user", "function_call:c1", "function_call_output:c1", "message:assistant",
-  ]);
+  assert.deepEqual(
+    items.map((i) => i.type + ":" + (i.role ?? i.call_id)),
+    ["message:user", "function_call:c1", "function_call_output:c1", "message:assistant"],
+  );
   assert.equal(items[3].content[0].type, "output_text");
 });
 
 test("stored usage reads like a response.usage", () => {
-  const u = storeUsageToApi({ input_tokens: 10, output_tokens: 5, total_tokens: 15, input_audio_tokens: 4, cached_tokens: 2 });
+  const u = storeUsageToApi({
+    input_tokens: 10,
+    output_tokens: 5,
+    total_tokens: 15,
+    input_audio_tokens: 4,
+    cached_tokens: 2,
+  });
   assert.equal(u.input_token_details.audio_tokens, 4);
   assert.equal(u.input_token_details.cached_tokens, 2);
 });

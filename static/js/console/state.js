@@ -1,0 +1,254 @@
+// The live console page's state, in one object, and the actions on it: pure functions (state, input) →
+// the next state, plus what the page must do about it (a tools list to show, an output to send). Also the
+// view models its components are given. No DOM and no IO: console.js does the effects.
+
+import { sessionUpdate } from "./commands.js";
+import { defaultForm } from "./session-config.js";
+import { BUILTIN_TOOLS, handlerFor, paletteOf, runBuiltin, withTool, withoutTool } from "./tools.js";
+
+/** The form a fresh page shows: the API's defaults with the built-in demo tools. */
+export function defaultConfig() {
+  return { ...defaultForm(), tools: JSON.stringify(BUILTIN_TOOLS, null, 2) };
+}
+
+/** The state of a page that just opened; `last` is the config the page remembered (presets.last()). */
+export function initialState(last) {
+  return {
+    phase: "idle", // idle | connecting | open | ended (the call ended on the other side)
+    status: { text: "", kind: "info" },
+    chips: { ice: "new", peer: "new", channel: "closed" },
+    session: { label: "—", id: null }, // the console session shown in the bar
+    rec: null, // the recorder's stats, once there is a recorder
+    configValid: true,
+    mocks: (last?.form && last.mocks) || {}, // the fixed outputs of custom tools, by tool name
+    pendingCalls: {}, // call_id → tool name, for calls waiting for the output the user types
+    seed: null, // "Open in console": the seed for the next connect (console/seed.js)
+    seedLoading: false,
+    formBeforeSeed: null, // the config the page had before the seed replaced it
+  };
+}
+
+/** The config form to start with: the one remembered, else the defaults. */
+export function initialForm(last) {
+  return last?.form ? last.form : defaultConfig();
+}
+
+export function withStatus(state, text, kind = "info") {
+  return { ...state, status: { text, kind } };
+}
+
+/** What is enabled, from the phase: Connect needs an idle page (and no seed loading), talking an open one. */
+export function controls(state) {
+  const busy = state.phase !== "idle";
+  const open = state.phase === "open";
+  return {
+    connect: !busy && !state.seedLoading,
+    flow: !busy,
+    disconnect: busy,
+    talk: open,
+    apply: open && state.configValid,
+  };
+}
+
+// ---- the connection ----
+
+/** A connection state (`ice`, `peer`, `channel`) changed. */
+export function chipChanged(state, component, value) {
+  if (!(component in state.chips) || state.chips[component] === value) return state;
+  return { ...state, chips: { ...state.chips, [component]: value } };
+}
+
+/** console/live.js reports a phase: `connecting`, `session`, `track`, `open`, `closed-remote`, `idle`. */
+export function phaseChanged(state, phase, info = {}) {
+  switch (phase) {
+    case "connecting":
+      return {
+        ...withStatus(state, "Connecting…"),
+        phase: "connecting",
+        chips: { ice: "new", peer: "new", channel: "connecting" },
+        session: { ...state.session, label: "…" },
+      };
+    case "session":
+      return { ...state, session: { label: info.sessionId, id: info.sessionId } };
+    case "open":
+      return {
+        ...withStatus(state, `Connected in ${Math.round(info.connectMs)} ms (click → data channel open).`, "ok"),
+        phase: "open",
+      };
+    case "closed-remote":
+      return {
+        ...withStatus(state, "The call ended on the other side. Disconnect to close the session.", "error"),
+        phase: "ended",
+      };
+    case "idle": {
+      // A failed ICE or peer state stays on show: it says why the call ended.
+      const closed = (c) => (state.chips[c] === "failed" ? "failed" : "closed");
+      const next = info.error
+        ? withStatus(state, `Connect failed: ${info.error}`, "error")
+        : withStatus(state, "Disconnected.");
+      return { ...next, phase: "idle", chips: { ice: closed("ice"), peer: closed("peer"), channel: "closed" } };
+    }
+    default:
+      return state;
+  }
+}
+
+/** Connect was clicked with the editor's `{session, errors}`: → `{state}` or `{state, connect: {flow, session}}`. */
+export function connectRequested(state, { session, errors }, flow) {
+  if (errors.length) return { state: withStatus(state, `Fix the session config: ${errors[0].message}`, "error") };
+  const seeded = state.seed && !state.seed.used();
+  return { state, connect: { flow, session: seeded ? state.seed.overrides(session) : session } };
+}
+
+/** Apply was clicked: → `{state}` or `{state, events}` (the session.update to send). */
+export function applyRequested(state, { session, errors }) {
+  if (errors.length) return { state: withStatus(state, `Fix the session config: ${errors[0].message}`, "error") };
+  return { state, events: [sessionUpdate(session)] };
+}
+
+/** A server event: an `error` shows in the status line. */
+export function serverEvent(state, event) {
+  if (event.type !== "error") return state;
+  return withStatus(state, `Server error: ${event.error?.message || "unknown"}`, "error");
+}
+
+/** The recorder's badge: stored and pending counts, and its state with the last error as the tooltip. */
+export function recBadge(stats) {
+  return {
+    recorded: String(stats.acked ?? 0),
+    pending: String(stats.pending ?? 0),
+    state: stats.state,
+    title: stats.lastError
+      ? `Recorder: ${stats.state}; last error ${stats.lastError.status || ""} ${stats.lastError.message || ""}`
+      : `Recorder: ${stats.state}`,
+  };
+}
+
+export function leftoversStatus(state, n) {
+  if (!n) return state;
+  return withStatus(
+    state,
+    `Stored the events a previous page of this tab had not sent yet (${n} session${n > 1 ? "s" : ""}).`,
+  );
+}
+
+// ---- tools and function calls ----
+
+/** The tools array of the form's JSON, or null while it is not one. */
+export function toolsOf(form) {
+  try {
+    const t = JSON.parse(form.tools || "[]");
+    return Array.isArray(t) ? t : null;
+  } catch {
+    return null;
+  }
+}
+
+const brokenTools = (state) => ({ state: withStatus(state, "Fix the tools JSON first.", "error") });
+
+/** A built-in tool switched on or off in the panel: → `{state, tools}` (the new list), or `{state}`. */
+export function toolToggled(state, tools, { name, on }) {
+  if (!tools) return brokenTools(state);
+  const def = BUILTIN_TOOLS.find((t) => t.name === name);
+  return { state, tools: on ? withTool(tools, def) : withoutTool(tools, name) };
+}
+
+/** A custom tool defined in the panel, with its fixed output (`mock`, may be empty). */
+export function toolAdded(state, tools, { tool, mock }) {
+  if (!tools) return brokenTools(state);
+  return { state: { ...state, mocks: { ...state.mocks, [tool.name]: mock } }, tools: withTool(tools, tool) };
+}
+
+export function toolRemoved(state, tools, { name }) {
+  if (!tools) return { state };
+  const { [name]: _gone, ...mocks } = state.mocks;
+  return { state: { ...state, mocks }, tools: withoutTool(tools, name) };
+}
+
+/**
+ * The model called a function: a built-in runs (`clock`: runBuiltin's `{now, random}`), a mock answers,
+ * else the user types the output. → `{state, output}` (send it; `palette` too for the palette tool) or
+ * `{state, pending: true}` (ask the user).
+ */
+export function callArrived(state, call, clock) {
+  const how = handlerFor(call.name, state.mocks);
+  if (how.kind === "builtin") {
+    const palette = call.name === "display_color_palette" ? paletteOf(call.arguments) : null;
+    return { state, output: JSON.stringify(runBuiltin(call.name, call.arguments, clock)), palette };
+  }
+  if (how.kind === "mock") return { state, output: how.output };
+  const next = withStatus(state, `The model called ${call.name}: type its output in the Tools panel.`, "info");
+  return { state: { ...next, pendingCalls: { ...state.pendingCalls, [call.call_id]: call.name } }, pending: true };
+}
+
+/** The user typed the output of a pending call: → `{state, name}` (the tool's name, "?" if unknown). */
+export function callAnswered(state, callId) {
+  const { [callId]: name, ...pendingCalls } = state.pendingCalls;
+  return { state: { ...state, pendingCalls }, name: name || "?" };
+}
+
+// ---- presets ----
+
+export function presetLoaded(state, name, preset, live) {
+  const next = { ...state, mocks: preset.mocks || {} };
+  return withStatus(next, `Loaded preset “${name}”${live ? " — Apply sends it to the live session" : ""}.`);
+}
+
+// ---- "Open in console": /?seed=<id>[&conversation=1] ----
+
+export function seedLoading(state, id) {
+  return { ...withStatus(state, `Loading session ${id}…`), seedLoading: true };
+}
+
+/** The seed loaded: `seed` is console/seed.js's, `formBefore` the config it replaced. */
+export function seedLoaded(state, { params, seed, formBefore }) {
+  const also = params.conversation ? " and conversation" : "";
+  const next = withStatus(state, `Seeded from session ${params.id}: Connect to start from its config${also}.`, "ok");
+  return { ...next, seed, formBeforeSeed: formBefore, seedLoading: false };
+}
+
+export function seedFailed(state, params, error) {
+  const next = withStatus(state, `Could not seed from session ${params.id}: ${error.message || error}`, "error");
+  return { ...next, seedLoading: false };
+}
+
+export function seedCleared(state) {
+  return { ...state, seed: null, formBeforeSeed: null };
+}
+
+/** The seeded conversation items went out. */
+export function seedItemsSent(state, n) {
+  return withStatus(state, `Sent the ${n} seeded conversation item${n === 1 ? "" : "s"}.`, "ok");
+}
+
+/** The seed notice above the config: `{hidden}`, or what it says and links to. */
+export function seedNotice(seed) {
+  if (!seed) return { hidden: true };
+  const n = seed.items.length;
+  const items = seed.conversation ? ` with its conversation (${n} item${n === 1 ? "" : "s"})` : "";
+  return {
+    hidden: false,
+    text: seed.used() && seed.sessionId() ? `Session ${seed.sessionId()} seeded from session` : "Seeded from session",
+    id: seed.id,
+    href: `/sessions/${encodeURIComponent(seed.id)}`,
+    items,
+    state: seed.state(),
+    title: `The next Connect uses this recorded config${items}.`,
+  };
+}
+
+/** `href` without `seed` and `conversation`, so a reload does not seed again; null when it has no seed. */
+export function withoutSeed(href) {
+  const url = new URL(href);
+  if (!url.searchParams.has("seed")) return null;
+  url.searchParams.delete("seed");
+  url.searchParams.delete("conversation");
+  return url.toString();
+}
+
+/** What `consoleDebug.seed()` reports: null, or `{id, state, items, sessionId}` (`{state: "loading"}` first). */
+export function seedDebug(state) {
+  if (state.seedLoading) return { state: "loading" };
+  const seed = state.seed;
+  return seed && { id: seed.id, state: seed.state(), items: seed.items.length, sessionId: seed.sessionId() };
+}
