@@ -53,9 +53,14 @@ async fn start_server(
     db: &std::path::Path,
     durability: Durability,
 ) -> (String, tokio::sync::oneshot::Sender<()>) {
-    let mut config = realtime_console::Config::for_tests(format!("sqlite://{}", db.display()));
+    let url = format!("sqlite://{}", db.display());
+    let mut config =
+        realtime_console::Config::from_args(["realtime-console", "--database-url", url.as_str()])
+            .unwrap();
     config.durability = durability;
-    let state = realtime_console::AppState::new(config).await.unwrap();
+    let state = realtime_console::AppState::new(config.settings().unwrap())
+        .await
+        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -370,7 +370,13 @@ fn main() {
         store.close().await;
         drop(store);
 
-        let state = realtime_console::AppState::new(realtime_console::Config::for_tests(url))
+        let config = realtime_console::Config::from_args([
+            "realtime-console",
+            "--database-url",
+            url.as_str(),
+        ])
+        .unwrap();
+        let state = realtime_console::AppState::new(config.settings().unwrap())
             .await
             .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -78,14 +78,16 @@ fn main() {
     rt.block_on(async {
         let upstream = RecordingUpstream::start().await;
         let dir = tempfile::tempdir().unwrap();
-        let mut config = realtime_console::Config::for_tests(format!(
-            "sqlite://{}",
-            dir.path().join("bench.db").display()
-        ));
+        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+        let mut config =
+            realtime_console::Config::from_args(["realtime-console", "--database-url", url.as_str()])
+                .unwrap();
         config.openai_api_key = Some(ApiKey::new(KEY));
         config.openai_base_url = upstream.base_url();
         config.rt_rate_per_min = 0;
-        let state = realtime_console::AppState::new(config).await.unwrap();
+        let state = realtime_console::AppState::new(config.settings().unwrap())
+            .await
+            .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let console = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

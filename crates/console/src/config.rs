@@ -8,6 +8,7 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 use realtime_token::{ApiKey, ExpiresAfter, SessionConfig};
 
 pub use crate::access::AccessSecret;
+use crate::hosts::AllowedHosts;
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -151,58 +152,42 @@ impl Config {
     /// variable that is set but empty (`OPENAI_API_KEY=`, the shape `.env.example` invites) counts as unset:
     /// the setting takes its default, or stays off. Exits with clap's message on a bad value.
     pub fn from_env_and_args() -> Self {
-        let matches = Self::command_ignoring_empty_env().get_matches();
+        let matches = Self::command_without_env(|value| value.trim().is_empty()).get_matches();
         Self::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
     }
 
-    /// `Config::command()` without the environment variables that are set to an empty (or blank) value.
-    fn command_ignoring_empty_env() -> clap::Command {
+    /// The configuration from `args` alone (the program name first), the environment ignored: tests build
+    /// theirs this way, through clap's own defaults, and nothing of the developer's shell leaks in.
+    pub fn from_args<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let matches = Self::command_without_env(|_| true).try_get_matches_from(args)?;
+        Self::from_arg_matches(&matches)
+    }
+
+    /// `Config::command()` without the environment variables whose value `ignore` picks.
+    fn command_without_env(ignore: impl Fn(&str) -> bool) -> clap::Command {
         let mut command = Self::command();
-        let empty: Vec<clap::Id> = command
+        let ignored: Vec<clap::Id> = command
             .get_arguments()
             .filter(|arg| {
                 arg.get_env()
                     .and_then(std::env::var_os)
-                    .is_some_and(|value| value.to_string_lossy().trim().is_empty())
+                    .is_some_and(|value| ignore(&value.to_string_lossy()))
             })
             .map(|arg| arg.get_id().clone())
             .collect();
-        for id in empty {
+        for id in ignored {
             command = command.mut_arg(id, |arg| arg.env(None::<&str>));
         }
         command
     }
 
-    /// The defaults, as `realtime-console` with no flags and an empty environment would use them.
-    pub fn for_tests(database_url: String) -> Self {
-        Self {
-            host: IpAddr::from([127, 0, 0, 1]),
-            port: 0,
-            database_url,
-            durability: realtime_store::Durability::Full,
-            static_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../static")),
-            max_import_mib: 512,
-            openai_api_key: None,
-            openai_base_url: realtime_token::DEFAULT_BASE_URL.to_owned(),
-            model: "gpt-realtime".to_owned(),
-            allowed_models: Vec::new(),
-            session_defaults: None,
-            token_ttl_secs: 600,
-            upstream_connect_timeout_ms: 5_000,
-            upstream_timeout_ms: 30_000,
-            rt_rate_per_min: 10,
-            rt_rate_burst: 5,
-            access_secret: None,
-            allowed_hosts: Vec::new(),
-            max_connections: 1024,
-            header_timeout_secs: 20,
-            body_timeout_secs: 30,
-        }
-    }
-
-    /// Checks what flags cannot: a public address needs an access secret, and the session defaults,
-    /// key lifetime, base URL and timeouts must make sense. Called by [`crate::AppState::new`].
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    /// Checks what flags cannot (a public address needs an access secret; the session defaults, key
+    /// lifetime, base URL, timeouts and host names must make sense) and parses it all once.
+    pub fn settings(self) -> Result<Settings, ConfigError> {
         match &self.access_secret {
             None if !self.host.is_loopback() => {
                 return Err(ConfigError::PublicWithoutSecret {
@@ -217,12 +202,13 @@ impl Config {
             }
             _ => {}
         }
-        ExpiresAfter::seconds(self.token_ttl_secs).map_err(|_| ConfigError::TokenTtl)?;
-        self.default_session()?;
-        let url = self.openai_base_url.as_str();
-        let authority = url
+        let token_ttl =
+            ExpiresAfter::seconds(self.token_ttl_secs).map_err(|_| ConfigError::TokenTtl)?;
+        let default_session = default_session(self.session_defaults.as_deref(), &self.model)?;
+        let base_url = self.openai_base_url.trim_end_matches('/').to_owned();
+        let authority = base_url
             .strip_prefix("https://")
-            .or_else(|| url.strip_prefix("http://"));
+            .or_else(|| base_url.strip_prefix("http://"));
         if authority.is_none_or(|a| a.split('/').next().is_none_or(str::is_empty)) {
             return Err(ConfigError::BaseUrl);
         }
@@ -233,60 +219,106 @@ impl Config {
         {
             return Err(ConfigError::ServerLimits);
         }
-        crate::hosts::AllowedHosts::from_config(self)?;
-        Ok(())
+        let allowed_hosts = AllowedHosts::new(&self.allowed_hosts, self.host)?;
+        Ok(Settings {
+            host: self.host,
+            port: self.port,
+            database_url: self.database_url,
+            durability: self.durability,
+            static_dir: self.static_dir,
+            max_import_bytes: self.max_import_mib.saturating_mul(1024 * 1024),
+            upstream: match self.openai_api_key {
+                Some(key) => UpstreamSettings::OpenAi { key, base_url },
+                None => UpstreamSettings::Emulator,
+            },
+            upstream_connect_timeout: Duration::from_millis(self.upstream_connect_timeout_ms),
+            upstream_timeout: Duration::from_millis(self.upstream_timeout_ms),
+            model: self.model,
+            allowed_models: self.allowed_models,
+            default_session,
+            token_ttl,
+            rt_rate: RateLimit {
+                per_min: self.rt_rate_per_min,
+                burst: self.rt_rate_burst,
+            },
+            access_secret: self.access_secret,
+            allowed_hosts,
+            server: crate::server::Limits {
+                max_connections: self.max_connections,
+                header_timeout: Duration::from_secs(self.header_timeout_secs),
+                shutdown_grace: Duration::from_secs(5),
+            },
+            body_timeout: Duration::from_secs(self.body_timeout_secs),
+        })
     }
+}
 
-    /// The server's default session: `--session-defaults` with `type` and `model` set by the server.
-    pub fn default_session(&self) -> Result<SessionConfig, ConfigError> {
-        let mut session = match self.session_defaults.as_deref().map(str::trim) {
-            None | Some("") => SessionConfig::default(),
-            Some(json) => {
-                let value: serde_json::Value = serde_json::from_str(json)
-                    .map_err(|e| ConfigError::SessionDefaults(e.to_string()))?;
-                if !value.is_object() {
-                    return Err(ConfigError::SessionDefaults("not a JSON object".into()));
-                }
-                SessionConfig::from_json(value)
-                    .map_err(|e| ConfigError::SessionDefaults(e.to_string()))?
+/// `--session-defaults` as a session, with `type` and `model` set by the server.
+fn default_session(json: Option<&str>, model: &str) -> Result<SessionConfig, ConfigError> {
+    let mut session = match json.map(str::trim) {
+        None | Some("") => SessionConfig::default(),
+        Some(json) => {
+            let value: serde_json::Value = serde_json::from_str(json)
+                .map_err(|e| ConfigError::SessionDefaults(e.to_string()))?;
+            if !value.is_object() {
+                return Err(ConfigError::SessionDefaults("not a JSON object".into()));
             }
-        };
-        session.kind = Some("realtime".to_owned());
-        session.model = Some(self.model.clone());
-        Ok(session)
-    }
+            SessionConfig::from_json(value)
+                .map_err(|e| ConfigError::SessionDefaults(e.to_string()))?
+        }
+    };
+    session.kind = Some("realtime".to_owned());
+    session.model = Some(model.to_owned());
+    Ok(session)
+}
 
+/// The server's settings: the configuration, checked and parsed once at start-up ([`Config::settings`]).
+#[derive(Debug)]
+pub struct Settings {
+    pub host: IpAddr,
+    pub port: u16,
+    pub database_url: String,
+    pub durability: realtime_store::Durability,
+    pub static_dir: PathBuf,
+    pub max_import_bytes: u64,
+    pub upstream: UpstreamSettings,
+    pub upstream_connect_timeout: Duration,
+    pub upstream_timeout: Duration,
+    /// The model every session uses, and the others clients may ask for.
+    pub model: String,
+    pub allowed_models: Vec<String>,
+    /// The server's default session (`type` and `model` set).
+    pub default_session: SessionConfig,
+    /// Lifetime of minted ephemeral keys.
+    pub token_ttl: ExpiresAfter,
+    pub rt_rate: RateLimit,
+    pub access_secret: Option<AccessSecret>,
+    pub allowed_hosts: AllowedHosts,
+    pub server: crate::server::Limits,
+    /// Longest pause inside a request body.
+    pub body_timeout: Duration,
+}
+
+/// Which Realtime API the console talks to.
+#[derive(Debug)]
+pub enum UpstreamSettings {
+    /// OpenAI's (or a compatible one), with the server's key.
+    OpenAi { key: ApiKey, base_url: String },
+    /// The built-in emulator, on the console's own origin.
+    Emulator,
+}
+
+/// Requests a minute per client IP (0: off), and how many may come at once.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit {
+    pub per_min: u32,
+    pub burst: u32,
+}
+
+impl Settings {
     /// Whether a client may ask for `model`.
     pub fn model_allowed(&self, model: &str) -> bool {
         model == self.model || self.allowed_models.iter().any(|m| m == model)
-    }
-
-    pub fn token_ttl(&self) -> ExpiresAfter {
-        // Checked by `validate`; the fallback is the API's own default.
-        ExpiresAfter::seconds(self.token_ttl_secs)
-            .ok()
-            .or_else(|| ExpiresAfter::seconds(600).ok())
-            .expect("600 s is a valid key lifetime")
-    }
-
-    pub fn upstream_connect_timeout(&self) -> Duration {
-        Duration::from_millis(self.upstream_connect_timeout_ms)
-    }
-
-    pub fn upstream_timeout(&self) -> Duration {
-        Duration::from_millis(self.upstream_timeout_ms)
-    }
-
-    pub fn server_limits(&self) -> crate::server::Limits {
-        crate::server::Limits {
-            max_connections: self.max_connections,
-            header_timeout: Duration::from_secs(self.header_timeout_secs),
-            shutdown_grace: Duration::from_secs(5),
-        }
-    }
-
-    pub fn body_timeout(&self) -> Duration {
-        Duration::from_secs(self.body_timeout_secs)
     }
 
     /// The file behind a `sqlite://` URL, if it names one, so its folder can be created.
@@ -304,58 +336,76 @@ impl Config {
 mod tests {
     use super::*;
 
+    /// The defaults, through clap, with a database: what the server runs with when given nothing else.
+    fn config(database_url: &str) -> Config {
+        Config::from_args(["realtime-console", "--database-url", database_url]).unwrap()
+    }
+
     #[test]
     fn finds_the_database_file() {
-        let mut c = Config::for_tests("sqlite://data/x.db?mode=rwc".into());
-        assert_eq!(c.database_path(), Some(PathBuf::from("data/x.db")));
+        let mut c = config("sqlite://data/x.db?mode=rwc");
+        assert_eq!(
+            c.clone().settings().unwrap().database_path(),
+            Some(PathBuf::from("data/x.db"))
+        );
         c.database_url = "sqlite::memory:".into();
-        assert_eq!(c.database_path(), None);
+        assert_eq!(c.settings().unwrap().database_path(), None);
     }
 
     #[test]
     fn a_public_address_needs_a_long_enough_secret() {
-        let mut c = Config::for_tests("sqlite://x.db".into());
-        c.validate().unwrap();
+        let mut c = config("sqlite://x.db");
+        c.clone().settings().unwrap();
         c.host = IpAddr::from([0, 0, 0, 0]);
-        let err = c.validate().unwrap_err().to_string();
+        let err = c.clone().settings().unwrap_err().to_string();
         assert!(err.contains("ACCESS_SECRET"), "{err}");
         c.access_secret = Some(AccessSecret::new("short"));
         assert!(matches!(
-            c.validate(),
+            c.clone().settings(),
             Err(ConfigError::SecretTooShort { .. })
         ));
         c.access_secret = Some(AccessSecret::new("0123456789abcdef"));
-        c.validate().unwrap();
+        c.clone().settings().unwrap();
         c.host = IpAddr::from([0, 0, 0, 0, 0, 0, 0, 1]);
         c.access_secret = None;
-        c.validate().unwrap();
+        c.settings().unwrap();
     }
 
     #[test]
     fn checks_ttl_defaults_and_base_url() {
-        let mut c = Config::for_tests("sqlite://x.db".into());
+        let mut c = config("sqlite://x.db");
         c.token_ttl_secs = 5;
-        assert!(matches!(c.validate(), Err(ConfigError::TokenTtl)));
+        assert!(matches!(c.clone().settings(), Err(ConfigError::TokenTtl)));
         c.token_ttl_secs = 600;
         c.session_defaults = Some("[1]".into());
-        assert!(c.validate().is_err());
+        assert!(c.clone().settings().is_err());
         c.session_defaults = Some(r#"{"instructions":"Be brief.","model":"other"}"#.into());
-        let s = c.default_session().unwrap();
+        let s = c.clone().settings().unwrap().default_session;
         assert_eq!(s.model.as_deref(), Some("gpt-realtime"));
         assert_eq!(s.instructions.as_deref(), Some("Be brief."));
         c.openai_base_url = "ftp://x".into();
-        assert!(matches!(c.validate(), Err(ConfigError::BaseUrl)));
+        assert!(matches!(c.clone().settings(), Err(ConfigError::BaseUrl)));
         c.openai_base_url = "http://127.0.0.1:9/v1".into();
-        c.validate().unwrap();
+        c.settings().unwrap();
     }
 
     #[test]
     fn the_server_model_and_allowed_ones_pass() {
-        let mut c = Config::for_tests("sqlite://x.db".into());
+        let mut c = config("sqlite://x.db");
         c.allowed_models = vec!["gpt-realtime-mini".into()];
-        assert!(c.model_allowed("gpt-realtime"));
-        assert!(c.model_allowed("gpt-realtime-mini"));
-        assert!(!c.model_allowed("gpt-4o"));
+        let s = c.settings().unwrap();
+        assert!(s.model_allowed("gpt-realtime"));
+        assert!(s.model_allowed("gpt-realtime-mini"));
+        assert!(!s.model_allowed("gpt-4o"));
+    }
+
+    #[test]
+    fn tests_build_their_config_through_clap_and_ignore_the_environment() {
+        // Whatever the developer's shell holds (a real OPENAI_API_KEY, say), `from_args` reads none of it.
+        let c = Config::from_args(["realtime-console", "--port", "0"]).unwrap();
+        assert!(c.openai_api_key.is_none());
+        assert_eq!((c.port, c.token_ttl_secs), (0, 600));
+        assert!(Config::from_args(["realtime-console", "--port", "x"]).is_err());
     }
 
     #[test]

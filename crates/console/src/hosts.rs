@@ -6,7 +6,6 @@
 use std::net::IpAddr;
 use std::sync::OnceLock;
 
-use crate::Config;
 use crate::config::ConfigError;
 
 #[derive(Debug)]
@@ -20,9 +19,9 @@ pub struct AllowedHosts {
 }
 
 impl AllowedHosts {
-    pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
-        let extra = config
-            .allowed_hosts
+    /// `entries` from `--allowed-hosts`; `host` the address the server listens on.
+    pub fn new(entries: &[String], host: IpAddr) -> Result<Self, ConfigError> {
+        let extra = entries
             .iter()
             .map(|entry| entry.trim())
             .filter(|entry| !entry.is_empty())
@@ -32,13 +31,17 @@ impl AllowedHosts {
                     .ok_or_else(|| ConfigError::AllowedHost(entry.to_owned()))
             })
             .collect::<Result<_, _>>()?;
-        let own =
-            (!config.host.is_loopback() && !config.host.is_unspecified()).then_some(config.host);
+        let own = (!host.is_loopback() && !host.is_unspecified()).then_some(host);
         Ok(Self {
             extra,
             own,
             port: OnceLock::new(),
         })
+    }
+
+    /// No names beyond loopback (and the listening address) are allowed.
+    pub fn only_loopback(&self) -> bool {
+        self.extra.is_empty()
     }
 
     pub fn listening_on(&self, port: u16) {
@@ -105,10 +108,8 @@ mod tests {
     use super::*;
 
     fn hosts(extra: &[&str], host: &str, port: u16) -> AllowedHosts {
-        let mut config = Config::for_tests("sqlite://x.db".into());
-        config.allowed_hosts = extra.iter().map(|s| (*s).to_owned()).collect();
-        config.host = host.parse().unwrap();
-        let hosts = AllowedHosts::from_config(&config).unwrap();
+        let extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
+        let hosts = AllowedHosts::new(&extra, host.parse().unwrap()).unwrap();
         hosts.listening_on(port);
         hosts
     }
@@ -151,8 +152,6 @@ mod tests {
         assert!(h.allows("proxy.example:443"));
         assert!(!h.allows("proxy.example:80"));
         assert!(!h.allows("proxy.example"));
-        let mut config = Config::for_tests("sqlite://x.db".into());
-        config.allowed_hosts = vec!["bad/host".into()];
-        assert!(AllowedHosts::from_config(&config).is_err());
+        assert!(AllowedHosts::new(&["bad/host".into()], "127.0.0.1".parse().unwrap()).is_err());
     }
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-pub use config::Config;
+pub use config::{Config, Settings};
 pub use http::router;
 pub use upstream::Upstream;
 
@@ -21,25 +21,22 @@ pub use upstream::Upstream;
 #[derive(Clone)]
 pub struct AppState {
     pub store: realtime_store::Store,
-    pub config: Arc<Config>,
+    pub settings: Arc<Settings>,
     /// The Realtime API behind `/api/rt/*`.
     pub upstream: Arc<Upstream>,
     pub(crate) rt_limit: Arc<http::RtRateLimit>,
     /// The emulator's own budget of the same limit: offers to `/emulator/v1/realtime/calls`.
     pub(crate) emulator_limit: Arc<http::RtRateLimit>,
-    /// The `Host` values requests may carry.
-    pub(crate) hosts: Arc<hosts::AllowedHosts>,
     /// Browsers let in with the access secret: their cookies.
     pub(crate) access: Arc<access::AccessSessions>,
 }
 
 impl AppState {
-    /// Checks the configuration ([`Config::validate`]), then opens the store (creating its folder and
-    /// running migrations).
-    pub async fn new(config: Config) -> anyhow::Result<Self> {
-        config.validate()?;
-        let upstream = Upstream::from_config(&config).context("setting up the upstream client")?;
-        if let Some(dir) = config
+    /// Opens the store (creating its folder and running migrations) and sets up the upstream.
+    pub async fn new(settings: Settings) -> anyhow::Result<Self> {
+        let upstream =
+            Upstream::from_settings(&settings).context("setting up the upstream client")?;
+        if let Some(dir) = settings
             .database_path()
             .as_deref()
             .and_then(std::path::Path::parent)
@@ -47,17 +44,16 @@ impl AppState {
         {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        let store = realtime_store::Store::open_with(&config.database_url, config.durability)
+        let store = realtime_store::Store::open_with(&settings.database_url, settings.durability)
             .await
-            .with_context(|| format!("opening the event store at {}", config.database_url))?;
+            .with_context(|| format!("opening the event store at {}", settings.database_url))?;
         Ok(Self {
             store,
-            rt_limit: Arc::new(http::RtRateLimit::new(&config)),
-            emulator_limit: Arc::new(http::RtRateLimit::new(&config)),
-            hosts: Arc::new(hosts::AllowedHosts::from_config(&config)?),
+            rt_limit: Arc::new(http::RtRateLimit::new(settings.rt_rate)),
+            emulator_limit: Arc::new(http::RtRateLimit::new(settings.rt_rate)),
             access: Arc::new(access::AccessSessions::default()),
             upstream: Arc::new(upstream),
-            config: Arc::new(config),
+            settings: Arc::new(settings),
         })
     }
 }
@@ -73,16 +69,16 @@ pub async fn serve(
         .upstream
         .start(addr)
         .context("pointing the upstream client at the built-in emulator")?;
-    state.hosts.listening_on(addr.port());
+    state.settings.allowed_hosts.listening_on(addr.port());
     tracing::info!("realtime-console listening on http://{addr} (upstream: {upstream})");
-    if addr.ip().is_unspecified() && state.config.allowed_hosts.is_empty() {
+    if addr.ip().is_unspecified() && state.settings.allowed_hosts.only_loopback() {
         tracing::warn!(
             "listening on every address, but only loopback names are accepted in `Host`: set ALLOWED_HOSTS \
              to the names or addresses other machines use to reach this one"
         );
     }
     let store = state.store.clone();
-    let limits = state.config.server_limits();
+    let limits = state.settings.server;
     server::run(listener, router(state), limits, shutdown).await;
     store.close().await;
     Ok(())

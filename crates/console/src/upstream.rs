@@ -7,7 +7,8 @@ use std::sync::OnceLock;
 use realtime_emulator::EmulatorConfig;
 use realtime_token::{ApiKey, Client, ClientConfig};
 
-use crate::Config;
+use crate::Settings;
+use crate::config::UpstreamSettings;
 
 /// Where the emulator's routes are nested: `{EMULATOR_PREFIX}/realtime/calls` and so on.
 pub const EMULATOR_PREFIX: &str = "/emulator/v1";
@@ -53,26 +54,27 @@ impl std::fmt::Debug for Mode {
 pub struct NotStarted;
 
 impl Upstream {
-    pub fn from_config(config: &Config) -> Result<Self, Box<realtime_token::Error>> {
+    pub fn from_settings(settings: &Settings) -> Result<Self, Box<realtime_token::Error>> {
         let client = OnceLock::new();
-        let mode = match &config.openai_api_key {
-            Some(key) => {
-                let base_url = config.openai_base_url.trim_end_matches('/').to_owned();
+        let mode = match &settings.upstream {
+            UpstreamSettings::OpenAi { key, base_url } => {
                 let built = Client::new(
                     ClientConfig::new(key.clone())
                         .base_url(base_url.clone())
-                        .connect_timeout(config.upstream_connect_timeout())
-                        .timeout(config.upstream_timeout()),
+                        .connect_timeout(settings.upstream_connect_timeout)
+                        .timeout(settings.upstream_timeout),
                 )?;
                 let _ = client.set(built);
-                Mode::OpenAi { base_url }
+                Mode::OpenAi {
+                    base_url: base_url.clone(),
+                }
             }
-            None => {
+            UpstreamSettings::Emulator => {
                 let key = format!("sk-console-emulator-{}", uuid::Uuid::new_v4().simple());
-                let rtc_host = if config.host.is_unspecified() {
+                let rtc_host = if settings.host.is_unspecified() {
                     IpAddr::V4(Ipv4Addr::LOCALHOST)
                 } else {
-                    config.host
+                    settings.host
                 };
                 let emulator = EmulatorConfig {
                     api_key: Some(key.clone()),
@@ -88,8 +90,8 @@ impl Upstream {
         Ok(Self {
             mode,
             client,
-            connect_timeout: config.upstream_connect_timeout(),
-            timeout: config.upstream_timeout(),
+            connect_timeout: settings.upstream_connect_timeout,
+            timeout: settings.upstream_timeout,
         })
     }
 

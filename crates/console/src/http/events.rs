@@ -1,24 +1,27 @@
 //! A session's events: ingest (acknowledged, idempotent batches), filtered pages, JSONL export and import.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use bytes::Bytes;
 use futures::StreamExt;
 use realtime_store::{
-    AppendOutcome, Direction, EventPage, EventQuery, NewEvent, NewSession, Session,
+    AppendError, AppendOutcome, Direction, EventPage, EventQuery, NewEvent, NewSession, Session,
 };
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::error::{ApiError, Result};
-use super::json::{body_timed_out, is_timeout, json_error, read_body};
-use super::sessions::{check_label, parse_limit, session_id};
+use super::error::{ApiError, Code, Result};
+use super::extract::{
+    Cursor, Label, Limit, Params, SessionPath, body_timed_out, empty_as_none, is_timeout,
+    parse_json, read_body,
+};
 use crate::AppState;
 
 /// A batch body may be at most this large.
@@ -33,93 +36,90 @@ pub fn router() -> Router<AppState> {
         .route("/api/sessions/import", post(import))
 }
 
+/// The elements stay raw: each is checked on its own, so an error names `events[i]` and its field.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Batch<'a> {
     #[serde(borrow)]
-    events: Vec<&'a RawValue>,
+    events: Option<Vec<&'a RawValue>>,
 }
 
 async fn ingest(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    SessionPath(id): SessionPath,
     body: Body,
 ) -> Result<Json<AppendOutcome>> {
-    let sid = session_id(&id)?;
     let bytes = read_body(body, MAX_BATCH_BYTES).await?;
-    let batch: Batch<'_> = serde_json::from_slice(&bytes).map_err(|e| json_error(&e))?;
-    if batch.events.len() > MAX_BATCH_EVENTS {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_many_events",
+    let batch: Batch<'_> = parse_json(&bytes)?;
+    let Some(events) = batch.events else {
+        return Err(ApiError::field(
+            Code::MissingRequiredParameter,
+            "missing `events`",
+            "events",
+        ));
+    };
+    if events.len() > MAX_BATCH_EVENTS {
+        return Err(ApiError::field(
+            Code::TooManyEvents,
             format!("a batch may hold at most {MAX_BATCH_EVENTS} events"),
-        )
-        .with_param("events"));
+            "events",
+        ));
     }
-    let events = batch
-        .events
+    let events = events
         .iter()
         .enumerate()
         .map(|(i, raw)| NewEvent::parse(raw).map_err(|e| ApiError::event_field(i, e)))
         .collect::<Result<Vec<_>>>()?;
-    match state.store.append_events(sid, events).await {
-        Err(realtime_store::AppendError::UnknownSession) => Err(ApiError::session_not_found(&id)),
+    match state.store.append_events(id, events).await {
+        Err(AppendError::UnknownSession) => Err(ApiError::SessionNotFound(id.to_string())),
         other => Ok(Json(other?)),
+    }
+}
+
+/// `?direction=`: one of the three.
+struct DirectionParam(Direction);
+
+impl FromStr for DirectionParam {
+    type Err = &'static str;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        s.parse()
+            .map(DirectionParam)
+            .map_err(|()| "must be one of `client`, `server`, `system`")
     }
 }
 
 #[derive(Deserialize)]
 struct ListParams {
-    after_seq: Option<String>,
-    limit: Option<String>,
+    #[serde(default, deserialize_with = "empty_as_none")]
+    after_seq: Option<Cursor>,
+    #[serde(default, deserialize_with = "empty_as_none")]
+    limit: Option<Limit<100, 1000>>,
     #[serde(rename = "type")]
     event_type: Option<String>,
-    direction: Option<String>,
+    #[serde(default, deserialize_with = "empty_as_none")]
+    direction: Option<DirectionParam>,
     q: Option<String>,
 }
 
 async fn list(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(p): Query<ListParams>,
+    SessionPath(id): SessionPath,
+    Params(p): Params<ListParams>,
 ) -> Result<Json<EventPage>> {
-    let sid = session_id(&id)?;
-    let after_seq = match p.after_seq.as_deref().filter(|s| !s.is_empty()) {
-        None => 0,
-        Some(s) => s.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_value",
-                "`after_seq` must be an integer >= 0",
-                "after_seq",
-            )
-        })?,
-    };
-    let direction = match p.direction.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(d) => Some(d.parse::<Direction>().map_err(|()| {
-            ApiError::bad_request(
-                "invalid_value",
-                "`direction` must be one of `client`, `server`, `system`",
-                "direction",
-            )
-        })?),
-    };
     let query = EventQuery {
-        after_seq,
-        limit: parse_limit(p.limit.as_deref(), 100, 1000)?,
+        after_seq: p.after_seq.unwrap_or_default().0,
+        limit: p.limit.unwrap_or_default().0,
         event_type: p.event_type,
-        direction,
+        direction: p.direction.map(|d| d.0),
         q: p.q,
     };
-    let page = state.store.list_events(sid, &query).await?;
+    let page = state.store.list_events(id, &query).await?;
     page.map(Json)
-        .ok_or_else(|| ApiError::session_not_found(&id))
+        .ok_or_else(|| ApiError::SessionNotFound(id.to_string()))
 }
 
-async fn export(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response> {
-    let sid = session_id(&id)?;
-    let Some(stream) = state.store.export_jsonl(sid).await? else {
-        return Err(ApiError::session_not_found(&id));
+async fn export(State(state): State<AppState>, SessionPath(id): SessionPath) -> Result<Response> {
+    let Some(stream) = state.store.export_jsonl(id).await? else {
+        return Err(ApiError::SessionNotFound(id.to_string()));
     };
     let body = Body::from_stream(stream.map(|chunk| {
         chunk.map_err(|e| {
@@ -128,60 +128,63 @@ async fn export(State(state): State<AppState>, Path(id): Path<String>) -> Result
             std::io::Error::other("export failed")
         })
     }));
+    Ok(attachment(
+        body,
+        "application/x-ndjson",
+        &format!("session-{id}.jsonl"),
+    ))
+}
+
+/// A streamed download.
+pub fn attachment(body: Body, content_type: &'static str, filename: &str) -> Response {
     let mut res = body.into_response();
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/x-ndjson"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"session-{sid}.jsonl\"")) {
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
-    Ok(res)
+    res
 }
 
 #[derive(Deserialize)]
 struct ImportParams {
-    label: Option<String>,
+    label: Option<Label>,
 }
 
 async fn import(
     State(state): State<AppState>,
-    Query(p): Query<ImportParams>,
+    Params(p): Params<ImportParams>,
     body: Body,
 ) -> Result<(StatusCode, Json<Session>)> {
-    let max = state.config.max_import_mib * 1024 * 1024;
-    let too_large = Arc::new(AtomicBool::new(false));
-    let timed_out = Arc::new(AtomicBool::new(false));
-    let (large, slow) = (too_large.clone(), timed_out.clone());
+    let max = state.settings.max_import_bytes;
+    // Why the upload stopped, when it was the upload's fault rather than a line's.
+    let stopped: Arc<OnceLock<ApiError>> = Arc::default();
+    let why = stopped.clone();
     let mut seen = 0u64;
     let stream = body.into_data_stream().map(move |chunk| {
-        let chunk = chunk.map_err(|e| {
+        let chunk: Bytes = chunk.map_err(|e| {
             if is_timeout(&e) {
-                slow.store(true, Ordering::Relaxed);
+                let _ = why.set(body_timed_out());
             }
             e.to_string()
         })?;
         seen += chunk.len() as u64;
         if seen > max {
-            large.store(true, Ordering::Relaxed);
-            return Err(format!("the file is larger than {} MiB", max / 1024 / 1024));
+            let message = format!("the file is larger than {} MiB", max / 1024 / 1024);
+            let _ = why.set(ApiError::invalid(Code::RequestTooLarge, message.clone()));
+            return Err(message);
         }
         Ok(chunk)
     });
     let new = NewSession {
-        label: check_label(p.label)?,
+        label: p.label.map(|l| l.0),
         flow: Some("import".into()),
         ..NewSession::default()
     };
     match state.store.import_jsonl(new, stream).await {
         Ok(session) => Ok((StatusCode::CREATED, Json(session))),
-        Err(e) if too_large.load(Ordering::Relaxed) => Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "request_too_large",
-            e.to_string(),
-        )),
-        Err(_) if timed_out.load(Ordering::Relaxed) => Err(body_timed_out()),
-        Err(e) => Err(e.into()),
+        Err(e) => Err(Arc::into_inner(stopped)
+            .and_then(OnceLock::into_inner)
+            .unwrap_or_else(|| e.into())),
     }
 }

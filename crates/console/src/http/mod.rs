@@ -2,7 +2,7 @@
 
 mod error;
 mod events;
-mod json;
+mod extract;
 mod library;
 mod origin;
 mod pages;
@@ -22,7 +22,7 @@ pub use error::ApiError;
 pub(crate) use rt::RtRateLimit;
 
 pub fn router(state: AppState) -> Router {
-    let static_files = ServeDir::new(&state.config.static_dir).not_found_service(
+    let static_files = ServeDir::new(&state.settings.static_dir).not_found_service(
         axum::handler::HandlerWithoutStateExt::into_service(static_not_found),
     );
     let csp = security::csp(state.upstream.foreign_origin());
@@ -54,7 +54,7 @@ pub fn router(state: AppState) -> Router {
     ))
     // Time between two pieces of a request body (then 408); a body that keeps coming may take its time.
     .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
-        state.config.body_timeout(),
+        state.settings.body_timeout,
     ))
     .layer(axum::middleware::from_fn_with_state(csp, security::headers))
     .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -68,7 +68,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn static_not_found() -> axum::response::Response {
-    pages::error_page(axum::http::StatusCode::NOT_FOUND, "There is no such file.")
+    error::error_page(axum::http::StatusCode::NOT_FOUND, "There is no such file.")
 }
 
 async fn healthz(

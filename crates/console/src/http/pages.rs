@@ -5,9 +5,10 @@ use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 
+use super::error::{Code, envelope, error_page};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -29,27 +30,7 @@ async fn index(State(state): State<AppState>) -> IndexPage {
     IndexPage {
         nav: "console",
         upstream: state.upstream.name(),
-        model: state.config.model.clone(),
-    }
-}
-
-#[derive(Template)]
-#[template(path = "error.html")]
-struct ErrorPage {
-    nav: &'static str,
-    status: StatusCode,
-    message: String,
-}
-
-pub(super) fn error_page(status: StatusCode, message: &str) -> Response {
-    let page = ErrorPage {
-        nav: "",
-        status,
-        message: message.to_owned(),
-    };
-    match page.render() {
-        Ok(html) => (status, axum::response::Html(html)).into_response(),
-        Err(_) => status.into_response(),
+        model: state.settings.model.clone(),
     }
 }
 
@@ -63,7 +44,7 @@ pub(super) fn is_api(path: &str) -> bool {
 /// No route for the path: the upstream API's 404 (`Invalid URL (…)`) under the APIs, a page elsewhere.
 pub(super) async fn not_found(method: Method, uri: Uri) -> Response {
     if is_api(uri.path()) {
-        return unknown_url(StatusCode::NOT_FOUND, &method, &uri);
+        return unknown_url(Code::UnknownUrl, &method, &uri);
     }
     error_page(StatusCode::NOT_FOUND, "There is no page here.")
 }
@@ -71,7 +52,7 @@ pub(super) async fn not_found(method: Method, uri: Uri) -> Response {
 /// A route for the path, but not for the method.
 pub(super) async fn method_not_allowed(method: Method, uri: Uri) -> Response {
     if is_api(uri.path()) {
-        return unknown_url(StatusCode::METHOD_NOT_ALLOWED, &method, &uri);
+        return unknown_url(Code::MethodNotAllowed, &method, &uri);
     }
     error_page(
         StatusCode::METHOD_NOT_ALLOWED,
@@ -79,10 +60,10 @@ pub(super) async fn method_not_allowed(method: Method, uri: Uri) -> Response {
     )
 }
 
-fn unknown_url(status: StatusCode, method: &Method, uri: &Uri) -> Response {
-    super::error::envelope(
-        status,
-        "unknown_url",
+fn unknown_url(code: Code, method: &Method, uri: &Uri) -> Response {
+    envelope(
+        code.status(),
+        code.as_str(),
         &format!("Invalid URL ({method} {})", uri.path()),
         None,
     )

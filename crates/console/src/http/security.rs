@@ -3,13 +3,12 @@
 
 use std::collections::HashMap;
 
-use askama::Template;
 use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 
-use super::error::envelope;
+use super::error::{ApiError, Code, envelope_of, error_page};
 use crate::AppState;
 use crate::access::COOKIE;
 
@@ -62,11 +61,9 @@ pub async fn check_origin(req: Request, next: Next) -> Response {
     let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
         || path.starts_with("/api/rt/");
     if changes_state && !path.starts_with("/emulator/") && cross_site(req.headers()) {
-        return envelope(
-            StatusCode::FORBIDDEN,
-            "cross_origin_request",
+        return envelope_of(
+            Code::CrossOriginRequest,
             "cross-origin requests to this endpoint are refused",
-            None,
         );
     }
     next.run(req).await
@@ -85,14 +82,6 @@ fn cross_site(headers: &HeaderMap) -> bool {
     false
 }
 
-#[derive(Template)]
-#[template(path = "error.html")]
-struct DeniedPage {
-    nav: &'static str,
-    status: StatusCode,
-    message: &'static str,
-}
-
 /// Every request must be for this server by name: a `Host` the server is meant to be reached by
 /// ([`crate::hosts::AllowedHosts`]). Anything else is a misdirected request (421): a page on a rebound name,
 /// or a proxy sending the wrong name.
@@ -102,20 +91,15 @@ pub async fn check_host(State(state): State<AppState>, req: Request, next: Next)
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .or_else(|| req.uri().authority().map(|a| a.as_str()));
-    if host.is_some_and(|h| state.hosts.allows(h)) {
+    if host.is_some_and(|h| state.settings.allowed_hosts.allows(h)) {
         return next.run(req).await;
     }
     let message =
         "this server does not answer to that host name; add it to ALLOWED_HOSTS if it should";
     if super::pages::is_api(req.uri().path()) {
-        envelope(
-            StatusCode::MISDIRECTED_REQUEST,
-            "misdirected_request",
-            message,
-            None,
-        )
+        envelope_of(Code::MisdirectedRequest, message)
     } else {
-        super::pages::error_page(StatusCode::MISDIRECTED_REQUEST, message)
+        error_page(StatusCode::MISDIRECTED_REQUEST, message)
     }
 }
 
@@ -147,7 +131,7 @@ fn over_tls(headers: &HeaderMap) -> bool {
 /// what counts (the console's own calls, with the key only this process knows, pass). `/static` (the
 /// repository's JS and CSS) and `/healthz` hold nothing to protect.
 pub async fn require_access(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(secret) = state.config.access_secret.as_ref() else {
+    let Some(secret) = state.settings.access_secret.as_ref() else {
         return next.run(req).await;
     };
     let path = req.uri().path();
@@ -218,41 +202,28 @@ pub async fn limit_emulator(State(state): State<AppState>, req: Request, next: N
                 c.0.ip()
             });
         if let Err(retry_after) = state.emulator_limit.check(ip) {
-            let mut res = envelope(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limit_exceeded",
-                &format!("too many requests; try again in {} s", retry_after.max(1)),
-                None,
-            );
-            if let Ok(v) = HeaderValue::from_str(&retry_after.max(1).to_string()) {
-                res.headers_mut().insert(header::RETRY_AFTER, v);
+            return ApiError::RateLimited {
+                retry_after_secs: retry_after.max(1),
             }
-            return res;
+            .into_response();
         }
     }
     next.run(req).await
 }
 
 fn denied(path: &str) -> Response {
-    let mut res = if path.starts_with("/api/") {
-        envelope(
-            StatusCode::UNAUTHORIZED,
-            "access_denied",
+    let mut res = if path.starts_with("/api/") || path.starts_with("/emulator/") {
+        envelope_of(
+            Code::AccessDenied,
             "this console needs its access secret: send `Authorization: Bearer <secret>`, or open \
              /?access=<secret> once in this browser",
-            None,
         )
     } else {
-        let page = DeniedPage {
-            nav: "",
-            status: StatusCode::UNAUTHORIZED,
-            message: "This console needs its access secret. Open /?access=<secret> once in this browser; \
-                      the secret is the ACCESS_SECRET the server was started with.",
-        };
-        match page.render() {
-            Ok(html) => (StatusCode::UNAUTHORIZED, Html(html)).into_response(),
-            Err(_) => StatusCode::UNAUTHORIZED.into_response(),
-        }
+        error_page(
+            StatusCode::UNAUTHORIZED,
+            "This console needs its access secret. Open /?access=<secret> once in this browser; \
+             the secret is the ACCESS_SECRET the server was started with.",
+        )
     };
     res.headers_mut()
         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -37,7 +37,8 @@ pub struct RtApp {
 /// short upstream timeout so stalls become 504s quickly.
 pub fn config_for(upstream: Option<&RecordingUpstream>, dir: &tempfile::TempDir) -> Config {
     let url = format!("sqlite://{}", dir.path().join("console.db").display());
-    let mut config = Config::for_tests(url);
+    let mut config =
+        Config::from_args(["realtime-console", "--database-url", url.as_str()]).unwrap();
     if let Some(upstream) = upstream {
         config.openai_api_key = Some(ApiKey::new(CANARY_KEY));
         config.openai_base_url = upstream.base_url();
@@ -64,7 +65,7 @@ impl RtApp {
         change(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let state = AppState::new(config).await.unwrap();
+        let state = AppState::new(config.settings().unwrap()).await.unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(realtime_console::serve(listener, state, async {
             let _ = rx.await;

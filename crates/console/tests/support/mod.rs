@@ -17,10 +17,17 @@ impl TestApp {
         }
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("console.db").display());
-        let config = realtime_console::Config::for_tests(url);
+        let config = realtime_console::Config::from_args([
+            "realtime-console",
+            "--database-url",
+            url.as_str(),
+        ])
+        .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let state = realtime_console::AppState::new(config).await.unwrap();
+        let state = realtime_console::AppState::new(config.settings().unwrap())
+            .await
+            .unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(realtime_console::serve(listener, state, async {
             let _ = rx.await;

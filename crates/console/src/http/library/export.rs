@@ -2,26 +2,25 @@
 //! page at a time so a session of any size costs the server one page of memory.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::extract::State;
+use axum::response::Response;
 use bytes::Bytes;
 use realtime_store::EventQuery;
 use tokio::sync::mpsc;
 
 use super::super::error::{ApiError, Result};
-use super::super::sessions::session_id;
+use super::super::events::attachment;
+use super::super::extract::SessionPath;
 use crate::AppState;
 
 const PAGE: u32 = 1000;
 
 pub(super) async fn export_json(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    SessionPath(sid): SessionPath,
 ) -> Result<Response> {
-    let sid = session_id(&id)?;
     let Some(session) = state.store.get_session(sid).await? else {
-        return Err(ApiError::session_not_found(&id));
+        return Err(ApiError::SessionNotFound(sid.to_string()));
     };
     // A Session always serializes (string keys, finite numbers).
     let head = serde_json::to_vec(&session).unwrap_or_else(|_| b"null".to_vec());
@@ -70,14 +69,9 @@ pub(super) async fn export_json(
     });
     let mut rx = rx;
     let stream = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
-    let mut res = Body::from_stream(stream).into_response();
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"session-{sid}.json\"")) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    Ok(res)
+    Ok(attachment(
+        Body::from_stream(stream),
+        "application/json",
+        &format!("session-{sid}.json"),
+    ))
 }

@@ -11,7 +11,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
@@ -19,8 +19,8 @@ use realtime_store::{Change, SessionId, Store};
 use serde::Deserialize;
 use tokio::sync::{broadcast, mpsc};
 
-use super::super::error::{ApiError, Result};
-use super::super::sessions::session_id;
+use super::super::error::{ApiError, Code, Result};
+use super::super::extract::{Cursor, Params, SessionPath, empty_as_none};
 use crate::AppState;
 
 /// Events read from the store per query while catching up.
@@ -28,38 +28,43 @@ const PAGE: u32 = 500;
 
 #[derive(Deserialize)]
 pub(super) struct LiveParams {
-    after: Option<String>,
+    #[serde(default, deserialize_with = "empty_as_none")]
+    after: Option<Cursor>,
 }
 
+/// Where to resume: `Last-Event-ID` (what `EventSource` sends by itself) wins over `?after=`.
 fn cursor(headers: &HeaderMap, p: &LiveParams) -> Result<i64> {
-    let (raw, param) = match headers.get("last-event-id") {
-        Some(v) => (v.to_str().ok().map(str::to_owned), "Last-Event-ID"),
-        None => (p.after.clone(), "after"),
+    let Some(header) = headers.get("last-event-id") else {
+        return Ok(p.after.unwrap_or_default().0);
     };
-    match raw.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        None => Ok(0),
-        Some(s) => s.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_value",
-                format!("`{param}` must be an event id from this stream (an integer >= 0)"),
-                param,
+    match header.to_str().map(str::trim) {
+        Ok("") => Ok(0),
+        Ok(s) => s.parse::<Cursor>().map(|c| c.0).map_err(|_| {
+            ApiError::field(
+                Code::InvalidValue,
+                "`Last-Event-ID` must be an event id from this stream (an integer >= 0)",
+                "Last-Event-ID",
             )
         }),
+        Err(_) => Err(ApiError::field(
+            Code::InvalidValue,
+            "`Last-Event-ID` must be an event id from this stream (an integer >= 0)",
+            "Last-Event-ID",
+        )),
     }
 }
 
 pub(super) async fn live(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(p): Query<LiveParams>,
+    SessionPath(sid): SessionPath,
+    Params(p): Params<LiveParams>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    let sid = session_id(&id)?;
     let after = cursor(&headers, &p)?;
     // Subscribe first: whatever commits from here on is announced to us.
     let changes = state.store.subscribe();
     let Some(session) = state.store.get_session(sid).await? else {
-        return Err(ApiError::session_not_found(&id));
+        return Err(ApiError::SessionNotFound(sid.to_string()));
     };
     let (tx, mut rx) = mpsc::channel(64);
     let first = Event::default()

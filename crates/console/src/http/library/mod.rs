@@ -6,18 +6,15 @@ mod live;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use realtime_store::{Session, SessionId, SessionQuery, Timeline};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::error::{ApiError, Result};
-use super::pages::error_page;
-use super::sessions::session_id;
+use super::error::{ApiError, PageError, Result};
+use super::extract::{Params, SessionPath};
 use crate::AppState;
 
 /// Rows per library page.
@@ -128,7 +125,11 @@ struct LibraryParams {
     q: Option<String>,
 }
 
-async fn library(State(state): State<AppState>, Query(p): Query<LibraryParams>) -> Response {
+/// A page's query is read leniently: a link with a stray parameter still shows the library.
+async fn library(
+    State(state): State<AppState>,
+    Query(p): Query<LibraryParams>,
+) -> Result<LibraryPage, PageError> {
     let q = p.q.unwrap_or_default().trim().to_owned();
     let before = p.before.as_deref().and_then(SessionId::parse);
     let query = SessionQuery {
@@ -136,23 +137,14 @@ async fn library(State(state): State<AppState>, Query(p): Query<LibraryParams>) 
         before,
         q: (!q.is_empty()).then(|| q.clone()),
     };
-    match state.store.list_sessions(&query).await {
-        Ok(page) => LibraryPage {
-            nav: "sessions",
-            q,
-            rows: page.sessions.iter().map(Row::from).collect(),
-            next_before: page.next_before.map(|id| id.to_string()),
-            first_page: before.is_none(),
-        }
-        .into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "listing sessions");
-            error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The sessions could not be read.",
-            )
-        }
-    }
+    let page = state.store.list_sessions(&query).await?;
+    Ok(LibraryPage {
+        nav: "sessions",
+        q,
+        rows: page.sessions.iter().map(Row::from).collect(),
+        next_before: page.next_before.map(|id| id.to_string()),
+        first_page: before.is_none(),
+    })
 }
 
 #[derive(Template, WebTemplate)]
@@ -162,25 +154,17 @@ struct InspectorPage {
     row: Row,
 }
 
-async fn inspector(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    let Some(sid) = SessionId::parse(&id) else {
-        return error_page(StatusCode::NOT_FOUND, "There is no such session.");
-    };
-    match state.store.get_session(sid).await {
-        Ok(Some(s)) => InspectorPage {
-            nav: "sessions",
-            row: Row::from(&s),
-        }
-        .into_response(),
-        Ok(None) => error_page(StatusCode::NOT_FOUND, "There is no such session."),
-        Err(e) => {
-            tracing::error!(error = %e, "reading a session");
-            error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The session could not be read.",
-            )
-        }
-    }
+async fn inspector(
+    State(state): State<AppState>,
+    path: Result<SessionPath, ApiError>,
+) -> Result<InspectorPage, PageError> {
+    let SessionPath(id) = path?;
+    let session = state.store.get_session(id).await?;
+    let s = session.ok_or_else(|| ApiError::SessionNotFound(id.to_string()))?;
+    Ok(InspectorPage {
+        nav: "sessions",
+        row: Row::from(&s),
+    })
 }
 
 #[derive(Deserialize)]
@@ -190,12 +174,12 @@ struct TimelineParams {
 
 async fn timeline(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(p): Query<TimelineParams>,
+    SessionPath(id): SessionPath,
+    Params(p): Params<TimelineParams>,
 ) -> Result<Json<Timeline>> {
-    let sid = session_id(&id)?;
-    let t = state.store.timeline(sid, p.samples.unwrap_or(200)).await?;
-    t.map(Json).ok_or_else(|| ApiError::session_not_found(&id))
+    let t = state.store.timeline(id, p.samples.unwrap_or(200)).await?;
+    t.map(Json)
+        .ok_or_else(|| ApiError::SessionNotFound(id.to_string()))
 }
 
 #[derive(Serialize)]
@@ -206,10 +190,9 @@ struct TypeCount {
 }
 
 /// `{"types":[{"type","count"}]}`: the session's event types, for the inspector's filters.
-async fn types(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>> {
-    let sid = session_id(&id)?;
-    let Some(types) = state.store.event_types(sid).await? else {
-        return Err(ApiError::session_not_found(&id));
+async fn types(State(state): State<AppState>, SessionPath(id): SessionPath) -> Result<Json<Value>> {
+    let Some(types) = state.store.event_types(id).await? else {
+        return Err(ApiError::SessionNotFound(id.to_string()));
     };
     let types: Vec<TypeCount> = types
         .into_iter()

@@ -9,8 +9,9 @@ use axum::http::request::Parts;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
-use super::error::RtError;
-use crate::{AppState, Config};
+use super::super::error::ApiError;
+use crate::AppState;
+use crate::config::RateLimit;
 
 /// Past this many remembered clients, the ones whose budget is full again are forgotten.
 const MAX_TRACKED_CLIENTS: usize = 10_000;
@@ -19,9 +20,9 @@ const MAX_TRACKED_CLIENTS: usize = 10_000;
 pub struct RtRateLimit(Option<DefaultKeyedRateLimiter<IpAddr>>);
 
 impl RtRateLimit {
-    pub fn new(config: &Config) -> Self {
-        let limiter = NonZeroU32::new(config.rt_rate_per_min).and_then(|per_min| {
-            let burst = NonZeroU32::new(config.rt_rate_burst).unwrap_or(NonZeroU32::MIN);
+    pub fn new(rate: RateLimit) -> Self {
+        let limiter = NonZeroU32::new(rate.per_min).and_then(|per_min| {
+            let burst = NonZeroU32::new(rate.burst).unwrap_or(NonZeroU32::MIN);
             let quota =
                 Quota::with_period(Duration::from_secs(60) / per_min.get())?.allow_burst(burst);
             Some(DefaultKeyedRateLimiter::keyed(quota))
@@ -48,9 +49,9 @@ impl RtRateLimit {
 pub struct Admitted;
 
 impl FromRequestParts<AppState> for Admitted {
-    type Rejection = RtError;
+    type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, RtError> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         // Without connection info (a router driven by `oneshot`) every caller shares one budget.
         let ip = parts
             .extensions
@@ -60,7 +61,7 @@ impl FromRequestParts<AppState> for Admitted {
             .rt_limit
             .check(ip)
             .map(|()| Admitted)
-            .map_err(|retry_after_secs| RtError::RateLimited {
+            .map_err(|retry_after_secs| ApiError::RateLimited {
                 retry_after_secs: retry_after_secs.max(1),
             })
     }

@@ -3,15 +3,13 @@
 //! and `/api/rt/session/{id}/hangup` ends that call. Each creates or updates a console session and records
 //! what happened in it as `system` events ([`record`] explains their seqs).
 
-mod error;
 mod limit;
 mod overrides;
 mod record;
 mod session;
 
-use axum::body::Body;
-use axum::extract::{Query, State};
-use axum::http::{HeaderValue, Uri, header};
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -21,14 +19,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use super::error::ApiError;
-use super::json::{parse_json_or_default, read_body};
+use super::error::{ApiError, Result};
+use super::extract::{JsonOrDefault, Label, Params};
 use super::origin::RequestOrigin;
-use super::sessions::check_label;
 use crate::AppState;
-use error::RtError;
 use limit::Admitted;
 pub use limit::RtRateLimit;
+pub(crate) use record::RecordError;
 
 /// A token request is a few overrides and a label; tool schemas fit easily.
 const MAX_TOKEN_BODY: usize = 64 * 1024;
@@ -46,42 +43,24 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 struct TokenBody {
     /// Overrides of the server's default session.
     session: Option<Value>,
-    label: Option<String>,
+    label: Option<Label>,
 }
 
+/// `?label=`, the only parameter `/api/rt/*` takes.
 #[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 struct LabelQuery {
-    label: Option<String>,
-}
-
-fn label_query(uri: &Uri) -> Result<Option<String>, ApiError> {
-    if uri.query().is_none_or(str::is_empty) {
-        return Ok(None);
-    }
-    Query::<LabelQuery>::try_from_uri(uri)
-        .map(|q| q.0.label)
-        .map_err(|e| {
-            ApiError::bad_request(
-                "unknown_parameter",
-                format!("the query string may only hold `label`: {}", e.body_text()),
-                "query",
-            )
-        })
+    label: Option<Label>,
 }
 
 async fn token_post(
     _: Admitted,
     State(state): State<AppState>,
     RequestOrigin(origin): RequestOrigin,
-    body: Body,
-) -> Result<Response, RtError> {
-    let bytes = read_body(body, MAX_TOKEN_BODY).await?;
-    let body: TokenBody = parse_json_or_default(&bytes)?;
+    JsonOrDefault(body): JsonOrDefault<TokenBody, MAX_TOKEN_BODY>,
+) -> Result<Response> {
     mint(&state, origin.as_deref(), body).await
 }
 
@@ -90,33 +69,24 @@ async fn token_get(
     _: Admitted,
     State(state): State<AppState>,
     RequestOrigin(origin): RequestOrigin,
-    uri: Uri,
-) -> Result<Response, RtError> {
-    let label = label_query(&uri)?;
-    mint(
-        &state,
-        origin.as_deref(),
-        TokenBody {
-            session: None,
-            label,
-        },
-    )
-    .await
+    Params(query): Params<LabelQuery>,
+) -> Result<Response> {
+    let body = TokenBody {
+        session: None,
+        label: query.label,
+    };
+    mint(&state, origin.as_deref(), body).await
 }
 
 /// Mints a key for the effective session; answers the upstream's JSON plus a `console` object with the
 /// new console session, where to post the SDP offer (absolute, on `origin` for the emulator) and the
 /// browser's first seq.
-async fn mint(
-    state: &AppState,
-    origin: Option<&str>,
-    body: TokenBody,
-) -> Result<Response, RtError> {
-    let label = check_label(body.label)?;
-    let session = overrides::effective_session(&state.config, body.session.as_ref())?;
+async fn mint(state: &AppState, origin: Option<&str>, body: TokenBody) -> Result<Response> {
+    let label = body.label.map(|l| l.0);
+    let session = overrides::effective_session(&state.settings, body.session.as_ref())?;
     let client = state.upstream.client()?;
     let secret = match client
-        .create_client_secret(Some(&session), Some(state.config.token_ttl()))
+        .create_client_secret(Some(&session), Some(state.settings.token_ttl))
         .await
     {
         Ok(secret) => secret,
@@ -156,7 +126,7 @@ async fn open_session_with(
     session: &SessionConfig,
     call_id: Option<String>,
     opening: &serde_json::Value,
-) -> Result<SessionId, RtError> {
+) -> Result<SessionId> {
     let created = state
         .store
         .create_session_with(
@@ -179,7 +149,7 @@ async fn open_session(
     flow: &str,
     label: Option<String>,
     session: &SessionConfig,
-) -> Result<SessionId, RtError> {
+) -> Result<SessionId> {
     let created = state
         .store
         .create_session(NewSession {
@@ -208,7 +178,7 @@ async fn failed(
     operation: &str,
     e: &realtime_token::Error,
     when: When,
-) -> RtError {
+) -> ApiError {
     let public = e.to_public();
     let event = json!({
         "type": "error",
@@ -233,8 +203,8 @@ async fn failed(
             tracing::error!(error = %err, session = %sid, "could not end a failed session");
         }
     }
-    RtError::Upstream {
-        public,
+    ApiError::Upstream {
+        public: Box::new(public),
         session: Some(sid),
     }
 }

@@ -4,8 +4,8 @@
 use realtime_token::SessionConfig;
 use serde_json::Value;
 
-use super::super::error::ApiError;
-use crate::Config;
+use super::super::error::{ApiError, Code};
+use crate::Settings;
 
 /// The fields an override may hold at each level (GA session shape, PROTOCOL §5.1). Below these, the
 /// value is taken whole (a tool's JSON Schema, a turn-detection object) and the upstream checks it.
@@ -32,18 +32,10 @@ fn allowed_fields(path: &str) -> Option<&'static [&'static str]> {
 /// the client, if any) merged onto it. The model is the server's unless the client asks for one that
 /// `--allowed-models` lists.
 pub fn effective_session(
-    config: &Config,
+    settings: &Settings,
     overrides: Option<&Value>,
 ) -> Result<SessionConfig, ApiError> {
-    let defaults = config.default_session().map_err(|e| {
-        // `validate` ran at start-up; this only happens if the config was changed in between.
-        tracing::error!(error = %e, "the session defaults are invalid");
-        ApiError::new(
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "the server's session defaults are invalid",
-        )
-    })?;
+    let defaults = settings.default_session.clone();
     let Some(overrides) = overrides.filter(|o| !o.is_null()) else {
         return Ok(defaults);
     };
@@ -51,19 +43,19 @@ pub fn effective_session(
     if let Some(kind) = overrides.get("type")
         && kind.as_str() != Some("realtime")
     {
-        return Err(ApiError::bad_request(
-            "invalid_value",
+        return Err(ApiError::field(
+            Code::InvalidValue,
             "Invalid value for 'session.type': this server starts `realtime` sessions only.",
             "session.type",
         ));
     }
     if let Some(model) = overrides.get("model") {
-        let allowed = model.as_str().is_some_and(|m| config.model_allowed(m));
+        let allowed = model.as_str().is_some_and(|m| settings.model_allowed(m));
         if !allowed {
-            let mut models = vec![config.model.as_str()];
-            models.extend(config.allowed_models.iter().map(String::as_str));
-            return Err(ApiError::bad_request(
-                "invalid_value",
+            let mut models = vec![settings.model.as_str()];
+            models.extend(settings.allowed_models.iter().map(String::as_str));
+            return Err(ApiError::field(
+                Code::InvalidValue,
                 format!(
                     "Invalid value for 'session.model': this server allows {}.",
                     models
@@ -77,10 +69,10 @@ pub fn effective_session(
         }
     }
     let overrides = SessionConfig::from_json(overrides.clone())
-        .map_err(|e| ApiError::bad_request("invalid_type", e.to_string(), "session"))?;
+        .map_err(|e| ApiError::field(Code::InvalidType, e.to_string(), "session"))?;
     defaults
         .merged(&overrides)
-        .map_err(|e| ApiError::bad_request("invalid_value", e.to_string(), "session"))
+        .map_err(|e| ApiError::field(Code::InvalidValue, e.to_string(), "session"))
 }
 
 fn check_fields(value: &Value, path: &str) -> Result<(), ApiError> {
@@ -88,8 +80,8 @@ fn check_fields(value: &Value, path: &str) -> Result<(), ApiError> {
         return Ok(());
     };
     let Some(object) = value.as_object() else {
-        return Err(ApiError::bad_request(
-            "invalid_type",
+        return Err(ApiError::field(
+            Code::InvalidType,
             format!("Invalid type for '{path}': expected an object."),
             path,
         ));
@@ -97,8 +89,8 @@ fn check_fields(value: &Value, path: &str) -> Result<(), ApiError> {
     for (key, child) in object {
         let child_path = format!("{path}.{key}");
         if !allowed.contains(&key.as_str()) {
-            return Err(ApiError::bad_request(
-                "unknown_parameter",
+            return Err(ApiError::field(
+                Code::UnknownParameter,
                 format!(
                     "Unknown parameter: '{child_path}'. Overrides may set instructions, voice, output \
                      modalities, turn detection, transcription, noise reduction, tools, tool_choice and \
@@ -118,17 +110,24 @@ mod tests {
 
     use super::*;
 
-    fn config() -> Config {
-        let mut c = Config::for_tests("sqlite://unused.db".into());
-        c.allowed_models = vec!["gpt-realtime-mini".into()];
-        c.session_defaults =
-            Some(r#"{"instructions":"Default.","audio":{"output":{"voice":"alloy"}}}"#.into());
-        c
+    fn config() -> Settings {
+        crate::Config::from_args([
+            "realtime-console",
+            "--allowed-models",
+            "gpt-realtime-mini",
+            "--session-defaults",
+            r#"{"instructions":"Default.","audio":{"output":{"voice":"alloy"}}}"#,
+        ])
+        .unwrap()
+        .settings()
+        .unwrap()
     }
 
     fn param(e: ApiError) -> (String, String) {
         match e {
-            ApiError::Invalid { code, param, .. } => (code.to_owned(), param.unwrap_or_default()),
+            ApiError::Invalid { code, param, .. } => {
+                (code.as_str().to_owned(), param.unwrap_or_default())
+            }
             other => panic!("{other:?}"),
         }
     }

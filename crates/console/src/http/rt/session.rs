@@ -3,22 +3,18 @@
 
 use axum::Json;
 use axum::extract::multipart::Multipart;
-use axum::extract::{FromRequest, Path, Request, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use realtime_store::{Session, SessionPatch};
 use realtime_token::CallId;
 use serde_json::{Value, json};
 
-use super::super::error::ApiError;
-use super::super::json::read_body;
+use super::super::error::{ApiError, Code, Result, SESSION_ID_HEADER};
+use super::super::extract::{Params, SessionPath, read_body};
 use super::super::origin::RequestOrigin;
-use super::super::sessions::session_id;
-use super::error::{RtError, SESSION_ID_HEADER};
 use super::limit::Admitted;
-use super::{
-    When, check_label, failed, label_query, open_session, open_session_with, overrides, record,
-};
+use super::{LabelQuery, When, failed, open_session, open_session_with, overrides, record};
 use crate::AppState;
 
 const CALL_ID_HEADER: HeaderName = HeaderName::from_static("x-call-id");
@@ -42,11 +38,12 @@ pub async fn create(
     _: Admitted,
     State(state): State<AppState>,
     RequestOrigin(origin): RequestOrigin,
+    Params(query): Params<LabelQuery>,
     req: Request,
-) -> Result<Response, RtError> {
-    let label = check_label(label_query(req.uri())?)?;
+) -> Result<Response> {
+    let label = query.label.map(|l| l.0);
     let offer = read_offer(&state, req).await?;
-    let session = overrides::effective_session(&state.config, offer.session.as_ref())?;
+    let session = overrides::effective_session(&state.settings, offer.session.as_ref())?;
     let client = state.upstream.client()?;
     let answer = match client.create_call(&offer.sdp, Some(&session)).await {
         Ok(answer) => answer,
@@ -97,7 +94,7 @@ pub async fn create(
     Ok(res)
 }
 
-async fn read_offer(state: &AppState, req: Request) -> Result<Offer, ApiError> {
+async fn read_offer(state: &AppState, req: Request) -> Result<Offer> {
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -113,16 +110,15 @@ async fn read_offer(state: &AppState, req: Request) -> Result<Offer, ApiError> {
             session: None,
         }
     } else {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_content_type",
+        return Err(ApiError::invalid(
+            Code::UnsupportedContentType,
             "send the SDP offer as `application/sdp`, or as `multipart/form-data` with an `sdp` part \
              and an optional `session` part",
         ));
     };
     if !offer.sdp.trim_start().starts_with("v=") {
-        return Err(ApiError::bad_request(
-            "invalid_offer",
+        return Err(ApiError::field(
+            Code::InvalidOffer,
             "the SDP offer must start with `v=0`",
             "sdp",
         ));
@@ -130,17 +126,17 @@ async fn read_offer(state: &AppState, req: Request) -> Result<Offer, ApiError> {
     Ok(offer)
 }
 
-async fn read_form(state: &AppState, req: Request) -> Result<Offer, ApiError> {
+async fn read_form(state: &AppState, req: Request) -> Result<Offer> {
     let invalid = |e: axum::extract::multipart::MultipartError| {
-        ApiError::bad_request(
-            "invalid_body",
+        ApiError::field(
+            Code::InvalidBody,
             format!("invalid multipart body: {}", e.body_text()),
             "body",
         )
     };
     let mut form = Multipart::from_request(req, state).await.map_err(|e| {
-        ApiError::bad_request(
-            "invalid_body",
+        ApiError::field(
+            Code::InvalidBody,
             format!("invalid multipart body: {}", e.body_text()),
             "body",
         )
@@ -162,8 +158,8 @@ async fn read_form(state: &AppState, req: Request) -> Result<Offer, ApiError> {
                     return Err(too_large("session", MAX_SESSION_PART_BYTES));
                 }
                 let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-                    ApiError::bad_request(
-                        "invalid_json",
+                    ApiError::field(
+                        Code::InvalidJson,
                         format!("the `session` part is not JSON: {e}"),
                         "session",
                     )
@@ -171,8 +167,8 @@ async fn read_form(state: &AppState, req: Request) -> Result<Offer, ApiError> {
                 session = Some(value);
             }
             other => {
-                return Err(ApiError::bad_request(
-                    "unknown_parameter",
+                return Err(ApiError::field(
+                    Code::UnknownParameter,
                     format!("unknown part `{other}`; send `sdp` and optionally `session`"),
                     other,
                 ));
@@ -180,8 +176,8 @@ async fn read_form(state: &AppState, req: Request) -> Result<Offer, ApiError> {
         }
     }
     let sdp = sdp.ok_or_else(|| {
-        ApiError::bad_request(
-            "missing_required_parameter",
+        ApiError::field(
+            Code::MissingRequiredParameter,
             "missing the `sdp` part",
             "sdp",
         )
@@ -190,39 +186,35 @@ async fn read_form(state: &AppState, req: Request) -> Result<Offer, ApiError> {
 }
 
 fn too_large(part: &str, limit: usize) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "request_too_large",
+    ApiError::invalid(
+        Code::RequestTooLarge,
         format!("the `{part}` part may be at most {limit} bytes"),
     )
     .with_param(part)
 }
 
-fn sdp_text(bytes: Vec<u8>) -> Result<String, ApiError> {
-    String::from_utf8(bytes).map_err(|_| {
-        ApiError::bad_request("invalid_offer", "the SDP offer is not UTF-8 text", "sdp")
-    })
+fn sdp_text(bytes: Vec<u8>) -> Result<String> {
+    String::from_utf8(bytes)
+        .map_err(|_| ApiError::field(Code::InvalidOffer, "the SDP offer is not UTF-8 text", "sdp"))
 }
 
 /// `POST /api/rt/session/{id}/hangup`: hangs up the session's upstream call and marks the session ended.
 pub async fn hangup(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<Session>, RtError> {
-    let sid = session_id(&id)?;
+    SessionPath(sid): SessionPath,
+) -> Result<Json<Session>> {
     let session = state
         .store
         .get_session(sid)
         .await?
-        .ok_or_else(|| ApiError::session_not_found(&id))?;
+        .ok_or_else(|| ApiError::SessionNotFound(sid.to_string()))?;
     let call_id = session
         .call_id
         .as_deref()
         .and_then(|c| CallId::parse(c).ok())
         .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "no_call",
+            ApiError::invalid(
+                Code::NoCall,
                 "this session has no upstream call to hang up; only sessions started through \
                  /api/rt/session have one",
             )
@@ -246,6 +238,6 @@ pub async fn hangup(
         .store
         .update_session(sid, ended)
         .await?
-        .ok_or_else(|| ApiError::session_not_found(&id))?;
+        .ok_or_else(|| ApiError::SessionNotFound(sid.to_string()))?;
     Ok(Json(session))
 }
