@@ -10,15 +10,12 @@
 //!
 //! `cargo bench -p realtime-console --bench ingest -- ingest` runs only the ingest part, `-- read` only reading.
 
-#[path = "../tests/browser/harness.rs"]
-mod harness;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use harness::create_session;
 use hdrhistogram::Histogram;
 use realtime_store::Durability;
+use realtime_testkit::console::create_session;
 use serde_json::{Value, json};
 use sqlx::Connection;
 

@@ -5,9 +5,6 @@
 //! (label and event text). The live stream: delay from the start of an ingest request to the event reaching
 //! a watching SSE client (p50/p99).
 
-#[path = "../tests/browser/harness.rs"]
-mod harness;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -261,7 +258,7 @@ async fn library_page(http: &reqwest::Client, base: &str) {
 
 /// Ingest → watching client: one event per POST, 10 ms apart, an SSE client following the session.
 async fn live_delay(http: &reqwest::Client, base: &str) {
-    let id = harness::create_session(http, base, "live").await;
+    let id = realtime_testkit::console::create_session(http, base, "live").await;
     let received: Arc<Mutex<HashMap<i64, Instant>>> = Arc::default();
     let res = http
         .get(format!("{base}/api/sessions/{id}/live"))
@@ -327,7 +324,7 @@ async fn live_delay(http: &reqwest::Client, base: &str) {
 
 /// Navigation start → first row painted, in Chromium, on the 1M-event session.
 async fn first_rows(base: &str, big: &str) {
-    let b = harness::Browser::launch().await;
+    let b = realtime_testkit::browser::Browser::launch().await;
     let mut h = Histogram::<u64>::new(3).unwrap();
     let mut held = 0;
     for i in 0..6 {

@@ -1,13 +1,11 @@
 //! The recording API through the real router and a real SQLite file: the happy path and every error case.
 
-mod support;
-
+use realtime_testkit::console::{ConsoleApp, error_of, event, realistic_event};
 use serde_json::{Value, json};
-use support::{TestApp, error_of, event, realistic_event};
 
 #[tokio::test]
 async fn record_a_session_and_read_it_back() {
-    let app = TestApp::spawn().await;
+    let app = ConsoleApp::start().await;
     let s = app
         .create_session(json!({"label": "demo", "flow": "ephemeral", "model": "gpt-realtime", "config": {"type": "realtime"}}))
         .await;
@@ -36,7 +34,7 @@ async fn record_a_session_and_read_it_back() {
     assert_eq!(s["acked_seq"], 5);
 
     let res = app
-        .client
+        .http
         .patch(app.url(&format!("/api/sessions/{id}")))
         .json(&json!({"label": "renamed", "ended": true}))
         .send()
@@ -50,7 +48,7 @@ async fn record_a_session_and_read_it_back() {
     let list: Value = app.get_json("/api/sessions?q=renam").await;
     assert_eq!(list["sessions"][0]["id"], id);
 
-    let page = app.client.get(app.url("/sessions")).send().await.unwrap();
+    let page = app.http.get(app.url("/sessions")).send().await.unwrap();
     assert!(
         page.headers()["content-security-policy"]
             .to_str()
@@ -61,7 +59,7 @@ async fn record_a_session_and_read_it_back() {
     assert!(html.contains("renamed") && html.contains(id));
 
     let res = app
-        .client
+        .http
         .delete(app.url(&format!("/api/sessions/{id}")))
         .send()
         .await
@@ -73,7 +71,7 @@ async fn record_a_session_and_read_it_back() {
 
 #[tokio::test]
 async fn the_session_page_leaves_out_what_the_session_does_not_have() {
-    let app = TestApp::spawn().await;
+    let app = ConsoleApp::start().await;
     let s = app.create_session(json!({"label": "bare"})).await;
     let id = s["id"].as_str().unwrap();
     let html = app.get_text(&format!("/sessions/{id}")).await;
@@ -85,7 +83,7 @@ async fn the_session_page_leaves_out_what_the_session_does_not_have() {
 
 #[tokio::test]
 async fn labels_are_shown_as_text_not_html() {
-    let app = TestApp::spawn().await;
+    let app = ConsoleApp::start().await;
     app.create_session(json!({"label": "<img src=x onerror=alert(1)>"}))
         .await;
     let html = app.get_text("/sessions").await;
@@ -95,7 +93,7 @@ async fn labels_are_shown_as_text_not_html() {
 
 #[tokio::test]
 async fn sessions_page_newest_first_with_a_cursor() {
-    let app = TestApp::spawn().await;
+    let app = ConsoleApp::start().await;
     let mut ids = Vec::new();
     for _ in 0..5 {
         ids.push(app.new_session_id().await);
@@ -119,7 +117,7 @@ async fn sessions_page_newest_first_with_a_cursor() {
 
 #[tokio::test]
 async fn every_bad_batch_is_refused_whole_with_the_field_named() {
-    let app = TestApp::spawn().await;
+    let app = ConsoleApp::start().await;
     let id = app.new_session_id().await;
     let good = |n| event(n, "client", json!({"type": "response.create"}));
     let cases: Vec<(Value, &str, &str)> = vec![
@@ -196,7 +194,7 @@ async fn every_bad_batch_is_refused_whole_with_the_field_named() {
 
 #[tokio::test]
 async fn malformed_bodies_and_queries_get_clear_errors() {
-    let app = TestApp::spawn().await;
+    let app = ConsoleApp::start().await;
     let id = app.new_session_id().await;
     for body in [
         "{not json",
@@ -221,14 +219,14 @@ async fn malformed_bodies_and_queries_get_clear_errors() {
         assert_eq!((status, error_of(&res).2), (400, Some(param)), "{query}");
     }
     let res = app
-        .client
+        .http
         .get(app.url("/api/sessions?before=yesterday"))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 400);
     let res = app
-        .client
+        .http
         .post(app.url("/api/sessions"))
         .body(r#"{"flow": "Not A Flow!"}"#)
         .send()
@@ -237,7 +235,7 @@ async fn malformed_bodies_and_queries_get_clear_errors() {
     assert_eq!(res.status(), 400);
     assert_eq!(error_of(&res.json().await.unwrap()).2, Some("flow"));
     let res = app
-        .client
+        .http
         .post(app.url("/api/sessions"))
         .body(r#"{"lable": "typo"}"#)
         .send()
@@ -253,7 +251,7 @@ async fn malformed_bodies_and_queries_get_clear_errors() {
         )
     );
     let res = app
-        .client
+        .http
         .patch(app.url(&format!("/api/sessions/{id}")))
         .body(r#"{"ended": false}"#)
         .send()
@@ -264,7 +262,7 @@ async fn malformed_bodies_and_queries_get_clear_errors() {
 
 #[tokio::test]
 async fn resends_are_duplicates_and_changed_content_is_a_conflict() {
-    let app = TestApp::spawn().await;
+    let app = ConsoleApp::start().await;
     let id = app.new_session_id().await;
     let batch = json!([
         event(1, "server", realistic_event(1)),
@@ -294,7 +292,7 @@ async fn resends_are_duplicates_and_changed_content_is_a_conflict() {
 
 #[tokio::test]
 async fn acked_seq_reports_the_contiguous_prefix() {
-    let app = TestApp::spawn().await;
+    let app = ConsoleApp::start().await;
     let id = app.new_session_id().await;
     let e = |n| event(n, "server", realistic_event(n));
     assert_eq!(
@@ -308,7 +306,7 @@ async fn acked_seq_reports_the_contiguous_prefix() {
 
 #[tokio::test]
 async fn unknown_sessions_are_404() {
-    let app = TestApp::spawn().await;
+    let app = ConsoleApp::start().await;
     let unknown = "01900000-0000-7000-8000-000000000000";
     for id in [unknown, "not-an-id"] {
         let (status, body) = app
@@ -318,21 +316,21 @@ async fn unknown_sessions_are_404() {
         assert_eq!(app.session(id).await.0, 404);
         assert_eq!(app.events(id, "").await.0, 404);
         let res = app
-            .client
+            .http
             .get(app.url(&format!("/api/sessions/{id}/events.jsonl")))
             .send()
             .await
             .unwrap();
         assert_eq!(res.status(), 404);
         let res = app
-            .client
+            .http
             .delete(app.url(&format!("/api/sessions/{id}")))
             .send()
             .await
             .unwrap();
         assert_eq!(res.status(), 404);
         let res = app
-            .client
+            .http
             .patch(app.url(&format!("/api/sessions/{id}")))
             .body("{}")
             .send()
@@ -344,7 +342,7 @@ async fn unknown_sessions_are_404() {
 
 #[tokio::test]
 async fn oversized_batches_and_events_are_413() {
-    let app = TestApp::spawn().await;
+    let app = ConsoleApp::start().await;
     let id = app.new_session_id().await;
     let many: Vec<Value> = (1..=1001)
         .map(|n| event(n, "server", json!({"type": "x"})))
@@ -374,9 +372,9 @@ async fn oversized_batches_and_events_are_413() {
 
 #[tokio::test]
 async fn cross_origin_writes_are_refused() {
-    let app = TestApp::spawn().await;
+    let app = ConsoleApp::start().await;
     let res = app
-        .client
+        .http
         .post(app.url("/api/sessions"))
         .header("origin", "https://evil.example")
         .send()
@@ -390,7 +388,7 @@ async fn cross_origin_writes_are_refused() {
         "the refused request created nothing"
     );
     let res = app
-        .client
+        .http
         .post(app.url("/api/sessions"))
         .header("origin", app.base.clone())
         .send()
@@ -401,7 +399,7 @@ async fn cross_origin_writes_are_refused() {
 
 #[tokio::test]
 async fn type_direction_and_text_filters() {
-    let app = TestApp::spawn().await;
+    let app = ConsoleApp::start().await;
     let id = app.new_session_id().await;
     let events = json!([
         event(1, "server", json!({"type": "session.created"})),
@@ -451,7 +449,7 @@ async fn type_direction_and_text_filters() {
 
 #[tokio::test]
 async fn export_then_import_then_export_gives_the_same_lines() {
-    let app = TestApp::spawn().await;
+    let app = ConsoleApp::start().await;
     let id = app.new_session_id().await;
     let raw = r#"{"events":[{"seq":1,"ts":1732390000123.5,"direction":"server","event":{"type":"session.created",  "note":"spacing \u00e9 kept"}},{"seq":2,"ts":1732390000200,"direction":"client","event":{"type":"response.create"}},{"seq":4,"ts":1732390000300.25,"direction":"system","event":{"type":"console.note"}}]}"#;
     assert_eq!(app.post_events_raw(&id, raw).await.0, 200);
@@ -463,7 +461,7 @@ async fn export_then_import_then_export_gives_the_same_lines() {
     );
 
     let res = app
-        .client
+        .http
         .post(app.url("/api/sessions/import?label=copy"))
         .body(first.clone())
         .send()
@@ -479,7 +477,7 @@ async fn export_then_import_then_export_gives_the_same_lines() {
     assert_eq!(app.export(imported["id"].as_str().unwrap()).await, first);
 
     let res = app
-        .client
+        .http
         .post(app.url("/api/sessions/import"))
         .body(
             "{\"seq\":1,\"ts\":1,\"direction\":\"server\",\"event\":{\"type\":\"a\"}}\nnot json\n",
@@ -499,8 +497,8 @@ async fn export_then_import_then_export_gives_the_same_lines() {
 
 #[tokio::test]
 async fn health_and_unknown_routes() {
-    let app = TestApp::spawn().await;
-    let res = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let app = ConsoleApp::start().await;
+    let res = app.http.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(res.status(), 200);
     // Under the APIs, the upstream's envelope: the console's own, the emulator's mount and `/v1`.
     let cases = [
@@ -514,7 +512,7 @@ async fn health_and_unknown_routes() {
     ];
     for (method, path, status) in cases {
         let res = app
-            .client
+            .http
             .request(method.clone(), app.url(path))
             .send()
             .await
@@ -527,7 +525,7 @@ async fn health_and_unknown_routes() {
     // Pages: the error page.
     for (method, status) in [(reqwest::Method::GET, 404), (reqwest::Method::POST, 404)] {
         let res = app
-            .client
+            .http
             .request(method, app.url("/nothing"))
             .send()
             .await
@@ -535,7 +533,7 @@ async fn health_and_unknown_routes() {
         assert_eq!(res.status(), status);
         assert!(res.text().await.unwrap().contains("There is no page here"));
     }
-    let res = app.client.delete(app.url("/")).send().await.unwrap();
+    let res = app.http.delete(app.url("/")).send().await.unwrap();
     assert_eq!(res.status(), 405);
     assert!(
         res.text()

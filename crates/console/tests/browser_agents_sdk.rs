@@ -6,15 +6,15 @@
 //! Needs Chromium, chromedriver and the test clients' npm packages: `just test` installs them
 //! (scripts/test-deps.sh). Fails, never skips, without them.
 
-#[path = "browser/harness.rs"]
-mod harness;
-
 use std::path::{Path, PathBuf};
 
 use axum::Router;
-use harness::{Browser, Server, free_port};
+use realtime_testkit::browser::Browser;
+use realtime_testkit::process::ConsoleProcess;
 use serde_json::{Value, json};
 use tower_http::services::ServeDir;
+
+const BIN: &str = env!("CARGO_BIN_EXE_realtime-console");
 
 fn clients_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/clients")
@@ -39,8 +39,7 @@ async fn serve_agent_page() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agents_sdk_page_connects_with_the_consoles_token_and_runs_a_tool() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), free_port());
+    let server = ConsoleProcess::start(BIN, &[]).await;
     let page_origin = serve_agent_page().await;
 
     // The page's backend mints through the console, as a server would: no browser, no Origin.
@@ -57,10 +56,8 @@ async fn an_agents_sdk_page_connects_with_the_consoles_token_and_runs_a_tool() {
 
     let browser = Browser::launch().await;
     browser
-        .client
         .goto(&format!("{page_origin}/agents-webrtc.html"))
-        .await
-        .unwrap();
+        .await;
     browser
         .wait_until("!!window.agentsTest", "the page loads the SDK")
         .await;

@@ -5,13 +5,13 @@
 //! Needs Debian's `chromium` and `chromium-driver`; fails (never skips) without them. Prints the connect
 //! time: `cargo test -p realtime-console --test browser_console -- --nocapture`.
 
-#[path = "browser/harness.rs"]
-mod harness;
-
 use std::time::Duration;
 
-use harness::{Browser, Server, free_port};
+use realtime_testkit::browser::Browser;
+use realtime_testkit::process::ConsoleProcess;
 use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_realtime-console");
 
 /// One Chromium at a time: the tests share two cores with everything else.
 static BROWSER_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -71,7 +71,7 @@ async fn disconnect(b: &Browser, session_id: &str) {
 }
 
 /// What the page showed (its entries and the log panel's count) equals the store, in count and order.
-async fn assert_page_matches_store(b: &Browser, server: &Server, id: &str) -> Vec<Value> {
+async fn assert_page_matches_store(b: &Browser, server: &ConsoleProcess, id: &str) -> Vec<Value> {
     let shown = b.eval("return window.consoleDebug.entries()").await;
     let shown = shown.as_array().unwrap();
     let panel = b
@@ -120,8 +120,7 @@ async fn assert_page_matches_store(b: &Browser, server: &Server, id: &str) -> Ve
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_developer_talks_calls_a_tool_interrupts_and_everything_is_recorded() {
     let _one = BROWSER_LOCK.lock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), free_port());
+    let server = ConsoleProcess::start(BIN, &[]).await;
     let b = Browser::launch().await;
     b.open_console(&server.url("/")).await;
 
@@ -296,9 +295,7 @@ async fn a_developer_talks_calls_a_tool_interrupts_and_everything_is_recorded() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_restart_mid_session_loses_nothing() {
     let _one = BROWSER_LOCK.lock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let server = Server::start(dir.path(), port);
+    let mut server = ConsoleProcess::start(BIN, &[]).await;
     let b = Browser::launch().await;
     b.open_console(&server.url("/")).await;
     let id = connect(&b, "ephemeral").await;
@@ -309,7 +306,7 @@ async fn a_server_restart_mid_session_loses_nothing() {
     b.type_and_enter("text-input", "tell me something while the server goes away")
         .await;
     wait_entry(&b, from, "server", "response.output_audio_transcript.delta").await;
-    server.kill();
+    server.kill().await;
     // Events happen while the server is down: the rest of the answer already on its way, the client's
     // interrupt (while the channel still looks open), the call dying.
     b.click("interrupt").await;
@@ -323,7 +320,7 @@ async fn a_server_restart_mid_session_loses_nothing() {
     );
 
     // Back on the same port and file: the recorder retries until everything is stored.
-    let server = Server::start(dir.path(), port);
+    server.restart().await;
     b.wait_until(
         "window.consoleDebug.recorder().pending === 0",
         "the recorder stores what waited",
@@ -337,8 +334,7 @@ async fn a_server_restart_mid_session_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn event_text_is_shown_as_text_and_runs_no_script() {
     let _one = BROWSER_LOCK.lock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), free_port());
+    let server = ConsoleProcess::start(BIN, &[]).await;
     let page = reqwest::get(server.url("/")).await.unwrap();
     let csp = page.headers()["content-security-policy"]
         .to_str()
@@ -412,8 +408,7 @@ fn assert_no_inline_script(html: &str) {
 #[ignore = "measurements: run with --ignored --nocapture"]
 async fn measure_log_filter_and_recording_overhead() {
     let _one = BROWSER_LOCK.lock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), free_port());
+    let server = ConsoleProcess::start(BIN, &[]).await;
     let b = Browser::launch().await;
     b.open_console(&server.url("/")).await;
     let figures = b.eval_async(MEASURE_JS).await;
@@ -526,8 +521,7 @@ fn numbers_as_f64(v: &Value) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_custom_tool_added_live_waits_for_the_output_the_user_types() {
     let _one = BROWSER_LOCK.lock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), free_port());
+    let server = ConsoleProcess::start(BIN, &[]).await;
     let b = Browser::launch().await;
     b.open_console(&server.url("/")).await;
     let id = connect(&b, "ephemeral").await;
@@ -544,7 +538,9 @@ async fn a_custom_tool_added_live_waits_for_the_output_the_user_types() {
     )
     .await;
     b.client
-        .find(fantoccini::Locator::Css(".tool-form button[type=submit]"))
+        .find(realtime_testkit::browser::Locator::Css(
+            ".tool-form button[type=submit]",
+        ))
         .await
         .unwrap()
         .click()
@@ -592,7 +588,9 @@ async fn a_custom_tool_added_live_waits_for_the_output_the_user_types() {
     ))
     .await;
     b.client
-        .find(fantoccini::Locator::Css(".pending-call button"))
+        .find(realtime_testkit::browser::Locator::Css(
+            ".pending-call button",
+        ))
         .await
         .unwrap()
         .click()
@@ -641,13 +639,9 @@ async fn a_custom_tool_added_live_waits_for_the_output_the_user_types() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_connect_says_why_and_the_page_stays_usable() {
     let _one = BROWSER_LOCK.lock().await;
-    let dir = tempfile::tempdir().unwrap();
     // One connect a minute: the second is refused with 429.
-    let server = Server::start_with(
-        dir.path(),
-        free_port(),
-        &[("RT_RATE_PER_MIN", "1"), ("RT_RATE_BURST", "1")],
-    );
+    let server =
+        ConsoleProcess::start(BIN, &[("RT_RATE_PER_MIN", "1"), ("RT_RATE_BURST", "1")]).await;
     let b = Browser::launch().await;
     b.open_console(&server.url("/")).await;
     let id = connect(&b, "ephemeral").await;

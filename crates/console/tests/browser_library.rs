@@ -4,11 +4,11 @@
 //!
 //! Needs Debian's `chromium` and `chromium-driver`; fails (never skips) without them.
 
-#[path = "browser/harness.rs"]
-mod harness;
-
-use harness::{Browser, Server, free_port};
+use realtime_testkit::browser::Browser;
+use realtime_testkit::process::ConsoleProcess;
 use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_realtime-console");
 
 struct Api {
     http: reqwest::Client,
@@ -156,8 +156,7 @@ async fn page_seqs(b: &Browser) -> Vec<i64> {
 
 #[tokio::test]
 async fn the_library_and_inspector_show_replay_export_import_and_follow_sessions() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), free_port());
+    let server = ConsoleProcess::start(BIN, &[]).await;
     let api = Api {
         http: reqwest::Client::new(),
         base: server.url(""),

@@ -5,11 +5,11 @@
 //!
 //! Needs Debian's `chromium` and `chromium-driver`; fails (never skips) without them.
 
-#[path = "browser/harness.rs"]
-mod harness;
-
-use harness::{Browser, Server, free_port};
+use realtime_testkit::browser::Browser;
+use realtime_testkit::process::ConsoleProcess;
 use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_realtime-console");
 
 /// One Chromium at a time: the tests share two cores with everything else.
 static BROWSER_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -123,8 +123,7 @@ async fn wait_inspector_ready(b: &Browser) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_recorded_on_the_console_page_opens_in_the_library_with_its_stored_events() {
     let _one = BROWSER_LOCK.lock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), free_port());
+    let server = ConsoleProcess::start(BIN, &[]).await;
     let b = Browser::launch().await;
 
     // Record a session by talking on the console page.
@@ -216,8 +215,7 @@ async fn a_session_recorded_on_the_console_page_opens_in_the_library_with_its_st
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_tab_follows_the_inspector_live_while_the_console_tab_talks() {
     let _one = BROWSER_LOCK.lock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), free_port());
+    let server = ConsoleProcess::start(BIN, &[]).await;
     let b = Browser::launch().await;
 
     // Tab A: the console, connected, one turn in.

@@ -4,17 +4,20 @@
 //!
 //! Needs Chromium and chromedriver (`just test` installs them).
 
-#[path = "browser/harness.rs"]
-mod harness;
-
-use harness::{Browser, Server, free_port};
+use realtime_testkit::browser::Browser;
+use realtime_testkit::process::ConsoleProcess;
 use serde_json::json;
+
+const BIN: &str = env!("CARGO_BIN_EXE_realtime-console");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_on_a_rebound_name_cannot_read_or_mint() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), free_port());
-    let browser = Browser::launch_with(&["--host-resolver-rules=MAP evil.example 127.0.0.1"]).await;
+    let server = ConsoleProcess::start(BIN, &[]).await;
+    let browser = Browser::launch_with(
+        &realtime_testkit::wav::silence(1.0),
+        &["--host-resolver-rules=MAP evil.example 127.0.0.1"],
+    )
+    .await;
     let evil = format!("http://evil.example:{}", server.port);
     browser.client.goto(&format!("{evil}/")).await.unwrap();
     let page = browser

@@ -5,11 +5,11 @@
 //!
 //! Needs Debian's `chromium` and `chromium-driver`; fails (never skips) without them.
 
-#[path = "browser/harness.rs"]
-mod harness;
-
-use harness::{Browser, Server, free_port};
+use realtime_testkit::browser::Browser;
+use realtime_testkit::process::ConsoleProcess;
 use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_realtime-console");
 
 async fn connect(b: &Browser) -> String {
     b.click("connect").await;
@@ -56,8 +56,7 @@ fn of_type<'a>(events: &'a [Value], direction: &str, kind: &str) -> Vec<&'a Valu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_in_console_seeds_the_config_and_the_conversation() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), free_port());
+    let server = ConsoleProcess::start(BIN, &[]).await;
     let b = Browser::launch().await;
     b.open_console(&server.url("/")).await;
 

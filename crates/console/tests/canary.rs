@@ -2,10 +2,11 @@
 //! included, the key is in no response, no log line and no byte of the SQLite files. Also the start-up
 //! refusal on a public address without an access secret.
 
-mod common;
-
-use common::*;
+use realtime_testkit::console::*;
+use realtime_testkit::process::ConsoleProcess;
 use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_realtime-console");
 
 /// Everything the client saw: status, headers and body.
 async fn seen(res: reqwest::Response, into: &mut String) -> (u16, String) {
@@ -44,16 +45,20 @@ async fn the_api_key_never_leaves_the_process() {
     let key = format!("sk-canary-{random}");
     let upstream = RecordingUpstream::start().await;
     let base_url = upstream.base_url();
-    let mut server = ServerProcess::start(&[
-        ("OPENAI_API_KEY", key.as_str()),
-        ("OPENAI_BASE_URL", base_url.as_str()),
-        ("HOST", "127.0.0.1"),
-        ("PORT", "0"),
-        ("RUST_LOG", "debug"),
-        ("RT_RATE_PER_MIN", "0"),
-        ("UPSTREAM_TIMEOUT_MS", "500"),
-    ]);
-    let base = server.base_url().await;
+    let mut server = ConsoleProcess::spawn(
+        BIN,
+        &[
+            ("OPENAI_API_KEY", key.as_str()),
+            ("OPENAI_BASE_URL", base_url.as_str()),
+            ("HOST", "127.0.0.1"),
+            ("PORT", "0"),
+            ("RUST_LOG", "debug"),
+            ("RT_RATE_PER_MIN", "0"),
+            ("UPSTREAM_TIMEOUT_MS", "500"),
+        ],
+    );
+    server.wait_listening().await;
+    let base = server.url("");
     let http = no_redirects();
     let url = |path: &str| format!("{base}{path}");
     let mut transcript = String::new();
@@ -240,18 +245,21 @@ async fn the_api_key_never_leaves_the_process() {
 
 #[tokio::test]
 async fn a_public_address_without_an_access_secret_refuses_to_start() {
-    let mut server = ServerProcess::start(&[("HOST", "0.0.0.0"), ("PORT", "0")]);
+    let mut server = ConsoleProcess::spawn(BIN, &[("HOST", "0.0.0.0"), ("PORT", "0")]);
     let (status, output) = server.exit().await;
     assert!(!status.success());
     assert!(output.contains("refusing to listen on 0.0.0.0"), "{output}");
     assert!(output.contains("ACCESS_SECRET"), "{output}");
     assert!(!output.contains("listening on"), "{output}");
 
-    let mut server = ServerProcess::start(&[
-        ("HOST", "0.0.0.0"),
-        ("PORT", "0"),
-        ("ACCESS_SECRET", "short"),
-    ]);
+    let mut server = ConsoleProcess::spawn(
+        BIN,
+        &[
+            ("HOST", "0.0.0.0"),
+            ("PORT", "0"),
+            ("ACCESS_SECRET", "short"),
+        ],
+    );
     let (status, output) = server.exit().await;
     assert!(!status.success());
     assert!(output.contains("ACCESS_SECRET is too short"), "{output}");
@@ -265,13 +273,17 @@ async fn a_public_address_with_an_access_secret_guards_every_page_and_api() {
         fastrand::u64(..),
         fastrand::u64(..)
     );
-    let mut server = ServerProcess::start(&[
-        ("HOST", "0.0.0.0"),
-        ("PORT", "0"),
-        ("ACCESS_SECRET", secret.as_str()),
-        ("RUST_LOG", "debug"),
-    ]);
-    let base = server.base_url().await;
+    let mut server = ConsoleProcess::spawn(
+        BIN,
+        &[
+            ("HOST", "0.0.0.0"),
+            ("PORT", "0"),
+            ("ACCESS_SECRET", secret.as_str()),
+            ("RUST_LOG", "debug"),
+        ],
+    );
+    server.wait_listening().await;
+    let base = server.url("");
     let http = no_redirects();
     let url = |path: &str| format!("{base}{path}");
     for path in ["/", "/sessions", "/api/sessions", "/api/rt/token"] {

@@ -2,17 +2,15 @@
 //! After a restart on the same file, every acknowledged event is there exactly once; after the clients resend
 //! what was not acknowledged, every event is. Run for both durabilities: `normal` promises this much too.
 
-#[path = "browser/harness.rs"]
-mod harness;
-mod support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use harness::{Server, create_session, free_port};
+use realtime_testkit::console::{event, realistic_event};
+use realtime_testkit::process::ConsoleProcess;
 use serde_json::{Value, json};
-use support::{event, realistic_event};
+
+const BIN: &str = env!("CARGO_BIN_EXE_realtime-console");
 
 const SESSIONS: usize = 4;
 const EVENTS_PER_SESSION: u64 = 4_000;
@@ -85,15 +83,14 @@ async fn with_durability_normal_acknowledged_events_survive_kill_9_too() {
 }
 
 async fn survive_kill_9(durability: &str) {
-    let dir = tempfile::tempdir().unwrap();
     let env = [("STORE_DURABILITY", durability)];
     let client = reqwest::Client::new();
-    let server = Server::start_with(dir.path(), free_port(), &env);
+    let mut server = ConsoleProcess::start(BIN, &env).await;
     let base = server.url("");
 
     let mut ids = Vec::new();
     for i in 0..SESSIONS {
-        ids.push(create_session(&client, &base, &format!("crash {i}")).await);
+        ids.push(server.create_session(&format!("crash {i}")).await);
     }
     let events: Vec<Arc<Vec<Value>>> = (0..SESSIONS).map(|i| Arc::new(events_of(i))).collect();
     let acked: Vec<Arc<AtomicI64>> = (0..SESSIONS).map(|_| Arc::new(AtomicI64::new(0))).collect();
@@ -116,7 +113,7 @@ async fn survive_kill_9(durability: &str) {
     while total() < target && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    server.kill(); // SIGKILL: no shutdown code runs
+    server.kill().await; // SIGKILL: no shutdown code runs
     for t in tasks {
         t.await.unwrap();
     }
@@ -128,8 +125,8 @@ async fn survive_kill_9(durability: &str) {
         "the kill must land mid-stream: {acked_at_kill:?}"
     );
 
-    let server = Server::start_with(dir.path(), free_port(), &env);
-    let base = server.url("");
+    // Again, on the same port and database.
+    server.restart().await;
     for i in 0..SESSIONS {
         let got = server.stored(&ids[i]).await;
         assert_prefix_exactly_once(&got, &events[i], acked_at_kill[i] as usize, &ids[i]);

@@ -2,11 +2,10 @@
 //! empty (`OPENAI_API_KEY=`) means those settings are unset, so the console starts on the built-in emulator
 //! and says so, and its token answer can be used as it comes.
 
-#[path = "browser/harness.rs"]
-mod harness;
-
-use harness::{Server, free_port};
+use realtime_testkit::process::ConsoleProcess;
 use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_realtime-console");
 
 #[tokio::test]
 async fn empty_settings_count_as_unset() {
@@ -17,9 +16,9 @@ async fn empty_settings_count_as_unset() {
         "OPENAI_API_KEY=\nOPENAI_BASE_URL=\nREALTIME_SESSION_DEFAULTS=\nREALTIME_MODEL=\nTOKEN_TTL_SECS=\n",
     )
     .unwrap();
-    let server = Server::start_with(
-        dir.path(),
-        free_port(),
+    let server = ConsoleProcess::start_in(
+        BIN,
+        dir,
         &[
             ("HOST", ""),
             ("ACCESS_SECRET", ""),
@@ -29,7 +28,8 @@ async fn empty_settings_count_as_unset() {
             ("STATIC_DIR", ""),
             ("UPSTREAM_TIMEOUT_MS", ""),
         ],
-    );
+    )
+    .await;
     let logs = server.logs();
     let start = logs
         .lines()

@@ -3,9 +3,9 @@
 //! access cookie, bounds on types, models and labels, the built-in emulator's rate limit and access rules, and a
 //! fuzz of malformed ingest bodies. A real server on 127.0.0.1:0 over a real SQLite file.
 
-mod common;
-
-use common::{OFFER, RecordingUpstream, RtApp, code_and_param, no_redirects};
+use realtime_testkit::console::{
+    ConsoleApp, OFFER, RecordingUpstream, code_and_param, no_redirects,
+};
 use serde_json::{Value, json};
 
 fn event(seq: i64, direction: &str, event: Value) -> Value {
@@ -20,7 +20,7 @@ fn done(seq: i64, total_tokens: Value) -> Value {
     )
 }
 
-async fn new_session(app: &RtApp) -> String {
+async fn new_session(app: &ConsoleApp) -> String {
     let res = app
         .http
         .post(app.url("/api/sessions"))
@@ -35,7 +35,7 @@ async fn new_session(app: &RtApp) -> String {
         .to_owned()
 }
 
-async fn post_events(app: &RtApp, id: &str, events: Value) -> (u16, Value) {
+async fn post_events(app: &ConsoleApp, id: &str, events: Value) -> (u16, Value) {
     let res = app
         .http
         .post(app.url(&format!("/api/sessions/{id}/events")))
@@ -50,7 +50,7 @@ async fn post_events(app: &RtApp, id: &str, events: Value) -> (u16, Value) {
 }
 
 /// Every read a user makes of a session answers 200: the library, the session, its page, events, export.
-async fn every_read_works(app: &RtApp, id: &str) {
+async fn every_read_works(app: &ConsoleApp, id: &str) {
     for path in [
         "/api/sessions".to_owned(),
         "/sessions".to_owned(),
@@ -70,7 +70,7 @@ async fn every_read_works(app: &RtApp, id: &str) {
 
 #[tokio::test]
 async fn usage_outside_its_bound_is_refused_and_no_event_can_break_a_read() {
-    let app = RtApp::spawn_with(None, |_| {}).await;
+    let app = ConsoleApp::start_with(|_| {}).await;
     let id = new_session(&app).await;
     // Two batches of the largest i64: refused, each naming the field, nothing stored.
     for seq in [1, 2] {
@@ -86,14 +86,14 @@ async fn usage_outside_its_bound_is_refused_and_no_event_can_break_a_read() {
     }
     let (status, body) = post_events(&app, &id, json!([done(1, json!(-5))])).await;
     assert_eq!(status, 400, "{body}");
-    let session = app.session(&id).await;
+    let session = app.session(&id).await.1;
     assert_eq!(session["stats"]["events"]["total"], 0, "{session}");
 
     // The largest accepted count, a thousand times in one batch: summed exactly.
     let batch: Vec<Value> = (1..=1000).map(|s| done(s, json!(1_000_000_000))).collect();
     let (status, body) = post_events(&app, &id, Value::Array(batch)).await;
     assert_eq!(status, 200, "{body}");
-    let session = app.session(&id).await;
+    let session = app.session(&id).await.1;
     assert_eq!(
         session["stats"]["usage"]["total_tokens"],
         1_000_000_000_000_i64
@@ -101,7 +101,7 @@ async fn usage_outside_its_bound_is_refused_and_no_event_can_break_a_read() {
     every_read_works(&app, &id).await;
 
     // An import with the overflowing data: 400 naming its line, and no session left behind.
-    let before = app.get_sessions().await;
+    let before = app.get_json("/api/sessions").await["sessions"].clone();
     let body = format!("{}\n{}\n", done(1, json!(1)), done(2, json!(i64::MAX)));
     let res = app
         .http
@@ -113,13 +113,13 @@ async fn usage_outside_its_bound_is_refused_and_no_event_can_break_a_read() {
     assert_eq!(res.status(), 400);
     let body: Value = res.json().await.unwrap();
     assert_eq!(code_and_param(&body).1.as_deref(), Some("line 2"), "{body}");
-    assert_eq!(app.get_sessions().await, before);
+    assert_eq!(app.get_json("/api/sessions").await["sessions"], before);
 }
 
 #[tokio::test]
 async fn client_seqs_stop_below_the_servers_range_and_hangup_still_works() {
     let upstream = RecordingUpstream::start().await;
-    let app = RtApp::spawn(&upstream).await;
+    let app = ConsoleApp::with_upstream(&upstream).await;
     let res = app.call_raw(OFFER).await;
     assert_eq!(res.status(), 201);
     let sid = res.headers()["x-console-session-id"]
@@ -146,9 +146,9 @@ async fn client_seqs_stop_below_the_servers_range_and_hangup_still_works() {
     assert_eq!(status, 200);
     let res = app.hangup(&sid).await;
     assert_eq!(res.status(), 200, "{:?}", res.text().await);
-    let session = app.session(&sid).await;
+    let session = app.session(&sid).await.1;
     assert!(session["ended_at"].is_i64(), "{session}");
-    let events = app.events(&sid).await;
+    let events = app.stored(&sid).await;
     let last = events.last().unwrap();
     assert_eq!(last["event"]["type"], "console.hangup");
     assert_eq!(last["seq"], 1_i64 << 50);
@@ -156,7 +156,7 @@ async fn client_seqs_stop_below_the_servers_range_and_hangup_still_works() {
 
 #[tokio::test]
 async fn a_rebound_host_is_misdirected_on_every_route() {
-    let app = RtApp::spawn_with(None, |_| {}).await;
+    let app = ConsoleApp::start_with(|_| {}).await;
     let port = app.base.rsplit(':').next().unwrap().to_owned();
     let evil = format!("evil.example:{port}");
     let origin = format!("http://{evil}");
@@ -206,7 +206,7 @@ async fn a_rebound_host_is_misdirected_on_every_route() {
         assert_eq!(res.status().as_u16(), status, "{host}");
     }
     // A name the server is told about passes.
-    let allowed = RtApp::spawn_with(None, |c| c.allowed_hosts = vec!["console.lan".into()]).await;
+    let allowed = ConsoleApp::start_with(|c| c.allowed_hosts = vec!["console.lan".into()]).await;
     let port = allowed.base.rsplit(':').next().unwrap().to_owned();
     let res = allowed
         .http
@@ -221,7 +221,7 @@ async fn a_rebound_host_is_misdirected_on_every_route() {
 #[tokio::test]
 async fn the_access_cookie_is_random_secure_over_tls_and_never_redirects_off_site() {
     let secret = "0123456789abcdef-access";
-    let app = RtApp::spawn_with(None, |c| {
+    let app = ConsoleApp::start_with(|c| {
         c.access_secret = Some(realtime_console::config::AccessSecret::new(secret));
     })
     .await;
@@ -269,7 +269,7 @@ async fn the_access_cookie_is_random_secure_over_tls_and_never_redirects_off_sit
 
 #[tokio::test]
 async fn the_built_in_emulator_keeps_the_rate_limit_and_the_access_rules() {
-    let app = RtApp::spawn_with(None, |c| {
+    let app = ConsoleApp::start_with(|c| {
         c.rt_rate_per_min = 1;
         c.rt_rate_burst = 3;
     })
@@ -312,7 +312,7 @@ async fn the_built_in_emulator_keeps_the_rate_limit_and_the_access_rules() {
 
     // With an access secret, the emulator needs the browser's access cookie as every page does.
     let secret = "0123456789abcdef-access";
-    let guarded = RtApp::spawn_with(None, |c| {
+    let guarded = ConsoleApp::start_with(|c| {
         c.access_secret = Some(realtime_console::config::AccessSecret::new(secret));
     })
     .await;
@@ -359,7 +359,7 @@ async fn the_built_in_emulator_keeps_the_rate_limit_and_the_access_rules() {
 
 #[tokio::test]
 async fn long_types_models_and_labels_are_refused() {
-    let app = RtApp::spawn_with(None, |_| {}).await;
+    let app = ConsoleApp::start_with(|_| {}).await;
     let id = new_session(&app).await;
     let (status, body) = post_events(
         &app,
@@ -383,7 +383,7 @@ async fn long_types_models_and_labels_are_refused() {
     let body: Value = res.json().await.unwrap();
     assert_eq!(code_and_param(&body).1.as_deref(), Some("model"));
     // An import's label follows the rules of a new session's.
-    let before = app.get_sessions().await;
+    let before = app.get_json("/api/sessions").await["sessions"].clone();
     let res = app
         .http
         .post(app.url(&format!("/api/sessions/import?label={}", "l".repeat(300))))
@@ -394,12 +394,12 @@ async fn long_types_models_and_labels_are_refused() {
     assert_eq!(res.status(), 400);
     let body: Value = res.json().await.unwrap();
     assert_eq!(code_and_param(&body).1.as_deref(), Some("label"));
-    assert_eq!(app.get_sessions().await, before);
+    assert_eq!(app.get_json("/api/sessions").await["sessions"], before);
 }
 
 #[tokio::test]
 async fn a_missing_static_file_says_so() {
-    let app = RtApp::spawn_with(None, |_| {}).await;
+    let app = ConsoleApp::start_with(|_| {}).await;
     let res = no_redirects()
         .get(app.url("/static/js/nope.js"))
         .send()
@@ -414,7 +414,7 @@ async fn a_missing_static_file_says_so() {
 /// with the envelope, stores nothing of a refused batch, and every read keeps working.
 #[tokio::test]
 async fn fuzzed_ingest_bodies_never_break_the_server() {
-    let app = RtApp::spawn_with(None, |_| {}).await;
+    let app = ConsoleApp::start_with(|_| {}).await;
     let id = new_session(&app).await;
     let mut rng = fastrand::Rng::with_seed(0x5eed);
     let valid = |seq: i64| {
@@ -484,7 +484,7 @@ async fn fuzzed_ingest_bodies_never_break_the_server() {
                 body.splice(at..at, [0xff, 0xfe]);
             }
         }
-        let before = app.session(&id).await["stats"]["events"]["total"]
+        let before = app.session(&id).await.1["stats"]["events"]["total"]
             .as_i64()
             .unwrap();
         let res = app
@@ -503,7 +503,7 @@ async fn fuzzed_ingest_bodies_never_break_the_server() {
             String::from_utf8_lossy(&body)
         );
         let answer: Value = res.json().await.unwrap();
-        let after = app.session(&id).await["stats"]["events"]["total"]
+        let after = app.session(&id).await.1["stats"]["events"]["total"]
             .as_i64()
             .unwrap();
         if status == 200 {
@@ -520,17 +520,4 @@ async fn fuzzed_ingest_bodies_never_break_the_server() {
     }
     println!("{cases} fuzzed ingest bodies: answers {statuses:?}, {stored_total} events stored");
     every_read_works(&app, &id).await;
-}
-
-impl RtApp {
-    async fn get_sessions(&self) -> Value {
-        let res = self
-            .http
-            .get(self.url("/api/sessions"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
-        res.json::<Value>().await.unwrap()["sessions"].clone()
-    }
 }

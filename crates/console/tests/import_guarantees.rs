@@ -1,14 +1,13 @@
 //! An import against the real binary: it appears whole or not at all, a `kill -9` in the middle included; its
 //! cost grows with its size, not with its size squared; and one endless line is refused at the line bound.
 
-#[path = "browser/harness.rs"]
-mod harness;
-
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use harness::{Server, free_port};
+use realtime_testkit::process::ConsoleProcess;
 use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_realtime-console");
 
 /// One test at a time: the timing ratio is measured on a machine the other test would share.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -37,9 +36,7 @@ async fn rows(db: &std::path::Path) -> (i64, i64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_import_killed_midway_leaves_nothing_behind() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let server = Server::start(dir.path(), port);
+    let mut server = ConsoleProcess::start(BIN, &[]).await;
     // 1,500 lines, then the upload stalls: two batches of it are stored, the session is not visible.
     let (tx, rx) = futures::channel::mpsc::unbounded::<Result<String, std::io::Error>>();
     tx.unbounded_send(Ok((1..=1500).map(|s| line(s, "x")).collect()))
@@ -53,7 +50,7 @@ async fn an_import_killed_midway_leaves_nothing_behind() {
             .await
     });
     let deadline = Instant::now() + Duration::from_secs(30);
-    while rows(&server.db).await.1 < 1000 {
+    while rows(&server.db()).await.1 < 1000 {
         assert!(Instant::now() < deadline, "the import never stored a batch");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -64,13 +61,13 @@ async fn an_import_killed_midway_leaves_nothing_behind() {
         "an import in progress is not listed"
     );
 
-    server.kill();
+    server.kill().await;
     let _ = upload.await;
     drop(tx);
-    let server = Server::start(dir.path(), port);
+    server.restart().await;
     let listed = server.get_json("/api/sessions").await;
     assert_eq!(listed["sessions"], json!([]));
-    assert_eq!(rows(&server.db).await, (0, 0), "not a row of it is left");
+    assert_eq!(rows(&server.db()).await, (0, 0), "not a row of it is left");
     assert!(
         server
             .logs()
@@ -81,7 +78,7 @@ async fn an_import_killed_midway_leaves_nothing_behind() {
 }
 
 /// Posts `body` in 64 KiB chunks, as a browser uploads a file; the answer and how long it took.
-async fn import(server: &Server, body: &[u8]) -> (u16, Value, Duration) {
+async fn import(server: &ConsoleProcess, body: &[u8]) -> (u16, Value, Duration) {
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
         body.chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
     let started = Instant::now();
@@ -99,8 +96,7 @@ async fn import(server: &Server, body: &[u8]) -> (u16, Value, Duration) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_time_grows_linearly_and_an_endless_line_is_refused_early() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), free_port());
+    let server = ConsoleProcess::start(BIN, &[]).await;
     // Lines of ~100 KiB, so each spans many chunks: the case that was rescanned on every chunk.
     let filler = "w".repeat(100 * 1024);
     let body = |mib: usize| -> Vec<u8> {

@@ -1,14 +1,12 @@
 //! The library's own endpoints on a real server: the one-document export, the timeline, the event types,
 //! `seeded_from`, search by what was said, and the inspector page.
 
-mod support;
-
+use realtime_testkit::console::{ConsoleApp, event};
 use serde_json::{Value, json};
-use support::{TestApp, event};
 
 #[tokio::test]
 async fn export_json_is_the_session_and_every_event_in_one_document() {
-    let app = TestApp::spawn().await;
+    let app = ConsoleApp::start().await;
     let id = app.new_session_id().await;
     let events: Vec<Value> = (1..=2500)
         .map(|s| {
@@ -24,7 +22,7 @@ async fn export_json_is_the_session_and_every_event_in_one_document() {
         assert_eq!(status, 200);
     }
     let res = app
-        .client
+        .http
         .get(app.url(&format!("/api/sessions/{id}/export.json")))
         .send()
         .await
@@ -46,7 +44,7 @@ async fn export_json_is_the_session_and_every_event_in_one_document() {
         assert_eq!(e["type"], "response.output_text.delta");
     }
     let missing = app
-        .client
+        .http
         .get(app.url("/api/sessions/01a20f87-f9a7-7780-8728-75bc7c52868e/export.json"))
         .send()
         .await
@@ -56,7 +54,7 @@ async fn export_json_is_the_session_and_every_event_in_one_document() {
 
 #[tokio::test]
 async fn timeline_types_seeds_search_and_pages() {
-    let app = TestApp::spawn().await;
+    let app = ConsoleApp::start().await;
     let s = app.create_session(json!({"label": "the original"})).await;
     let id = s["id"].as_str().unwrap();
     let (status, _) = app
@@ -78,7 +76,7 @@ async fn timeline_types_seeds_search_and_pages() {
 
     let copy = app.new_session_id().await;
     let res = app
-        .client
+        .http
         .patch(app.url(&format!("/api/sessions/{copy}")))
         .json(&json!({"seeded_from": id}))
         .send()
@@ -87,7 +85,7 @@ async fn timeline_types_seeds_search_and_pages() {
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.unwrap()["seeded_from"], id);
     let bad = app
-        .client
+        .http
         .patch(app.url(&format!("/api/sessions/{copy}")))
         .json(&json!({"seeded_from": "nope"}))
         .send()
@@ -100,7 +98,7 @@ async fn timeline_types_seeds_search_and_pages() {
     assert_eq!(found["sessions"][0]["id"], id);
 
     let page = app
-        .client
+        .http
         .get(app.url(&format!("/sessions/{id}")))
         .send()
         .await
@@ -111,7 +109,7 @@ async fn timeline_types_seeds_search_and_pages() {
     let html = app.get_text(&format!("/sessions/{copy}")).await;
     assert!(html.contains("seeded from"));
     let missing = app
-        .client
+        .http
         .get(app.url("/sessions/nope"))
         .send()
         .await
@@ -121,10 +119,10 @@ async fn timeline_types_seeds_search_and_pages() {
 
 #[tokio::test]
 async fn the_browser_reports_an_ephemeral_calls_id_once() {
-    let app = TestApp::spawn().await;
+    let app = ConsoleApp::start().await;
     let id = app.new_session_id().await;
     let patch = |body: Value| {
-        app.client
+        app.http
             .patch(app.url(&format!("/api/sessions/{id}")))
             .json(&body)
             .send()

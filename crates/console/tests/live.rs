@@ -1,14 +1,12 @@
 //! The live stream `GET /api/sessions/{id}/live` on a real server: commit order, resume with
 //! `Last-Event-ID`, and every event exactly once across reconnects while events are being ingested.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::StreamExt;
+use realtime_testkit::console::{ConsoleApp, event};
 use serde_json::{Value, json};
-use support::{TestApp, event};
 
 /// One server-sent event.
 #[derive(Debug, Clone)]
@@ -25,9 +23,9 @@ struct Sse {
 }
 
 impl Sse {
-    async fn open(app: &TestApp, id: &str, last_event_id: Option<&str>) -> Sse {
+    async fn open(app: &ConsoleApp, id: &str, last_event_id: Option<&str>) -> Sse {
         let mut req = app
-            .client
+            .http
             .get(app.url(&format!("/api/sessions/{id}/live")))
             .header("accept", "text/event-stream");
         if let Some(last) = last_event_id {
@@ -115,14 +113,14 @@ fn batch(seqs: &[u64]) -> Value {
     )
 }
 
-async fn post(app: &TestApp, id: &str, seqs: &[u64]) {
+async fn post(app: &ConsoleApp, id: &str, seqs: &[u64]) {
     let (status, body) = app.post_events(id, batch(seqs)).await;
     assert_eq!(status, 200, "{body}");
 }
 
 #[tokio::test]
 async fn events_come_in_commit_order_with_growing_ids_and_the_session_first() {
-    let app = TestApp::spawn().await;
+    let app = ConsoleApp::start().await;
     let id = app.new_session_id().await;
     post(&app, &id, &[1, 2]).await;
     let mut sse = Sse::open(&app, &id, None).await;
@@ -150,7 +148,7 @@ async fn events_come_in_commit_order_with_growing_ids_and_the_session_first() {
 
 #[tokio::test]
 async fn a_reconnect_with_last_event_id_resumes_without_a_gap_or_a_double() {
-    let app = TestApp::spawn().await;
+    let app = ConsoleApp::start().await;
     let id = app.new_session_id().await;
     post(&app, &id, &[1, 2, 3, 5]).await;
     let mut sse = Sse::open(&app, &id, None).await;
@@ -176,7 +174,7 @@ async fn a_reconnect_with_last_event_id_resumes_without_a_gap_or_a_double() {
 
 #[tokio::test]
 async fn no_event_is_missing_or_doubled_across_reconnects_during_ingest() {
-    let app = TestApp::spawn().await;
+    let app = ConsoleApp::start().await;
     let id = app.new_session_id().await;
     const TOTAL: u64 = 1500;
     // Batches of 1–40 events, each batch's last seq held back and sent with the next batch (a gap filled
@@ -248,7 +246,7 @@ async fn no_event_is_missing_or_doubled_across_reconnects_during_ingest() {
 
 #[tokio::test]
 async fn the_stream_says_when_the_session_ends_or_is_deleted_and_refuses_bad_cursors() {
-    let app = TestApp::spawn().await;
+    let app = ConsoleApp::start().await;
     let id = app.new_session_id().await;
     let mut sse = Sse::open(&app, &id, None).await;
     assert_eq!(sse.next().await.unwrap().kind, "session");
@@ -258,7 +256,7 @@ async fn the_stream_says_when_the_session_ends_or_is_deleted_and_refuses_bad_cur
         ("caught-up", "0")
     );
     let res = app
-        .client
+        .http
         .patch(app.url(&format!("/api/sessions/{id}")))
         .json(&json!({"ended": true}))
         .send()
@@ -270,7 +268,7 @@ async fn the_stream_says_when_the_session_ends_or_is_deleted_and_refuses_bad_cur
     let s: Value = serde_json::from_str(&ended.data).unwrap();
     assert!(s["ended_at"].is_i64() && s["live"] == false);
     let res = app
-        .client
+        .http
         .delete(app.url(&format!("/api/sessions/{id}")))
         .send()
         .await
@@ -280,7 +278,7 @@ async fn the_stream_says_when_the_session_ends_or_is_deleted_and_refuses_bad_cur
     assert!(sse.next().await.is_none());
 
     let res = app
-        .client
+        .http
         .get(app.url(&format!("/api/sessions/{id}/live")))
         .send()
         .await
@@ -288,7 +286,7 @@ async fn the_stream_says_when_the_session_ends_or_is_deleted_and_refuses_bad_cur
     assert_eq!(res.status(), 404);
     let other = app.new_session_id().await;
     let res = app
-        .client
+        .http
         .get(app.url(&format!("/api/sessions/{other}/live")))
         .header("last-event-id", "x")
         .send()

@@ -1,15 +1,14 @@
 //! `/api/rt/*` against a recording upstream (a real HTTP server): the exact requests the console sends,
 //! validated against the official schemas, and what it records and answers.
 
-mod common;
-
-use common::*;
+use realtime_testkit::console::*;
+use realtime_testkit::schema::assert_valid;
 use serde_json::{Value, json};
 
 #[tokio::test]
 async fn token_sends_a_valid_mint_request_and_records_a_redacted_event() {
     let upstream = RecordingUpstream::start().await;
-    let app = RtApp::spawn_with(Some(&upstream), |c| {
+    let app = ConsoleApp::with_upstream_and(&upstream, |c| {
         c.session_defaults = Some(r#"{"instructions":"Default instructions."}"#.into());
     })
     .await;
@@ -67,14 +66,14 @@ async fn token_sends_a_valid_mint_request_and_records_a_redacted_event() {
     assert_eq!(console["next_seq"], 2);
     let sid = console["session_id"].as_str().unwrap();
 
-    let session = app.session(sid).await;
+    let session = app.session(sid).await.1;
     assert_eq!(session["flow"], "ephemeral");
     assert_eq!(session["label"], "mint test");
     assert_eq!(session["model"], "gpt-realtime");
     assert_eq!(session["config"]["instructions"], "Be brief.");
     assert_eq!(session["ended_at"], Value::Null);
 
-    let events = app.events(sid).await;
+    let events = app.stored(sid).await;
     assert_eq!(events.len(), 1);
     let e = &events[0];
     assert_eq!(
@@ -107,7 +106,7 @@ async fn token_sends_a_valid_mint_request_and_records_a_redacted_event() {
 #[tokio::test]
 async fn get_token_mints_with_the_server_defaults() {
     let upstream = RecordingUpstream::start().await;
-    let app = RtApp::spawn(&upstream).await;
+    let app = ConsoleApp::with_upstream(&upstream).await;
     let res = app
         .http
         .get(app.url("/api/rt/token?label=from%20get"))
@@ -123,7 +122,7 @@ async fn get_token_mints_with_the_server_defaults() {
         sent["session"],
         json!({"type": "realtime", "model": "gpt-realtime"})
     );
-    let session = app
+    let (_, session) = app
         .session(body["console"]["session_id"].as_str().unwrap())
         .await;
     assert_eq!(session["label"], "from get");
@@ -140,7 +139,7 @@ async fn get_token_mints_with_the_server_defaults() {
 #[tokio::test]
 async fn overrides_outside_the_list_never_reach_upstream() {
     let upstream = RecordingUpstream::start().await;
-    let app = RtApp::spawn_with(Some(&upstream), |c| {
+    let app = ConsoleApp::with_upstream_and(&upstream, |c| {
         c.allowed_models = vec!["gpt-realtime-mini".into()];
     })
     .await;
@@ -202,7 +201,7 @@ async fn overrides_outside_the_list_never_reach_upstream() {
 #[tokio::test]
 async fn unified_forwards_the_offer_as_multipart_and_hangs_up() {
     let upstream = RecordingUpstream::start().await;
-    let app = RtApp::spawn(&upstream).await;
+    let app = ConsoleApp::with_upstream(&upstream).await;
 
     // Raw application/sdp from the browser.
     let res = app.call_raw(OFFER).await;
@@ -245,10 +244,10 @@ async fn unified_forwards_the_offer_as_multipart_and_hangs_up() {
         &json!({"sdp": OFFER, "session": session_part}),
     );
 
-    let session = app.session(&sid).await;
+    let session = app.session(&sid).await.1;
     assert_eq!(session["flow"], "unified");
     assert_eq!(session["call_id"], call_id.as_str());
-    let events = app.events(&sid).await;
+    let events = app.stored(&sid).await;
     assert_eq!(events[0]["seq"], 1);
     assert_eq!(events[0]["type"], "console.call");
     assert_eq!(events[0]["event"]["call_id"], call_id.as_str());
@@ -282,7 +281,7 @@ async fn unified_forwards_the_offer_as_multipart_and_hangs_up() {
         format!("/v1/realtime/calls/{call_id}/hangup")
     );
     assert_eq!(hangups[0].bearer(), Some(CANARY_KEY));
-    let events = app.events(&sid).await;
+    let events = app.stored(&sid).await;
     let last = events.last().unwrap();
     assert_eq!(last["type"], "console.hangup");
     assert_eq!(last["direction"], "system");
@@ -292,7 +291,7 @@ async fn unified_forwards_the_offer_as_multipart_and_hangs_up() {
 #[tokio::test]
 async fn bad_offers_and_sessions_without_calls_are_refused() {
     let upstream = RecordingUpstream::start().await;
-    let app = RtApp::spawn(&upstream).await;
+    let app = ConsoleApp::with_upstream(&upstream).await;
     let res = app
         .http
         .post(app.url("/api/rt/session"))
@@ -331,7 +330,7 @@ async fn bad_offers_and_sessions_without_calls_are_refused() {
 #[tokio::test]
 async fn the_csp_lets_pages_reach_the_upstream_origin() {
     let upstream = RecordingUpstream::start().await;
-    let app = RtApp::spawn(&upstream).await;
+    let app = ConsoleApp::with_upstream(&upstream).await;
     let res = app.http.get(app.url("/")).send().await.unwrap();
     let csp = res.headers()["content-security-policy"].to_str().unwrap();
     assert!(

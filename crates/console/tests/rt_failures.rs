@@ -1,11 +1,9 @@
 //! Every upstream failure of `/api/rt/*`: how it reaches the client, and that it became a `system`
 //! event of the console session it happened in.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use realtime_testkit::console::*;
 use serde_json::{Value, json};
 
 /// An upstream answer and what the client must see: status, error code, whether upstream's message and
@@ -80,7 +78,7 @@ fn cases() -> Vec<Case> {
 }
 
 /// Checks the answer and the recorded event, and returns the console session id.
-async fn check(app: &RtApp, case: &Case, res: reqwest::Response, operation: &str) -> String {
+async fn check(app: &ConsoleApp, case: &Case, res: reqwest::Response, operation: &str) -> String {
     let name = format!("{operation} {}", case.name);
     assert_eq!(res.status().as_u16(), case.status, "{name}");
     assert_eq!(res.headers()["cache-control"], "no-store", "{name}");
@@ -111,7 +109,7 @@ async fn check(app: &RtApp, case: &Case, res: reqwest::Response, operation: &str
         );
     }
 
-    let events = app.events(&sid).await;
+    let events = app.stored(&sid).await;
     let e = events
         .iter()
         .find(|e| e["type"] == "error")
@@ -127,12 +125,12 @@ async fn check(app: &RtApp, case: &Case, res: reqwest::Response, operation: &str
 #[tokio::test]
 async fn every_mint_failure_is_mapped_and_recorded() {
     let upstream = RecordingUpstream::start().await;
-    let app = RtApp::spawn(&upstream).await;
+    let app = ConsoleApp::with_upstream(&upstream).await;
     for case in cases() {
         upstream.set_reply(Route::ClientSecrets, case.reply.clone());
         let res = app.token(json!({})).await;
         let sid = check(&app, &case, res, "client_secrets").await;
-        let session = app.session(&sid).await;
+        let session = app.session(&sid).await.1;
         assert_eq!(session["flow"], "ephemeral");
         assert!(session["ended_at"].is_i64(), "a failed session is over");
         assert_eq!(session["stats"]["errors"], 1);
@@ -142,12 +140,12 @@ async fn every_mint_failure_is_mapped_and_recorded() {
 #[tokio::test]
 async fn every_call_failure_is_mapped_and_recorded() {
     let upstream = RecordingUpstream::start().await;
-    let app = RtApp::spawn(&upstream).await;
+    let app = ConsoleApp::with_upstream(&upstream).await;
     for case in cases() {
         upstream.set_reply(Route::Calls, case.reply.clone());
         let res = app.call_raw(OFFER).await;
         let sid = check(&app, &case, res, "calls").await;
-        let session = app.session(&sid).await;
+        let session = app.session(&sid).await.1;
         assert_eq!(session["flow"], "unified");
         assert_eq!(session["call_id"], Value::Null);
         assert!(session["ended_at"].is_i64());
@@ -157,7 +155,7 @@ async fn every_call_failure_is_mapped_and_recorded() {
 #[tokio::test]
 async fn every_hangup_failure_is_mapped_and_recorded() {
     let upstream = RecordingUpstream::start().await;
-    let app = RtApp::spawn(&upstream).await;
+    let app = ConsoleApp::with_upstream(&upstream).await;
     for case in cases() {
         upstream.set_reply(Route::Hangup, Reply::Success);
         let res = app.call_raw(OFFER).await;
@@ -169,7 +167,7 @@ async fn every_hangup_failure_is_mapped_and_recorded() {
         upstream.set_reply(Route::Hangup, case.reply.clone());
         let res = app.hangup(&sid).await;
         check(&app, &case, res, "hangup").await;
-        let session = app.session(&sid).await;
+        let session = app.session(&sid).await.1;
         assert_eq!(
             session["ended_at"],
             Value::Null,
@@ -186,7 +184,7 @@ async fn an_unreachable_upstream_is_a_502() {
         .local_addr()
         .unwrap()
         .port();
-    let app = RtApp::spawn_with(None, |c| {
+    let app = ConsoleApp::start_with(|c| {
         c.openai_api_key = Some(realtime_token::ApiKey::new(CANARY_KEY));
         c.openai_base_url = format!("http://127.0.0.1:{port}/v1");
     })
@@ -199,7 +197,7 @@ async fn an_unreachable_upstream_is_a_502() {
         .to_owned();
     let body: Value = res.json().await.unwrap();
     assert_eq!(code_and_param(&body).0, "upstream_unreachable");
-    let events = app.events(&sid).await;
+    let events = app.stored(&sid).await;
     assert_eq!(events[0]["type"], "error");
     assert_eq!(events[0]["event"]["upstream_status"], Value::Null);
 }

@@ -1,10 +1,8 @@
 //! What keeps `/api/rt/*` from being used by others: the cross-site refusal, the per-IP rate limit and the
 //! access secret; and the built-in emulator standing in when no key is configured.
 
-mod common;
-
-use common::*;
 use realtime_console::config::AccessSecret;
+use realtime_testkit::console::*;
 use serde_json::{Value, json};
 
 const SECRET: &str = "a-long-access-secret-0123456789";
@@ -12,7 +10,7 @@ const SECRET: &str = "a-long-access-secret-0123456789";
 #[tokio::test]
 async fn cross_site_requests_cannot_mint_or_call() {
     let upstream = RecordingUpstream::start().await;
-    let app = RtApp::spawn(&upstream).await;
+    let app = ConsoleApp::with_upstream(&upstream).await;
     let endpoints = [
         ("POST", "/api/rt/token"),
         ("GET", "/api/rt/token"),
@@ -60,7 +58,7 @@ async fn cross_site_requests_cannot_mint_or_call() {
 #[tokio::test]
 async fn the_rate_limit_answers_429_with_retry_after() {
     let upstream = RecordingUpstream::start().await;
-    let app = RtApp::spawn_with(Some(&upstream), |c| {
+    let app = ConsoleApp::with_upstream_and(&upstream, |c| {
         c.rt_rate_per_min = 10;
         c.rt_rate_burst = 5;
     })
@@ -97,7 +95,7 @@ async fn the_rate_limit_answers_429_with_retry_after() {
 #[tokio::test]
 async fn with_an_access_secret_every_page_and_api_needs_it() {
     let upstream = RecordingUpstream::start().await;
-    let app = RtApp::spawn_with(Some(&upstream), |c| {
+    let app = ConsoleApp::with_upstream_and(&upstream, |c| {
         c.access_secret = Some(AccessSecret::new(SECRET));
     })
     .await;
@@ -179,7 +177,7 @@ async fn with_an_access_secret_every_page_and_api_needs_it() {
 
 #[tokio::test]
 async fn without_a_key_the_emulator_is_the_upstream() {
-    let app = RtApp::spawn_with(None, |_| {}).await;
+    let app = ConsoleApp::start_with(|_| {}).await;
     let res = app
         .token(json!({"session": {"instructions": "Emulated."}}))
         .await;
@@ -193,7 +191,7 @@ async fn without_a_key_the_emulator_is_the_upstream() {
         app.url("/emulator/v1/realtime/calls")
     );
     let sid = body["console"]["session_id"].as_str().unwrap();
-    let events = app.events(sid).await;
+    let events = app.stored(sid).await;
     assert_eq!(events[0]["event"]["upstream"], "emulator");
 
     // Same origin: pages need no other connect-src.
@@ -221,5 +219,5 @@ async fn without_a_key_the_emulator_is_the_upstream() {
         .to_str()
         .unwrap()
         .to_owned();
-    assert_eq!(app.events(&sid).await[0]["type"], "error");
+    assert_eq!(app.stored(&sid).await[0]["type"], "error");
 }

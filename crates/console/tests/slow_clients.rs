@@ -2,12 +2,10 @@
 //! arriving, and more connections than the server serves. Each is cut off or refused with a clear answer, while
 //! uploads that keep sending and live streams stay up. A real server on 127.0.0.1:0, short timeouts.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{RtApp, code_and_param};
 use futures::StreamExt;
+use realtime_testkit::console::{ConsoleApp, code_and_param};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -15,15 +13,15 @@ use tokio::net::TcpStream;
 /// Generous bound for "the server did it": never a measure of how fast.
 const DEADLINE: Duration = Duration::from_secs(15);
 
-async fn short_timeouts() -> RtApp {
-    RtApp::spawn_with(None, |c| {
+async fn short_timeouts() -> ConsoleApp {
+    ConsoleApp::start_with(|c| {
         c.header_timeout_secs = 1;
         c.body_timeout_secs = 1;
     })
     .await
 }
 
-fn addr(app: &RtApp) -> String {
+fn addr(app: &ConsoleApp) -> String {
     app.base.trim_start_matches("http://").to_owned()
 }
 
@@ -152,7 +150,7 @@ async fn a_live_stream_outlasts_the_timeouts() {
 
 #[tokio::test]
 async fn connections_beyond_the_cap_get_a_clear_503() {
-    let app = RtApp::spawn_with(None, |c| c.max_connections = 4).await;
+    let app = ConsoleApp::start_with(|c| c.max_connections = 4).await;
     let host = addr(&app);
     let mut held = Vec::new();
     for _ in 0..4 {

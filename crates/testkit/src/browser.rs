@@ -1,0 +1,284 @@
+//! Headless Chromium driven through chromedriver (fantoccini), with fake media: the microphone plays a WAV
+//! file of the test's samples in a loop. chromedriver picks its own port (`--port=0`) and runs in its own
+//! process group, so Chromium and its helpers die with it; its scratch folder (a short `TMPDIR`: Chromium
+//! aborts on long socket paths) holds the profile and the WAV, and is removed on drop.
+//!
+//! Needs Debian's `chromium` and `chromium-driver` (`just test` installs them); fails, never skips, without.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub use fantoccini::Locator;
+use fantoccini::{Client, ClientBuilder};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+struct Chromedriver {
+    child: Child,
+    port: u16,
+    scratch: TempDir,
+}
+
+impl Chromedriver {
+    fn start() -> Self {
+        for (binary, package) in [(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")] {
+            assert!(
+                Path::new(binary).exists(),
+                "browser tests need {binary}: run `just test` (scripts/test-deps.sh installs the Debian \
+                 package `{package}`)"
+            );
+        }
+        let scratch = tempfile::Builder::new()
+            .prefix("rtk")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let mut child = {
+            use std::os::unix::process::CommandExt;
+            Command::new(CHROMEDRIVER)
+                .arg("--port=0")
+                .env("TMPDIR", scratch.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .process_group(0)
+                .spawn()
+                .unwrap_or_else(|e| panic!("could not start {CHROMEDRIVER}: {e}"))
+        };
+        // "ChromeDriver was started successfully on port 37023."
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let port = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|line| {
+                line.strip_prefix("ChromeDriver was started successfully on port ")
+                    .and_then(|rest| rest.trim_end_matches('.').parse().ok())
+            })
+            .unwrap_or_else(|| panic!("chromedriver did not say which port it listens on"));
+        // Keep draining its output so it never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Self {
+            child,
+            port,
+            scratch,
+        }
+    }
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        // The whole group: chromedriver, Chromium and Chromium's helpers.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A headless Chromium.
+pub struct Browser {
+    pub client: Client,
+    /// Held for its drop, after the client's: kills what is left and removes the scratch folder.
+    _driver: Chromedriver,
+}
+
+impl Browser {
+    /// Chromium with a silent microphone: its default fake source beeps, and server VAD would take the beeps
+    /// for speech and answer them between a test's own turns.
+    pub async fn launch() -> Self {
+        Self::launch_with(&crate::wav::silence(1.0), &[]).await
+    }
+
+    /// Chromium whose microphone plays `mic` (48 kHz mono, looped), with more flags.
+    pub async fn launch_with(mic: &[i16], extra_args: &[&str]) -> Self {
+        let driver = Chromedriver::start();
+        let wav = driver.scratch.path().join("mic.wav");
+        crate::wav::write_wav(&wav, mic);
+        let profile = driver.scratch.path().join("profile");
+        let mut args = vec![
+            "--headless=new".to_owned(),
+            "--no-sandbox".to_owned(),
+            "--disable-gpu".to_owned(),
+            "--disable-dev-shm-usage".to_owned(),
+            "--use-fake-device-for-media-stream".to_owned(),
+            "--use-fake-ui-for-media-stream".to_owned(),
+            format!("--use-file-for-fake-audio-capture={}", wav.display()),
+            "--autoplay-policy=no-user-gesture-required".to_owned(),
+            "--allow-loopback-in-peer-connection".to_owned(),
+            "--disable-background-networking".to_owned(),
+            "--disable-component-update".to_owned(),
+            "--disable-sync".to_owned(),
+            "--no-first-run".to_owned(),
+            "--window-size=1600,1000".to_owned(),
+            format!("--user-data-dir={}", profile.display()),
+        ];
+        args.extend(extra_args.iter().map(|a| (*a).to_owned()));
+        let capabilities = json!({
+            "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
+            "timeouts": { "script": 120_000 },
+        });
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!()
+        };
+        let client = ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{}", driver.port))
+            .await
+            .unwrap_or_else(|e| panic!("chromedriver could not start {CHROMIUM}: {e}"));
+        Self {
+            client,
+            _driver: driver,
+        }
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.client
+            .goto(url)
+            .await
+            .unwrap_or_else(|e| panic!("could not open {url}: {e}"));
+    }
+
+    /// Opens the console page and waits for its module to load.
+    pub async fn open_console(&self, url: &str) {
+        self.goto(url).await;
+        self.wait_until("!!window.consoleDebug", "the console page loads its module")
+            .await;
+    }
+
+    /// Opens a test page whose module puts its functions on `window.<object>`, and waits for it.
+    pub async fn open<'a>(&'a self, url: &str, object: &'a str) -> Page<'a> {
+        self.goto(url).await;
+        self.wait_until(
+            &format!("!!window.{object}"),
+            &format!("the page defines window.{object}"),
+        )
+        .await;
+        Page {
+            browser: self,
+            object,
+        }
+    }
+
+    /// Runs `script` (a function body; `return` a JSON value).
+    pub async fn eval(&self, script: &str) -> Value {
+        self.client
+            .execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+    }
+
+    /// Runs `script` as the body of an async function and returns what it resolves to.
+    pub async fn eval_async(&self, script: &str) -> Value {
+        self.run_async(&format!("(async () => {{ {script} }})()"), vec![])
+            .await
+            .unwrap_or_else(|error| panic!("script failed in the page: {error}\n{script}"))
+    }
+
+    /// Awaits the promise `expression` evaluates to (it may use `args`); its value, or the page's error.
+    async fn run_async(&self, expression: &str, args: Vec<Value>) -> Result<Value, String> {
+        let wrapped = format!(
+            "const done = arguments[arguments.length - 1];
+             const args = Array.from(arguments).slice(0, -1);
+             Promise.resolve().then(() => {expression})
+               .then((ok) => done({{ ok: ok === undefined ? null : ok }}),
+                     (e) => done({{ error: String((e && e.stack) || e) }}));"
+        );
+        let result = self
+            .client
+            .execute_async(&wrapped, args)
+            .await
+            .unwrap_or_else(|e| panic!("could not run in the page: {e}\n{expression}"));
+        match result.get("error") {
+            Some(error) => Err(error.as_str().unwrap_or_default().to_owned()),
+            None => Ok(result["ok"].clone()),
+        }
+    }
+
+    /// Polls `expr` (a JS expression) until it is truthy; panics with `what` after 30 s.
+    pub async fn wait_until(&self, expr: &str, what: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let v = self
+                .client
+                .execute(
+                    &format!("try {{ return {expr}; }} catch (e) {{ return null; }}"),
+                    vec![],
+                )
+                .await
+                .unwrap();
+            if !(v.is_null() || v == json!(false) || v == json!(0) || v == json!("")) {
+                return v;
+            }
+            if Instant::now() > deadline {
+                let status = self
+                    .eval("return document.getElementById('status')?.textContent ?? null")
+                    .await;
+                panic!(
+                    "timed out waiting until {what} ({expr}); the page's status line says {status}"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn click(&self, id: &str) {
+        self.client
+            .find(Locator::Id(id))
+            .await
+            .unwrap_or_else(|e| panic!("no #{id}: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("could not click #{id}: {e}"));
+    }
+
+    /// Types `text` into `#id` and presses Enter.
+    pub async fn type_and_enter(&self, id: &str, text: &str) {
+        let el = self.client.find(Locator::Id(id)).await.unwrap();
+        el.send_keys(&format!("{text}\u{E007}")).await.unwrap();
+    }
+
+    pub async fn select(&self, id: &str, value: &str) {
+        let el = self.client.find(Locator::Id(id)).await.unwrap();
+        el.select_by_value(value).await.unwrap();
+    }
+
+    /// Chooses `value` in the `<select>` matching the CSS `selector`.
+    pub async fn select_css(&self, selector: &str, value: &str) {
+        let el = self.client.find(Locator::Css(selector)).await.unwrap();
+        el.select_by_value(value).await.unwrap();
+    }
+
+    pub async fn screenshot(&self, path: &Path) {
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(path, png).unwrap();
+    }
+
+    /// Ends the WebDriver session (Chromium exits); the drop then cleans up.
+    pub async fn close(self) {
+        let _ = self.client.clone().close().await;
+    }
+}
+
+/// A test page opened with [`Browser::open`]: its functions are called by name.
+pub struct Page<'a> {
+    browser: &'a Browser,
+    object: &'a str,
+}
+
+impl Page<'_> {
+    /// `window.<object>.<function>(...args)`, awaited; panics with the page's error if it rejects.
+    pub async fn call(&self, function: &str, args: Vec<Value>) -> Value {
+        let object = self.object;
+        self.browser
+            .run_async(&format!("window.{object}.{function}(...args)"), args)
+            .await
+            .unwrap_or_else(|error| panic!("{object}.{function} failed in the page: {error}"))
+    }
+}

@@ -1,0 +1,145 @@
+//! The emulator served in-process on 127.0.0.1:0 under `/v1`, optionally with a test page on its origin,
+//! and one helper per endpoint.
+
+use axum::Router;
+use axum::http::header;
+use axum::routing::get;
+use realtime_emulator::EmulatorConfig;
+use reqwest::multipart::{Form, Part};
+use serde_json::Value;
+
+use crate::schema::schemas;
+
+/// The standard key the tests use (the default emulator takes any `sk-…`).
+pub const KEY: &str = "sk-test-0123456789";
+
+/// A file the test page needs: its path, content type and body.
+pub type PageFile = (&'static str, &'static str, &'static str);
+
+pub struct EmulatorApp {
+    /// `http://127.0.0.1:<port>`.
+    pub origin: String,
+    /// `{origin}/v1`, the API's base URL.
+    pub base: String,
+    pub client: reqwest::Client,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl EmulatorApp {
+    pub async fn start(config: EmulatorConfig) -> Self {
+        Self::with_page(config, &[]).await
+    }
+
+    /// The emulator under `/v1`, and `files` at their paths on the same origin.
+    pub async fn with_page(config: EmulatorConfig, files: &[PageFile]) -> Self {
+        crate::init_test_log();
+        let mut app = Router::new();
+        for &(path, content_type, body) in files {
+            app = app.route(
+                path,
+                get(move || async move { ([(header::CONTENT_TYPE, content_type)], body) }),
+            );
+        }
+        let app = app.nest("/v1", realtime_emulator::router(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Self {
+            base: format!("{origin}/v1"),
+            origin,
+            client: reqwest::Client::new(),
+            server,
+        }
+    }
+
+    /// A page (or any path) on the emulator's origin.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.origin)
+    }
+
+    pub async fn mint(&self, key: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}/realtime/client_secrets", self.base))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Mints with [`KEY`] and returns the body, validated against its schema.
+    pub async fn mint_ok(&self, body: &Value) -> Value {
+        let res = self.mint(KEY, body).await;
+        assert_eq!(res.status(), 200);
+        let v: Value = res.json().await.unwrap();
+        schemas().assert_valid("RealtimeCreateClientSecretResponse", &v);
+        v
+    }
+
+    pub async fn call_sdp(&self, key: &str, sdp: &str) -> reqwest::Response {
+        self.client
+            .post(format!("{}/realtime/calls", self.base))
+            .bearer_auth(key)
+            .header("content-type", "application/sdp")
+            .body(sdp.to_owned())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn call_multipart(
+        &self,
+        key: &str,
+        sdp: &str,
+        session: Option<&Value>,
+    ) -> reqwest::Response {
+        let mut form = Form::new().part(
+            "sdp",
+            Part::text(sdp.to_owned())
+                .mime_str("application/sdp")
+                .unwrap(),
+        );
+        if let Some(s) = session {
+            form = form.part(
+                "session",
+                Part::text(s.to_string())
+                    .mime_str("application/json")
+                    .unwrap(),
+            );
+        }
+        self.client
+            .post(format!("{}/realtime/calls", self.base))
+            .bearer_auth(key)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn hangup(&self, key: &str, call_id: &str) -> reqwest::Response {
+        self.client
+            .post(format!("{}/realtime/calls/{call_id}/hangup", self.base))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for EmulatorApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// Asserts an error envelope with `status` and `code`, schema-valid, and returns its `error` object.
+pub async fn expect_error(res: reqwest::Response, status: u16, code: Option<&str>) -> Value {
+    assert_eq!(res.status(), status);
+    let v: Value = res.json().await.unwrap();
+    schemas().assert_valid("ErrorResponse", &v);
+    assert_eq!(v["error"]["code"].as_str(), code, "{v:#}");
+    assert!(!v["error"]["message"].as_str().unwrap_or("").is_empty());
+    v["error"].clone()
+}
