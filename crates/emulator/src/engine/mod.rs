@@ -1,13 +1,14 @@
 //! The event engine of one call: client events in, server events and audio commands out, in the
 //! transport-agnostic terms of `io`. No WebRTC knowledge here, and no clock: every input comes with the
 //! time it happened and the engine says when it next needs waking, so the same engine runs on the wall
-//! clock for real calls (`driver`, one tokio task per call) or on any other clock.
+//! clock for real calls (`driver`, one tokio task per call) and on a virtual clock in tests (`testing`).
 
 mod audio_in;
 mod client;
 mod conversation;
 mod driver;
 mod response;
+pub mod testing;
 mod turns;
 
 use std::collections::{HashMap, VecDeque};
@@ -269,6 +270,10 @@ impl Engine {
             FromEngine::PlayAudio { .. } | FromEngine::StopAudio => {}
         }
         Some(msg)
+    }
+
+    pub(crate) fn is_ended(&self) -> bool {
+        self.ended
     }
 
     fn session_json(&self) -> Value {
