@@ -111,3 +111,62 @@ impl VirtualCall {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Pace;
+
+    /// The types (and deltas) of what a call said after `steps` advances of `by` each.
+    fn said_after(by: Duration, steps: u32) -> Vec<String> {
+        let settings = EngineSettings {
+            pace: Pace::Realistic,
+            ..EngineSettings::default()
+        };
+        let mut call = VirtualCall::start(Session::default(), settings);
+        call.input(ToEngine::ChannelOpen);
+        let ask = r#"{"type": "conversation.item.create", "item": {"type": "message", "role": "user",
+            "content": [{"type": "input_text", "text": "one two three four five"}]}}"#;
+        call.input(ToEngine::ClientMessage(ask.into()));
+        call.input(ToEngine::ClientMessage(
+            r#"{"type": "response.create"}"#.into(),
+        ));
+        for _ in 0..steps {
+            call.advance(by);
+        }
+        std::iter::from_fn(|| call.output())
+            .filter_map(|out| match out {
+                FromEngine::Send(text) => {
+                    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+                    Some(format!("{} {}", v["type"], v["delta"]))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn one_long_advance_fires_every_timer_at_its_own_instant() {
+        // 300 ms of thinking and 40 ms between deltas: 420 ms is the fourth delta, mid-answer.
+        let stepped = said_after(Duration::from_millis(1), 420);
+        assert_eq!(said_after(Duration::from_millis(420), 1), stepped);
+        let deltas = stepped.iter().filter(|t| t.contains(".delta")).count();
+        assert_eq!(deltas, 4);
+    }
+
+    #[test]
+    fn time_stands_still_until_the_test_moves_it() {
+        let mut call = VirtualCall::start(Session::default(), EngineSettings::default());
+        call.input(ToEngine::ChannelOpen);
+        assert!(call.output().is_some(), "session.created");
+        assert_eq!(call.elapsed(), Duration::ZERO);
+        assert_eq!(call.next_deadline(), Some(Duration::from_secs(60 * 60)));
+        call.advance_to(Duration::from_secs(60 * 60));
+        let said: Vec<_> = std::iter::from_fn(|| call.output()).collect();
+        assert!(matches!(
+            said.as_slice(),
+            [FromEngine::Send(_), FromEngine::Close]
+        ));
+        assert!(call.is_ended() && call.next_deadline().is_none());
+    }
+}
