@@ -4,17 +4,19 @@
 mod common;
 #[path = "conformance/items.rs"]
 mod items;
+#[path = "conformance/midway.rs"]
+mod midway;
 #[path = "conformance/turns.rs"]
 mod turns;
 
 use items::*;
+use midway::*;
 use turns::*;
 
 use std::time::Duration;
 
 use common::call::{Out, TestCall, instant, types, user_text};
 use common::schema::{schemas, seen};
-use realtime_emulator::Pace;
 use realtime_emulator::engine::EngineSettings;
 use realtime_emulator::io::ToEngine;
 use serde_json::{Value, json};
@@ -22,14 +24,6 @@ use serde_json::{Value, json};
 const WEATHER_TOOL: &str = r#"{"type": "function", "name": "get_weather", "description": "Current weather",
     "parameters": {"type": "object", "properties": {"location": {"type": "string"},
     "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}}, "required": ["location", "unit"]}}"#;
-
-fn slow() -> EngineSettings {
-    // Keeps a response active long enough for the next client event to arrive while it streams.
-    EngineSettings {
-        pace: Pace::Fixed(Duration::from_millis(200)),
-        ..instant()
-    }
-}
 
 fn session_update_merges_and_rejects_bad_updates() {
     let (mut call, created) = TestCall::open(instant());
@@ -260,41 +254,6 @@ fn tools_are_called_with_schema_valid_arguments() {
     assert_eq!(done["response"]["output"][0]["name"], "end_call");
 }
 
-fn one_active_response_and_cancel() {
-    let (mut call, _) = TestCall::open(slow());
-    call.send(user_text("a long answer please"));
-    call.send(json!({"type": "response.create", "event_id": "first"}));
-    call.send(json!({"type": "response.create", "event_id": "second"}));
-    let events = call.until("error");
-    let created = events
-        .iter()
-        .find(|e| e["type"] == "response.created")
-        .expect("first response created");
-    let e = &events.last().unwrap()["error"];
-    assert_eq!(
-        (e["code"].as_str(), e["event_id"].as_str()),
-        (
-            Some("conversation_already_has_active_response"),
-            Some("second")
-        )
-    );
-
-    call.send(json!({"type": "response.cancel", "event_id": "cancel1"}));
-    let done = call.until("response.done").pop().unwrap();
-    assert_eq!(done["response"]["id"], created["response"]["id"]);
-    assert_eq!(done["response"]["status"], "cancelled");
-    assert_eq!(
-        done["response"]["status_details"]["reason"],
-        "client_cancelled"
-    );
-
-    let e = call.expect_error(json!({"type": "response.cancel", "event_id": "cancel2"}));
-    assert_eq!(
-        (e["code"].as_str(), e["event_id"].as_str()),
-        (Some("response_cancel_not_active"), Some("cancel2"))
-    );
-}
-
 fn malformed_messages_get_errors_and_the_session_stays_up() {
     let (mut call, _) = TestCall::open(instant());
     call.send_raw("{not json");
@@ -339,9 +298,12 @@ fn sessions_end_on_expiry_hangup_and_close() {
         ..instant()
     };
     let (mut call, _) = TestCall::open(settings);
+    call.advance_ms(299);
+    assert!(call.pending().is_empty());
     let events = call.until_close();
     let e = events.last().expect("an error before the close");
     assert_eq!(e["error"]["code"], "session_expired");
+    assert_eq!(call.elapsed_ms(), 300);
 
     let (mut call, _) = TestCall::open(instant());
     assert!(call.call.hangup());
@@ -389,6 +351,8 @@ mod each {
         tools_are_called_with_schema_valid_arguments,
         conversation_items_create_retrieve_truncate_delete,
         one_active_response_and_cancel,
+        session_update_mid_response_applies_to_the_next_response,
+        truncate_mid_playback_cuts_the_transcript_at_what_was_heard,
         input_audio_buffer_append_commit_clear,
         output_audio_buffer_clear_stops_playback,
         malformed_messages_get_errors_and_the_session_stays_up,

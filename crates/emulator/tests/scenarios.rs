@@ -70,8 +70,10 @@ fn weather_scenario_replies_and_calls_the_tool() {
             .contains("sunny, 21 C")
     );
 
-    // The delay rule still answers with its scripted text.
+    // The delay rule still answers with its scripted text, after its three seconds of thinking.
+    let asked_at = call.elapsed_ms();
     let done = ask(&mut call, "think hard").pop().unwrap();
+    assert_eq!(call.elapsed_ms() - asked_at, 3_000);
     assert!(
         done["response"]["output"][0]["content"][0]["text"]
             .as_str()

@@ -106,6 +106,9 @@ pub fn output_audio_buffer_clear_stops_playback() {
     call.send(user_text("speak"));
     call.send(json!({"type": "response.create"}));
     let done = call.until("response.done").pop().unwrap();
+    // One second into the audio (two characters of it), the client stops it.
+    call.advance_ms(1_000);
+    assert!(call.pending().is_empty(), "the audio is still playing");
     call.send(json!({"type": "output_audio_buffer.clear"}));
     let cleared = call.expect("output_audio_buffer.cleared");
     assert_eq!(cleared["response_id"], done["response"]["id"]);
@@ -113,5 +116,15 @@ pub fn output_audio_buffer_clear_stops_playback() {
         matches!(call.audio.as_slice(), [Out::Play(_), Out::Stop]),
         "{:?}",
         call.audio
+    );
+    // Over WebRTC the server cuts the transcript at what was played.
+    let item_id = &done["response"]["output"][0]["id"];
+    call.send(json!({"type": "conversation.item.retrieve", "item_id": item_id}));
+    let item = call.expect("conversation.item.retrieved");
+    assert_eq!(item["item"]["content"][0]["transcript"], "Yo");
+    call.advance_ms(60_000);
+    assert!(
+        call.pending().is_empty(),
+        "no output_audio_buffer.stopped after a clear"
     );
 }

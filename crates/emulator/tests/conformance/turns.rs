@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
+use realtime_emulator::Scenario;
 use realtime_emulator::engine::EngineSettings;
-use realtime_emulator::{Pace, Scenario};
 use serde_json::json;
 
-use crate::common::call::{TestCall, instant, types, user_text};
+use crate::common::call::{Out, TestCall, instant, realistic, types, user_text};
 
 const LOUD: u8 = 30;
 const QUIET: u8 = 127;
@@ -51,17 +51,30 @@ pub fn server_vad_turn_with_transcription() {
 
 pub fn barge_in_cancels_the_response_and_clears_audio() {
     let settings = EngineSettings {
-        pace: Pace::Fixed(Duration::from_millis(100)),
         audio_per_char: Duration::from_millis(200),
-        ..instant()
+        ..realistic()
     };
     let (mut call, _) = TestCall::open(settings);
     call.send(user_text("tell me a long story about the sea"));
     call.send(json!({"type": "response.create"}));
     let started = call.until("output_audio_buffer.started").pop().unwrap();
+    assert_eq!(call.elapsed_ms(), 300, "after the think time");
+    // The user speaks in the middle of the answer: three deltas out, audio playing.
+    call.advance_ms(80);
+    let deltas = call.pending_events();
+    let delta = "response.output_audio_transcript.delta";
+    assert_eq!(types(&deltas), [delta, delta, delta]);
     call.level(LOUD, 20, 3);
-    let events = call.until("response.done");
+    let events = call.pending_events();
     let t = types(&events);
+    assert_eq!(
+        t,
+        [
+            "input_audio_buffer.speech_started",
+            "output_audio_buffer.cleared",
+            "response.done"
+        ]
+    );
     let at = |ty: &str| {
         t.iter()
             .position(|x| *x == ty)
@@ -76,6 +89,17 @@ pub fn barge_in_cancels_the_response_and_clears_audio() {
         done["response"]["status_details"]["reason"],
         "turn_detected"
     );
+    assert_eq!(
+        done["response"]["output"][0]["content"][0]["transcript"], "You said \"tell ",
+        "what had been streamed"
+    );
+    assert!(
+        matches!(call.audio.as_slice(), [Out::Play(_), Out::Stop]),
+        "{:?}",
+        call.audio
+    );
+    call.advance_ms(10_000);
+    assert!(call.pending().is_empty(), "nothing of the answer follows");
 }
 
 pub fn semantic_vad_without_auto_response() {
@@ -126,7 +150,10 @@ pub fn idle_timeout_prompts_a_response() {
     call.send(user_text("hi"));
     call.send(json!({"type": "response.create"}));
     call.until("response.done");
+    call.advance_ms(4_999);
+    assert!(call.pending().is_empty(), "silence is not yet a timeout");
     let t = call.expect("input_audio_buffer.timeout_triggered");
+    assert_eq!(call.elapsed_ms(), 5_000);
     assert!(t["item_id"].as_str().unwrap().starts_with("item_"));
     let done = call.until("response.done").pop().unwrap();
     assert_eq!(
