@@ -26,6 +26,7 @@ use crate::session::{ModelChange, Session};
 use audio_in::InputAudio;
 pub use audio_in::is_speech;
 use conversation::Conversation;
+pub use driver::{EngineHandle, start};
 use response::ActiveResponse;
 
 /// The per-call settings the engine takes from `EmulatorConfig`.
@@ -59,8 +60,6 @@ impl Default for EngineSettings {
         EngineSettings::from_config(&EmulatorConfig::default())
     }
 }
-
-pub use driver::{EngineHandle, start};
 
 /// Audio being played out for a response (the transport plays it; the engine keeps time).
 #[derive(Debug)]
