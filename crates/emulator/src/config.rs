@@ -15,8 +15,6 @@ pub enum Pace {
     Realistic,
     /// Everything at once (tests that only care about order and content).
     Instant,
-    /// A fixed gap before each streamed step (tests that need a response to stay active for a while).
-    Fixed(Duration),
 }
 
 impl Pace {
@@ -25,7 +23,6 @@ impl Pace {
         match self {
             Pace::Realistic => Duration::from_millis(300),
             Pace::Instant => Duration::ZERO,
-            Pace::Fixed(d) => d,
         }
     }
 
@@ -34,7 +31,6 @@ impl Pace {
         match self {
             Pace::Realistic => Duration::from_millis(40),
             Pace::Instant => Duration::ZERO,
-            Pace::Fixed(d) => d,
         }
     }
 }

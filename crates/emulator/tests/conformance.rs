@@ -4,17 +4,19 @@
 mod common;
 #[path = "conformance/items.rs"]
 mod items;
+#[path = "conformance/midway.rs"]
+mod midway;
 #[path = "conformance/turns.rs"]
 mod turns;
 
 use items::*;
+use midway::*;
 use turns::*;
 
 use std::time::Duration;
 
 use common::call::{Out, TestCall, instant, types, user_text};
 use common::schema::{schemas, seen};
-use realtime_emulator::Pace;
 use realtime_emulator::engine::EngineSettings;
 use realtime_emulator::io::ToEngine;
 use serde_json::{Value, json};
@@ -23,23 +25,14 @@ const WEATHER_TOOL: &str = r#"{"type": "function", "name": "get_weather", "descr
     "parameters": {"type": "object", "properties": {"location": {"type": "string"},
     "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}}, "required": ["location", "unit"]}}"#;
 
-fn slow() -> EngineSettings {
-    // Keeps a response active long enough for the next client event to arrive while it streams.
-    EngineSettings {
-        pace: Pace::Fixed(Duration::from_millis(200)),
-        ..instant()
-    }
-}
-
-async fn session_update_merges_and_rejects_bad_updates() {
-    let (mut call, created) = TestCall::open(instant()).await;
+fn session_update_merges_and_rejects_bad_updates() {
+    let (mut call, created) = TestCall::open(instant());
     assert_eq!(created["session"]["audio"]["output"]["voice"], "alloy");
     call.send(
         json!({"type": "session.update", "event_id": "c1", "session": {"type": "realtime",
         "instructions": "Be brief.", "audio": {"output": {"voice": "marin"}}}}),
-    )
-    .await;
-    let updated = call.expect("session.updated").await;
+    );
+    let updated = call.expect("session.updated");
     assert_eq!(updated["session"]["instructions"], "Be brief.");
     assert_eq!(updated["session"]["audio"]["output"]["voice"], "marin");
     assert_eq!(
@@ -47,11 +40,9 @@ async fn session_update_merges_and_rejects_bad_updates() {
         "server_vad"
     );
 
-    let e = call
-        .expect_error(
-            json!({"type": "session.update", "event_id": "c2", "session": {"instructions": "x"}}),
-        )
-        .await;
+    let e = call.expect_error(
+        json!({"type": "session.update", "event_id": "c2", "session": {"instructions": "x"}}),
+    );
     assert_eq!(
         (
             e["code"].as_str(),
@@ -64,37 +55,34 @@ async fn session_update_merges_and_rejects_bad_updates() {
             Some("c2")
         )
     );
-    let e = call.expect_error(json!({"type": "session.update", "event_id": "c3", "session": {"type": "realtime", "modalities": ["text"]}})).await;
+    let e = call.expect_error(json!({"type": "session.update", "event_id": "c3", "session": {"type": "realtime", "modalities": ["text"]}}));
     assert_eq!(
         (e["code"].as_str(), e["param"].as_str()),
         (Some("unknown_parameter"), Some("session.modalities"))
     );
     let e = call
-        .expect_error(json!({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {"format": "pcm16"}}}}))
-        .await;
+        .expect_error(json!({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {"format": "pcm16"}}}}));
     assert_eq!(e["code"], "invalid_type");
     let e = call
-        .expect_error(json!({"type": "session.update", "session": {"type": "realtime", "audio": {"output": {"voice": "robot"}}}}))
-        .await;
+        .expect_error(json!({"type": "session.update", "session": {"type": "realtime", "audio": {"output": {"voice": "robot"}}}}));
     assert_eq!(
         (e["code"].as_str(), e["param"].as_str()),
         (Some("invalid_value"), Some("session.audio.output.voice"))
     );
-    let e = call.expect_error(json!({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["audio", "text"]}})).await;
+    let e = call.expect_error(json!({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["audio", "text"]}}));
     assert_eq!(e["code"], "invalid_value");
 
     // A rejected update leaves the session as it was.
-    call.send(json!({"type": "session.update", "session": {"type": "realtime"}}))
-        .await;
-    let s = call.expect("session.updated").await;
+    call.send(json!({"type": "session.update", "session": {"type": "realtime"}}));
+    let s = call.expect("session.updated");
     assert_eq!(s["session"]["audio"]["output"]["voice"], "marin");
 }
 
-async fn text_in_audio_out_follows_the_documented_order() {
-    let (mut call, _) = TestCall::open(instant()).await;
-    call.send(user_text("hello emulator")).await;
-    call.send(json!({"type": "response.create"})).await;
-    let events = call.until("output_audio_buffer.stopped").await;
+fn text_in_audio_out_follows_the_documented_order() {
+    let (mut call, _) = TestCall::open(instant());
+    call.send(user_text("hello emulator"));
+    call.send(json!({"type": "response.create"}));
+    let events = call.until("output_audio_buffer.stopped");
     let mut t = types(&events);
     t.dedup();
     assert_eq!(
@@ -142,13 +130,13 @@ async fn text_in_audio_out_follows_the_documented_order() {
     );
 }
 
-async fn text_modality_streams_text_without_audio() {
-    let (mut call, _) = TestCall::open(instant()).await;
-    call.send(json!({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}})).await;
-    call.expect("session.updated").await;
-    call.send(user_text("write it")).await;
-    call.send(json!({"type": "response.create"})).await;
-    let events = call.until("response.done").await;
+fn text_modality_streams_text_without_audio() {
+    let (mut call, _) = TestCall::open(instant());
+    call.send(json!({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}}));
+    call.expect("session.updated");
+    call.send(user_text("write it"));
+    call.send(json!({"type": "response.create"}));
+    let events = call.until("response.done");
     let t = types(&events);
     assert!(t.contains(&"response.output_text.delta") && t.contains(&"response.output_text.done"));
     assert!(!t.iter().any(|x| x.starts_with("output_audio_buffer")));
@@ -165,24 +153,22 @@ async fn text_modality_streams_text_without_audio() {
     assert!(call.audio.is_empty());
 }
 
-async fn response_overrides_are_honoured() {
-    let (mut call, _) = TestCall::open(instant()).await;
-    call.send(user_text("in the conversation")).await;
-    call.until("conversation.item.done").await;
+fn response_overrides_are_honoured() {
+    let (mut call, _) = TestCall::open(instant());
+    call.send(user_text("in the conversation"));
+    call.until("conversation.item.done");
     let item_id = {
         call.send(json!({"type": "conversation.item.create", "item": {"id": "item_ref1", "type": "message", "role": "user",
-            "content": [{"type": "input_text", "text": "referenced"}]}}))
-            .await;
-        call.until("conversation.item.done").await;
+            "content": [{"type": "input_text", "text": "referenced"}]}}));
+        call.until("conversation.item.done");
         "item_ref1"
     };
     call.send(json!({"type": "response.create", "response": {
         "conversation": "none", "output_modalities": ["text"], "instructions": "Summarise.",
         "metadata": {"purpose": "summary"},
         "input": [{"type": "item_reference", "id": item_id},
-                  {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Summarize please"}]}]}}))
-        .await;
-    let events = call.until("response.done").await;
+                  {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Summarize please"}]}]}}));
+    let events = call.until("response.done");
     assert!(
         !types(&events).contains(&"conversation.item.added"),
         "out-of-band output must stay out of the conversation"
@@ -198,7 +184,9 @@ async fn response_overrides_are_honoured() {
             .contains("Summarize please")
     );
 
-    let e = call.expect_error(json!({"type": "response.create", "event_id": "r1", "response": {"modalities": ["text"]}})).await;
+    let e = call.expect_error(
+        json!({"type": "response.create", "event_id": "r1", "response": {"modalities": ["text"]}}),
+    );
     assert_eq!(
         (
             e["code"].as_str(),
@@ -212,13 +200,12 @@ async fn response_overrides_are_honoured() {
         )
     );
     let e = call
-        .expect_error(json!({"type": "response.create", "response": {"input": [{"type": "item_reference", "id": "nope"}]}}))
-        .await;
+        .expect_error(json!({"type": "response.create", "response": {"input": [{"type": "item_reference", "id": "nope"}]}}));
     assert_eq!(e["code"], "item_not_found");
 
     // max_output_tokens cuts the answer short.
-    call.send(json!({"type": "response.create", "response": {"max_output_tokens": 2, "output_modalities": ["text"]}})).await;
-    let done = call.until("response.done").await.pop().unwrap();
+    call.send(json!({"type": "response.create", "response": {"max_output_tokens": 2, "output_modalities": ["text"]}}));
+    let done = call.until("response.done").pop().unwrap();
     assert_eq!(done["response"]["status"], "incomplete");
     assert_eq!(
         done["response"]["status_details"]["reason"],
@@ -226,14 +213,14 @@ async fn response_overrides_are_honoured() {
     );
 }
 
-async fn tools_are_called_with_schema_valid_arguments() {
+fn tools_are_called_with_schema_valid_arguments() {
     let tool: Value = serde_json::from_str(WEATHER_TOOL).unwrap();
-    let (mut call, _) = TestCall::open(instant()).await;
-    call.send(json!({"type": "session.update", "session": {"type": "realtime", "tools": [tool], "output_modalities": ["text"]}})).await;
-    call.expect("session.updated").await;
-    call.send(user_text("Please get weather for Paris")).await;
-    call.send(json!({"type": "response.create"})).await;
-    let events = call.until("response.done").await;
+    let (mut call, _) = TestCall::open(instant());
+    call.send(json!({"type": "session.update", "session": {"type": "realtime", "tools": [tool], "output_modalities": ["text"]}}));
+    call.expect("session.updated");
+    call.send(user_text("Please get weather for Paris"));
+    call.send(json!({"type": "response.create"}));
+    let events = call.until("response.done");
     let t = types(&events);
     assert!(t.contains(&"response.function_call_arguments.delta"));
     let args_done = events
@@ -251,10 +238,10 @@ async fn tools_are_called_with_schema_valid_arguments() {
     let item = &events.last().unwrap()["response"]["output"][0];
     assert_eq!(item["type"], "function_call");
 
-    call.send(json!({"type": "conversation.item.create", "item": {"type": "function_call_output", "call_id": call_id, "output": "{\"temp_c\":21}"}})).await;
-    call.until("conversation.item.done").await;
-    call.send(json!({"type": "response.create"})).await;
-    let done = call.until("response.done").await.pop().unwrap();
+    call.send(json!({"type": "conversation.item.create", "item": {"type": "function_call_output", "call_id": call_id, "output": "{\"temp_c\":21}"}}));
+    call.until("conversation.item.done");
+    call.send(json!({"type": "response.create"}));
+    let done = call.until("response.done").pop().unwrap();
     let text = done["response"]["output"][0]["content"][0]["text"]
         .as_str()
         .unwrap();
@@ -262,67 +249,24 @@ async fn tools_are_called_with_schema_valid_arguments() {
 
     // Per-response tools, forced by tool_choice.
     call.send(json!({"type": "response.create", "response": {"tools": [{"type": "function", "name": "end_call", "parameters": {"type": "object"}}],
-        "tool_choice": {"type": "function", "name": "end_call"}}}))
-        .await;
-    let done = call.until("response.done").await.pop().unwrap();
+        "tool_choice": {"type": "function", "name": "end_call"}}}));
+    let done = call.until("response.done").pop().unwrap();
     assert_eq!(done["response"]["output"][0]["name"], "end_call");
 }
 
-async fn one_active_response_and_cancel() {
-    let (mut call, _) = TestCall::open(slow()).await;
-    call.send(user_text("a long answer please")).await;
-    call.send(json!({"type": "response.create", "event_id": "first"}))
-        .await;
-    call.send(json!({"type": "response.create", "event_id": "second"}))
-        .await;
-    let events = call.until("error").await;
-    let created = events
-        .iter()
-        .find(|e| e["type"] == "response.created")
-        .expect("first response created");
-    let e = &events.last().unwrap()["error"];
-    assert_eq!(
-        (e["code"].as_str(), e["event_id"].as_str()),
-        (
-            Some("conversation_already_has_active_response"),
-            Some("second")
-        )
-    );
-
-    call.send(json!({"type": "response.cancel", "event_id": "cancel1"}))
-        .await;
-    let done = call.until("response.done").await.pop().unwrap();
-    assert_eq!(done["response"]["id"], created["response"]["id"]);
-    assert_eq!(done["response"]["status"], "cancelled");
-    assert_eq!(
-        done["response"]["status_details"]["reason"],
-        "client_cancelled"
-    );
-
-    let e = call
-        .expect_error(json!({"type": "response.cancel", "event_id": "cancel2"}))
-        .await;
-    assert_eq!(
-        (e["code"].as_str(), e["event_id"].as_str()),
-        (Some("response_cancel_not_active"), Some("cancel2"))
-    );
-}
-
-async fn malformed_messages_get_errors_and_the_session_stays_up() {
-    let (mut call, _) = TestCall::open(instant()).await;
-    call.send_raw("{not json").await;
-    assert_eq!(call.expect("error").await["error"]["code"], "invalid_json");
-    call.send_raw("[1,2]").await;
-    assert_eq!(call.expect("error").await["error"]["code"], "invalid_event");
-    call.send_raw(r#"{"event_id":"m1"}"#).await;
-    let e = call.expect("error").await;
+fn malformed_messages_get_errors_and_the_session_stays_up() {
+    let (mut call, _) = TestCall::open(instant());
+    call.send_raw("{not json");
+    assert_eq!(call.expect("error")["error"]["code"], "invalid_json");
+    call.send_raw("[1,2]");
+    assert_eq!(call.expect("error")["error"]["code"], "invalid_event");
+    call.send_raw(r#"{"event_id":"m1"}"#);
+    let e = call.expect("error");
     assert_eq!(
         (e["error"]["code"].as_str(), e["error"]["event_id"].as_str()),
         (Some("invalid_event"), Some("m1"))
     );
-    let e = call
-        .expect_error(json!({"type": "scooby.dooby.doo", "event_id": "m2"}))
-        .await;
+    let e = call.expect_error(json!({"type": "scooby.dooby.doo", "event_id": "m2"}));
     assert_eq!(
         (
             e["code"].as_str(),
@@ -337,55 +281,54 @@ async fn malformed_messages_get_errors_and_the_session_stays_up() {
             .unwrap()
             .starts_with("Invalid value: 'scooby.dooby.doo'. Supported values are:")
     );
-    let e = call
-        .expect_error(json!({"type": "response.cancel", "foo": 1}))
-        .await;
+    let e = call.expect_error(json!({"type": "response.cancel", "foo": 1}));
     assert_eq!(
         (e["code"].as_str(), e["param"].as_str()),
         (Some("unknown_parameter"), Some("foo"))
     );
-    let e = call.expect_error(json!({"type": 42})).await;
+    let e = call.expect_error(json!({"type": 42}));
     assert_eq!(e["code"], "invalid_type");
-    call.send(json!({"type": "input_audio_buffer.clear"})).await;
-    call.expect("input_audio_buffer.cleared").await;
+    call.send(json!({"type": "input_audio_buffer.clear"}));
+    call.expect("input_audio_buffer.cleared");
 }
 
-async fn sessions_end_on_expiry_hangup_and_close() {
+fn sessions_end_on_expiry_hangup_and_close() {
     let settings = EngineSettings {
         max_session: Duration::from_millis(300),
         ..instant()
     };
-    let (mut call, _) = TestCall::open(settings).await;
-    let events = call.until_close().await;
+    let (mut call, _) = TestCall::open(settings);
+    call.advance_ms(299);
+    assert!(call.pending().is_empty());
+    let events = call.until_close();
     let e = events.last().expect("an error before the close");
     assert_eq!(e["error"]["code"], "session_expired");
+    assert_eq!(call.elapsed_ms(), 300);
 
-    let (mut call, _) = TestCall::open(instant()).await;
-    assert!(call.handle.hangup().await);
-    assert!(call.until_close().await.is_empty());
+    let (mut call, _) = TestCall::open(instant());
+    assert!(call.call.hangup());
+    assert!(call.until_close().is_empty());
 
-    let (mut call, _) = TestCall::open(instant()).await;
-    call.io.to_engine.send(ToEngine::Closed).await.unwrap();
-    let end = tokio::time::timeout(Duration::from_secs(20), call.io.from_engine.recv())
-        .await
-        .unwrap();
+    let (mut call, _) = TestCall::open(instant());
+    call.call.input(ToEngine::Closed);
+    let end = call.call.next_output();
     assert!(end.is_none(), "the engine stops when the transport closes");
 }
 
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         $(
-            #[tokio::test]
-            async fn $name() {
-                super::$name().await;
+            #[test]
+            fn $name() {
+                super::$name();
             }
         )*
 
         /// Runs every case again in one process, then reports which server event types were emitted
         /// (all of them validated against their own schema definition).
-        #[tokio::test]
-        async fn emitted_server_event_types_are_schema_valid() {
-            $( super::$name().await; )*
+        #[test]
+        fn emitted_server_event_types_are_schema_valid() {
+            $( super::$name(); )*
             let emitted = seen().lock().unwrap().clone();
             let all = schemas().server_types();
             let missing: Vec<_> = all.difference(&emitted).collect();
@@ -408,6 +351,8 @@ mod each {
         tools_are_called_with_schema_valid_arguments,
         conversation_items_create_retrieve_truncate_delete,
         one_active_response_and_cancel,
+        session_update_mid_response_applies_to_the_next_response,
+        truncate_mid_playback_cuts_the_transcript_at_what_was_heard,
         input_audio_buffer_append_commit_clear,
         output_audio_buffer_clear_stops_playback,
         malformed_messages_get_errors_and_the_session_stays_up,

@@ -25,30 +25,32 @@ fn with(s: Scenario) -> EngineSettings {
     }
 }
 
-async fn text_session(call: &mut TestCall, tools: Value) {
-    call.send(json!({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"], "tools": tools}})).await;
-    call.expect("session.updated").await;
+fn text_session(call: &mut TestCall, tools: Value) {
+    call.send(json!({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"], "tools": tools}}));
+    call.expect("session.updated");
 }
 
-async fn ask(call: &mut TestCall, text: &str) -> Vec<Value> {
-    call.send(user_text(text)).await;
-    call.send(json!({"type": "response.create"})).await;
-    call.until("response.done").await
+fn ask(call: &mut TestCall, text: &str) -> Vec<Value> {
+    call.send(user_text(text));
+    call.send(json!({"type": "response.create"}));
+    call.until("response.done")
 }
 
-#[tokio::test]
-async fn weather_scenario_replies_and_calls_the_tool() {
-    let (mut call, _) = TestCall::open(with(scenario("weather-tool.json"))).await;
-    text_session(&mut call, json!([{"type": "function", "name": "get_weather",
-        "parameters": {"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]}}]))
-    .await;
-    let done = ask(&mut call, "hello").await.pop().unwrap();
+#[test]
+fn weather_scenario_replies_and_calls_the_tool() {
+    let (mut call, _) = TestCall::open(with(scenario("weather-tool.json")));
+    text_session(
+        &mut call,
+        json!([{"type": "function", "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]}}]),
+    );
+    let done = ask(&mut call, "hello").pop().unwrap();
     assert_eq!(
         done["response"]["output"][0]["content"][0]["text"],
         "Hello! Ask me about the weather anywhere."
     );
 
-    let events = ask(&mut call, "What's the weather like?").await;
+    let events = ask(&mut call, "What's the weather like?");
     let args = events
         .iter()
         .find(|e| e["type"] == "response.function_call_arguments.done")
@@ -57,10 +59,10 @@ async fn weather_scenario_replies_and_calls_the_tool() {
         serde_json::from_str::<Value>(args["arguments"].as_str().unwrap()).unwrap(),
         json!({"location": "Paris", "unit": "celsius"})
     );
-    call.send(json!({"type": "conversation.item.create", "item": {"type": "function_call_output", "call_id": args["call_id"], "output": "sunny, 21 C"}})).await;
-    call.until("conversation.item.done").await;
-    call.send(json!({"type": "response.create"})).await;
-    let done = call.until("response.done").await.pop().unwrap();
+    call.send(json!({"type": "conversation.item.create", "item": {"type": "function_call_output", "call_id": args["call_id"], "output": "sunny, 21 C"}}));
+    call.until("conversation.item.done");
+    call.send(json!({"type": "response.create"}));
+    let done = call.until("response.done").pop().unwrap();
     assert!(
         done["response"]["output"][0]["content"][0]["text"]
             .as_str()
@@ -68,8 +70,10 @@ async fn weather_scenario_replies_and_calls_the_tool() {
             .contains("sunny, 21 C")
     );
 
-    // The delay rule still answers with its scripted text.
-    let done = ask(&mut call, "think hard").await.pop().unwrap();
+    // The delay rule still answers with its scripted text, after its three seconds of thinking.
+    let asked_at = call.elapsed_ms();
+    let done = ask(&mut call, "think hard").pop().unwrap();
+    assert_eq!(call.elapsed_ms() - asked_at, 3_000);
     assert!(
         done["response"]["output"][0]["content"][0]["text"]
             .as_str()
@@ -78,11 +82,11 @@ async fn weather_scenario_replies_and_calls_the_tool() {
     );
 }
 
-#[tokio::test]
-async fn scripted_errors_fail_the_response_and_drops_close_the_call() {
-    let (mut call, _) = TestCall::open(with(scenario("flaky-network.json"))).await;
-    text_session(&mut call, json!([])).await;
-    let events = ask(&mut call, "trigger an error").await;
+#[test]
+fn scripted_errors_fail_the_response_and_drops_close_the_call() {
+    let (mut call, _) = TestCall::open(with(scenario("flaky-network.json")));
+    text_session(&mut call, json!([]));
+    let events = ask(&mut call, "trigger an error");
     let t = types(&events);
     assert!(
         t.contains(&"response.created") && t.contains(&"error"),
@@ -95,42 +99,42 @@ async fn scripted_errors_fail_the_response_and_drops_close_the_call() {
         "server_error"
     );
 
-    call.send(user_text("goodbye")).await;
-    call.send(json!({"type": "response.create"})).await;
-    let before = call.until_close().await;
+    call.send(user_text("goodbye"));
+    call.send(json!({"type": "response.create"}));
+    let before = call.until_close();
     assert!(types(&before).contains(&"response.created"));
 }
 
-#[tokio::test]
-async fn turn_rules_match_the_nth_response() {
+#[test]
+fn turn_rules_match_the_nth_response() {
     let s =
         Scenario::from_json(r#"{"rules": [{"match": {"turn": 2}, "reply": "second!"}]}"#).unwrap();
-    let (mut call, _) = TestCall::open(with(s)).await;
-    text_session(&mut call, json!([])).await;
-    let first = ask(&mut call, "one").await.pop().unwrap();
+    let (mut call, _) = TestCall::open(with(s));
+    text_session(&mut call, json!([]));
+    let first = ask(&mut call, "one").pop().unwrap();
     assert!(
         first["response"]["output"][0]["content"][0]["text"]
             .as_str()
             .unwrap()
             .contains("\"one\"")
     );
-    let second = ask(&mut call, "two").await.pop().unwrap();
+    let second = ask(&mut call, "two").pop().unwrap();
     assert_eq!(
         second["response"]["output"][0]["content"][0]["text"],
         "second!"
     );
 }
 
-#[tokio::test]
-async fn the_call_closes_after_n_events_when_asked() {
+#[test]
+fn the_call_closes_after_n_events_when_asked() {
     let settings = EngineSettings {
         close_after_events: Some(3),
         ..instant()
     };
-    let (mut call, _) = TestCall::open(settings).await;
-    call.send(user_text("x")).await;
-    call.send(json!({"type": "response.create"})).await;
-    let events = call.until_close().await;
+    let (mut call, _) = TestCall::open(settings);
+    call.send(user_text("x"));
+    call.send(json!({"type": "response.create"}));
+    let events = call.until_close();
     assert_eq!(
         events.len(),
         2,

@@ -314,7 +314,7 @@ impl Engine {
             .is_some_and(|p| p.response_id == r.id)
         {
             self.sh.playback = None;
-            self.sh.outbox.push(FromEngine::StopAudio);
+            self.sh.outbox.push_back(FromEngine::StopAudio);
             self.sh
                 .emit(json!({"type": "output_audio_buffer.stopped", "response_id": r.id}));
         }
@@ -325,8 +325,9 @@ impl Engine {
     pub(super) fn clear_output_audio(&mut self) {
         let response_id = match self.sh.playback.take() {
             Some(p) => {
-                self.sh.outbox.push(FromEngine::StopAudio);
-                self.truncate_unheard(&p.item_id, p.started.elapsed());
+                self.sh.outbox.push_back(FromEngine::StopAudio);
+                let heard = self.now.saturating_duration_since(p.started);
+                self.truncate_unheard(&p.item_id, heard);
                 p.response_id
             }
             None => self.last_response_id.clone().unwrap_or_default(),

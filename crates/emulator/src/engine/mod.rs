@@ -1,29 +1,32 @@
-//! The event engine of one call: client events in, server events and audio commands out, through the
-//! transport-agnostic channels of `io`. One tokio task per call; no WebRTC knowledge here.
+//! The event engine of one call: client events in, server events and audio commands out, in the
+//! transport-agnostic terms of `io`. No WebRTC knowledge here, and no clock: every input comes with the
+//! time it happened and the engine says when it next needs waking, so the same engine runs on the wall
+//! clock for real calls (`driver`, one tokio task per call) and on a virtual clock in tests (`testing`).
 
 mod audio_in;
 mod client;
 mod conversation;
+mod driver;
 mod response;
+pub mod testing;
 mod turns;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
-use tokio::sync::mpsc;
-use tokio::time::Instant;
 
 use crate::config::{EmulatorConfig, Pace};
 use crate::ids;
-use crate::io::{FromEngine, ToEngine, TransportIo};
+use crate::io::{FromEngine, ToEngine};
 use crate::scenario::Scenario;
 use crate::session::{ModelChange, Session};
 
 use audio_in::InputAudio;
 pub use audio_in::is_speech;
 use conversation::Conversation;
+pub use driver::{EngineHandle, start};
 use response::ActiveResponse;
 
 /// The per-call settings the engine takes from `EmulatorConfig`.
@@ -58,65 +61,6 @@ impl Default for EngineSettings {
     }
 }
 
-enum Control {
-    Hangup,
-}
-
-/// Lets the HTTP layer end a call (`POST /realtime/calls/{id}/hangup`).
-#[derive(Clone, Debug)]
-pub struct EngineHandle {
-    control: mpsc::Sender<Control>,
-}
-
-impl EngineHandle {
-    /// Asks the engine to close the call; false if it had already ended.
-    pub async fn hangup(&self) -> bool {
-        self.control.send(Control::Hangup).await.is_ok()
-    }
-
-    pub fn is_finished(&self) -> bool {
-        self.control.is_closed()
-    }
-}
-
-/// Starts the engine task of one call and returns its handle and the transport's ends of the channels.
-/// The engine says nothing until the transport reports `ToEngine::ChannelOpen`.
-pub fn start(session: Session, settings: Arc<EngineSettings>) -> (EngineHandle, TransportIo) {
-    let (to_engine, inbox) = mpsc::channel(1024);
-    let (out, from_engine) = mpsc::channel(1024);
-    let (control, control_rx) = mpsc::channel(4);
-    let now = Instant::now();
-    let engine = Engine {
-        sh: Shared {
-            settings: settings.clone(),
-            conversation: Conversation::default(),
-            outbox: Vec::new(),
-            playback: None,
-            closing: false,
-            tokens_used: 0,
-        },
-        session,
-        conversation_id: ids::conversation_id(),
-        responses: Vec::new(),
-        input: InputAudio::default(),
-        audio_ms: HashMap::new(),
-        open: false,
-        turn: 0,
-        last_response_id: None,
-        idle_deadline: None,
-        expires_at: now + settings.max_session,
-        sent: 0,
-    };
-    tokio::spawn(engine.run(inbox, control_rx, out));
-    (
-        EngineHandle { control },
-        TransportIo {
-            to_engine,
-            from_engine,
-        },
-    )
-}
-
 /// Audio being played out for a response (the transport plays it; the engine keeps time).
 #[derive(Debug)]
 pub(crate) struct Playback {
@@ -130,7 +74,7 @@ pub(crate) struct Playback {
 pub(crate) struct Shared {
     pub settings: Arc<EngineSettings>,
     pub conversation: Conversation,
-    outbox: Vec<FromEngine>,
+    outbox: VecDeque<FromEngine>,
     playback: Option<Playback>,
     closing: bool,
     pub tokens_used: u64,
@@ -153,19 +97,24 @@ impl Shared {
             }
         }
         self.outbox
-            .push(FromEngine::Send(Value::Object(out).to_string()));
+            .push_back(FromEngine::Send(Value::Object(out).to_string()));
     }
 
     pub fn close(&mut self) {
         if !self.closing {
-            self.outbox.push(FromEngine::Close);
+            self.outbox.push_back(FromEngine::Close);
             self.closing = true;
         }
     }
 
-    pub fn start_playback(&mut self, response_id: &str, item_id: &str, duration: Duration) {
-        let now = Instant::now();
-        self.outbox.push(FromEngine::PlayAudio { duration });
+    pub fn start_playback(
+        &mut self,
+        response_id: &str,
+        item_id: &str,
+        duration: Duration,
+        now: Instant,
+    ) {
+        self.outbox.push_back(FromEngine::PlayAudio { duration });
         self.emit(json!({"type": "output_audio_buffer.started", "response_id": response_id}));
         self.playback = Some(Playback {
             response_id: response_id.to_owned(),
@@ -190,73 +139,68 @@ pub(crate) struct Engine {
     last_response_id: Option<String>,
     idle_deadline: Option<Instant>,
     expires_at: Instant,
+    /// Server events handed to the transport (for `close_after_events`).
     sent: u32,
+    /// The time of the input being handled, as the driver gave it: the engine's only "now".
+    now: Instant,
+    /// When the call started, on the monotonic clock and on the wall clock (for `expires_at`).
+    started: Instant,
+    started_wall: SystemTime,
+    /// The transport has gone, or the engine's `Close` has been handed out: nothing more happens.
+    ended: bool,
 }
 
 impl Engine {
-    async fn run(
-        mut self,
-        mut inbox: mpsc::Receiver<ToEngine>,
-        mut control: mpsc::Receiver<Control>,
-        out: mpsc::Sender<FromEngine>,
-    ) {
-        loop {
-            if !self.flush(&out).await || self.sh.closing {
-                break;
-            }
-            let deadline = self.next_deadline();
-            tokio::select! {
-                msg = inbox.recv() => match msg {
-                    None | Some(ToEngine::Closed) => break,
-                    Some(m) => self.on_transport(m),
-                },
-                Some(Control::Hangup) = control.recv() => self.sh.close(),
-                _ = tokio::time::sleep_until(deadline) => self.on_timer(Instant::now()),
-            }
+    /// A call that started at `now` (monotonic) and `wall` (the same moment on the wall clock).
+    pub(crate) fn new(
+        session: Session,
+        settings: Arc<EngineSettings>,
+        now: Instant,
+        wall: SystemTime,
+    ) -> Engine {
+        Engine {
+            expires_at: now + settings.max_session,
+            sh: Shared {
+                settings,
+                conversation: Conversation::default(),
+                outbox: VecDeque::new(),
+                playback: None,
+                closing: false,
+                tokens_used: 0,
+            },
+            session,
+            conversation_id: ids::conversation_id(),
+            responses: Vec::new(),
+            input: InputAudio::default(),
+            audio_ms: HashMap::new(),
+            open: false,
+            turn: 0,
+            last_response_id: None,
+            idle_deadline: None,
+            sent: 0,
+            now,
+            started: now,
+            started_wall: wall,
+            ended: false,
         }
-        tracing::debug!(session = ?self.session.get("id"), "call engine ended");
     }
 
-    /// Sends the queued output; false once the transport is gone or the call was closed.
-    async fn flush(&mut self, out: &mpsc::Sender<FromEngine>) -> bool {
-        for msg in std::mem::take(&mut self.sh.outbox) {
-            let is_event = matches!(msg, FromEngine::Send(_));
-            let is_close = matches!(msg, FromEngine::Close);
-            if out.send(msg).await.is_err() {
-                return false;
-            }
-            if is_close {
-                return false;
-            }
-            if is_event {
-                self.sent += 1;
-                if self.sh.settings.close_after_events == Some(self.sent) {
-                    tracing::info!(after = self.sent, "fault injection: closing the call");
-                    let _ = out.send(FromEngine::Close).await;
-                    return false;
-                }
-            }
-        }
-        true
+    /// Once the call is closing, inputs and timers change nothing (the real driver stops at the close).
+    fn accepts_input(&self) -> bool {
+        !self.ended && !self.sh.closing
     }
 
-    fn next_deadline(&self) -> Instant {
-        let mut at = self.expires_at;
-        for r in &self.responses {
-            at = at.min(r.next_at);
-        }
-        if let Some(p) = &self.sh.playback
-            && !self.responses.iter().any(|r| r.id == p.response_id)
-        {
-            at = at.min(p.ends_at);
-        }
-        if let Some(idle) = self.idle_deadline {
-            at = at.min(idle);
-        }
-        at
+    /// Moves the engine's clock to `now`; a driver never goes back, and neither does the engine.
+    fn set_now(&mut self, now: Instant) {
+        self.now = self.now.max(now);
     }
 
-    fn on_transport(&mut self, msg: ToEngine) {
+    /// One message from the transport, which arrived at `now`.
+    pub(crate) fn handle(&mut self, msg: ToEngine, now: Instant) {
+        if !self.accepts_input() {
+            return;
+        }
+        self.set_now(now);
         match msg {
             ToEngine::ChannelOpen => {
                 if !self.open {
@@ -272,21 +216,83 @@ impl Engine {
                     self.on_input_level(dbov, duration);
                 }
             }
-            ToEngine::Closed => {}
+            ToEngine::Closed => self.ended = true,
         }
+    }
+
+    /// `POST /realtime/calls/{id}/hangup`.
+    pub(crate) fn hangup(&mut self) {
+        if self.accepts_input() {
+            self.sh.close();
+        }
+    }
+
+    /// When the engine next needs `tick`: the next streamed step, the end of playback, the idle timeout
+    /// or the session's expiry. `None` once the call is over.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        if !self.accepts_input() {
+            return None;
+        }
+        let mut at = self.expires_at;
+        for r in &self.responses {
+            at = at.min(r.next_at);
+        }
+        if let Some(p) = &self.sh.playback
+            && !self.responses.iter().any(|r| r.id == p.response_id)
+        {
+            at = at.min(p.ends_at);
+        }
+        if let Some(idle) = self.idle_deadline {
+            at = at.min(idle);
+        }
+        Some(at)
+    }
+
+    /// The next message for the transport, in order. After the `Close` (its own, or the fault injected by
+    /// `close_after_events`) there are no more.
+    pub(crate) fn poll_output(&mut self) -> Option<FromEngine> {
+        if self.ended {
+            return None;
+        }
+        let msg = self.sh.outbox.pop_front()?;
+        match &msg {
+            FromEngine::Close => self.ended = true,
+            FromEngine::Send(_) => {
+                self.sent += 1;
+                if self.sh.settings.close_after_events == Some(self.sent) {
+                    tracing::info!(after = self.sent, "fault injection: closing the call");
+                    self.sh.outbox.clear();
+                    self.sh.outbox.push_back(FromEngine::Close);
+                    self.sh.closing = true;
+                }
+            }
+            FromEngine::PlayAudio { .. } | FromEngine::StopAudio => {}
+        }
+        Some(msg)
+    }
+
+    pub(crate) fn is_ended(&self) -> bool {
+        self.ended
     }
 
     fn session_json(&self) -> Value {
         let mut s = self.session.to_json();
-        let now_unix = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
+        let wall = self.started_wall + self.now.saturating_duration_since(self.started);
+        let now_unix = wall
+            .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
         s["expires_at"] = json!(now_unix + self.sh.settings.max_session.as_secs());
         s
     }
 
-    fn on_timer(&mut self, now: Instant) {
+    /// Runs every timer due at `now`: streamed steps, the end of playback, the idle timeout, expiry.
+    pub(crate) fn tick(&mut self, now: Instant) {
+        if !self.accepts_input() {
+            return;
+        }
+        self.set_now(now);
+        let now = self.now;
         if now >= self.expires_at {
             let minutes = self.sh.settings.max_session.as_secs() / 60;
             self.sh.emit(json!({"type": "error", "error": {"type": "invalid_request_error", "code": "session_expired",

@@ -2,10 +2,9 @@
 //! ends (completed, cancelled, failed).
 
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tokio::time::Instant;
 
 use super::Shared;
 use crate::config::Pace;
@@ -133,7 +132,7 @@ impl ActiveResponse {
             let Some((_, step)) = self.steps.pop_front() else {
                 return true;
             };
-            if self.run(step, sh) {
+            if self.run(step, sh, now) {
                 return true;
             }
             match self.steps.front() {
@@ -160,7 +159,7 @@ impl ActiveResponse {
     }
 
     /// Returns true when the response ended with this step.
-    fn run(&mut self, step: Step, sh: &mut Shared) -> bool {
+    fn run(&mut self, step: Step, sh: &mut Shared, now: Instant) -> bool {
         let audio = audio_out(&self.spec);
         match step {
             Step::ItemAdded => {
@@ -184,7 +183,7 @@ impl ActiveResponse {
             }
             Step::StartAudio => {
                 let duration = sh.settings.audio_per_char * self.text.chars().count() as u32;
-                sh.start_playback(&self.id, &self.item_id, duration);
+                sh.start_playback(&self.id, &self.item_id, duration, now);
             }
             Step::Delta(d) => {
                 self.streamed.push_str(&d);

@@ -1,10 +1,9 @@
 //! Turns: voice activity from input levels, committing user audio, barge-in, idle timeouts, and
 //! creating responses (from `response.create` or from VAD).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tokio::time::Instant;
 
 use super::Engine;
 use super::audio_in::VadEvent;
@@ -270,7 +269,7 @@ impl Engine {
             input_audio_tokens: audio_ms / 100,
             plan,
         };
-        let now = Instant::now();
+        let now = self.now;
         let mut r = ActiveResponse::new(spec, self.sh.settings.pace, now);
         self.idle_deadline = None;
         self.last_response_id = Some(r.id.clone());

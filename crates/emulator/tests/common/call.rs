@@ -1,19 +1,17 @@
-//! Drives one call's engine through the `io` channels, as a transport would, validating every server
-//! event against the schema on the way.
+//! Drives one call's engine as a transport would, on a virtual clock (`engine::testing::VirtualCall`),
+//! validating every server event against the schema on the way. Time moves only when a test waits for
+//! an event that is not out yet (to the engine's next timer) or calls `advance`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use realtime_emulator::Pace;
-use realtime_emulator::engine::{self, EngineHandle, EngineSettings};
-use realtime_emulator::io::{FromEngine, ToEngine, TransportIo};
+use realtime_emulator::engine::EngineSettings;
+use realtime_emulator::engine::testing::VirtualCall;
+use realtime_emulator::io::{FromEngine, ToEngine};
 use realtime_emulator::session::Session;
 use serde_json::{Value, json};
 
 use super::schema::schemas;
-
-/// A guard against hangs, not a timing assertion: nothing in these tests should take this long.
-const PATIENCE: Duration = Duration::from_secs(20);
 
 #[derive(Debug)]
 pub enum Out {
@@ -23,68 +21,9 @@ pub enum Out {
     Close,
 }
 
-pub struct TestCall {
-    pub io: TransportIo,
-    pub handle: EngineHandle,
-    /// Audio commands seen while waiting for events.
-    pub audio: Vec<Out>,
-}
-
-pub fn instant() -> EngineSettings {
-    EngineSettings {
-        pace: Pace::Instant,
-        audio_per_char: Duration::from_millis(1),
-        ..EngineSettings::default()
-    }
-}
-
-impl TestCall {
-    /// Starts an engine, opens the channel and checks the first event is `session.created`.
-    pub async fn open(settings: EngineSettings) -> (TestCall, Value) {
-        Self::open_with(Session::default(), settings).await
-    }
-
-    pub async fn open_with(session: Session, settings: EngineSettings) -> (TestCall, Value) {
-        let (handle, io) = engine::start(session, Arc::new(settings));
-        let mut call = TestCall {
-            io,
-            handle,
-            audio: vec![],
-        };
-        call.io.to_engine.send(ToEngine::ChannelOpen).await.unwrap();
-        let created = call.expect("session.created").await;
-        (call, created)
-    }
-
-    pub async fn send(&self, event: Value) {
-        self.send_raw(&event.to_string()).await;
-    }
-
-    pub async fn send_raw(&self, text: &str) {
-        self.io
-            .to_engine
-            .send(ToEngine::ClientMessage(text.to_owned()))
-            .await
-            .unwrap();
-    }
-
-    /// Sends `count` input packets of `ms` milliseconds each at level `dbov`.
-    pub async fn level(&self, dbov: u8, ms: u64, count: usize) {
-        for _ in 0..count {
-            let msg = ToEngine::InputLevel {
-                dbov,
-                duration: Duration::from_millis(ms),
-            };
-            self.io.to_engine.send(msg).await.unwrap();
-        }
-    }
-
-    /// The next output of the engine, events validated against the schema.
-    pub async fn next(&mut self) -> Out {
-        let msg = tokio::time::timeout(PATIENCE, self.io.from_engine.recv())
-            .await
-            .expect("the engine said nothing for a long time")
-            .expect("the engine ended without closing the call");
+impl Out {
+    /// One message of the engine, its event parsed and validated against the schema.
+    pub fn from_engine(msg: FromEngine) -> Out {
         match msg {
             FromEngine::Send(text) => {
                 let v: Value = serde_json::from_str(&text)
@@ -97,11 +36,107 @@ impl TestCall {
             FromEngine::Close => Out::Close,
         }
     }
+}
+
+pub struct TestCall {
+    pub call: VirtualCall,
+    /// Audio commands seen while waiting for events.
+    pub audio: Vec<Out>,
+}
+
+pub fn instant() -> EngineSettings {
+    EngineSettings {
+        pace: Pace::Instant,
+        audio_per_char: Duration::from_millis(1),
+        ..EngineSettings::default()
+    }
+}
+
+/// The pace users get (300 ms think, 40 ms between deltas), on the virtual clock.
+pub fn realistic() -> EngineSettings {
+    EngineSettings {
+        pace: Pace::Realistic,
+        ..instant()
+    }
+}
+
+impl TestCall {
+    /// Starts an engine, opens the channel and checks the first event is `session.created`.
+    pub fn open(settings: EngineSettings) -> (TestCall, Value) {
+        Self::open_with(Session::default(), settings)
+    }
+
+    pub fn open_with(session: Session, settings: EngineSettings) -> (TestCall, Value) {
+        let mut call = TestCall {
+            call: VirtualCall::start(session, settings),
+            audio: vec![],
+        };
+        call.call.input(ToEngine::ChannelOpen);
+        let created = call.expect("session.created");
+        (call, created)
+    }
+
+    pub fn send(&mut self, event: Value) {
+        self.send_raw(&event.to_string());
+    }
+
+    pub fn send_raw(&mut self, text: &str) {
+        self.call.input(ToEngine::ClientMessage(text.to_owned()));
+    }
+
+    /// Sends `count` input packets of `ms` milliseconds each at level `dbov`, all at the current virtual
+    /// time (voice activity is timed by the packets' durations, not by the clock).
+    pub fn level(&mut self, dbov: u8, ms: u64, count: usize) {
+        for _ in 0..count {
+            self.call.input(ToEngine::InputLevel {
+                dbov,
+                duration: Duration::from_millis(ms),
+            });
+        }
+    }
+
+    /// Moves the virtual clock forward, firing the engine's timers on the way.
+    pub fn advance_ms(&mut self, ms: u64) {
+        self.call.advance(Duration::from_millis(ms));
+    }
+
+    pub fn elapsed_ms(&self) -> u128 {
+        self.call.elapsed().as_millis()
+    }
+
+    /// The next output of the engine, moving the clock to its next timers if nothing is out yet.
+    pub fn next(&mut self) -> Out {
+        let msg = self
+            .call
+            .next_output()
+            .expect("the engine ended without closing the call");
+        Out::from_engine(msg)
+    }
+
+    /// Everything out so far, without moving the clock: what a client has received at this instant.
+    pub fn pending(&mut self) -> Vec<Out> {
+        std::iter::from_fn(|| self.call.output())
+            .map(Out::from_engine)
+            .collect()
+    }
+
+    /// The server events out so far (audio commands kept in `audio`), without moving the clock.
+    pub fn pending_events(&mut self) -> Vec<Value> {
+        let mut events = vec![];
+        for out in self.pending() {
+            match out {
+                Out::Event(v) => events.push(v),
+                Out::Close => panic!("the engine closed the call"),
+                other => self.audio.push(other),
+            }
+        }
+        events
+    }
 
     /// The next server event; audio commands are kept in `audio`, a close fails the test.
-    pub async fn event(&mut self) -> Value {
+    pub fn event(&mut self) -> Value {
         loop {
-            match self.next().await {
+            match self.next() {
                 Out::Event(v) => return v,
                 Out::Close => panic!("the engine closed the call"),
                 other => self.audio.push(other),
@@ -110,17 +145,17 @@ impl TestCall {
     }
 
     /// The next event, which must be of type `ty`.
-    pub async fn expect(&mut self, ty: &str) -> Value {
-        let e = self.event().await;
+    pub fn expect(&mut self, ty: &str) -> Value {
+        let e = self.event();
         assert_eq!(e["type"], ty, "expected {ty}, got {e:#}");
         e
     }
 
     /// Events up to and including the first of type `ty`.
-    pub async fn until(&mut self, ty: &str) -> Vec<Value> {
+    pub fn until(&mut self, ty: &str) -> Vec<Value> {
         let mut out = vec![];
         loop {
-            let e = self.event().await;
+            let e = self.event();
             let done = e["type"] == ty;
             out.push(e);
             if done {
@@ -130,10 +165,10 @@ impl TestCall {
     }
 
     /// Waits for the engine to close the call, returning the events sent before.
-    pub async fn until_close(&mut self) -> Vec<Value> {
+    pub fn until_close(&mut self) -> Vec<Value> {
         let mut out = vec![];
         loop {
-            match self.next().await {
+            match self.next() {
                 Out::Event(v) => out.push(v),
                 Out::Close => return out,
                 other => self.audio.push(other),
@@ -142,9 +177,9 @@ impl TestCall {
     }
 
     /// Sends an event expected to fail and returns the `error` event.
-    pub async fn expect_error(&mut self, event: Value) -> Value {
-        self.send(event).await;
-        let e = self.expect("error").await;
+    pub fn expect_error(&mut self, event: Value) -> Value {
+        self.send(event);
+        let e = self.expect("error");
         e["error"].clone()
     }
 }

@@ -2,49 +2,45 @@
 
 use std::time::Duration;
 
+use realtime_emulator::Scenario;
 use realtime_emulator::engine::EngineSettings;
-use realtime_emulator::{Pace, Scenario};
 use serde_json::json;
 
-use crate::common::call::{TestCall, instant, types, user_text};
+use crate::common::call::{Out, TestCall, instant, realistic, types, user_text};
 
 const LOUD: u8 = 30;
 const QUIET: u8 = 127;
 
-pub async fn server_vad_turn_with_transcription() {
-    let (mut call, _) = TestCall::open(instant()).await;
+pub fn server_vad_turn_with_transcription() {
+    let (mut call, _) = TestCall::open(instant());
     call.send(
         json!({"type": "session.update", "session": {"type": "realtime",
         "audio": {"input": {"transcription": {"model": "whisper-1"}}}}}),
-    )
-    .await;
-    let s = call.expect("session.updated").await;
+    );
+    let s = call.expect("session.updated");
     assert_eq!(
         s["session"]["audio"]["input"]["transcription"]["model"],
         "whisper-1"
     );
-    call.level(QUIET, 20, 20).await;
-    call.level(LOUD, 20, 50).await;
-    call.level(QUIET, 20, 15).await;
-    let started = call.expect("input_audio_buffer.speech_started").await;
+    call.level(QUIET, 20, 20);
+    call.level(LOUD, 20, 50);
+    call.level(QUIET, 20, 15);
+    let started = call.expect("input_audio_buffer.speech_started");
     assert_eq!(
         started["audio_start_ms"], 100,
         "400 ms of silence minus 300 ms of prefix padding"
     );
-    let stopped = call.expect("input_audio_buffer.speech_stopped").await;
+    let stopped = call.expect("input_audio_buffer.speech_stopped");
     assert_eq!(stopped["audio_end_ms"], 1400);
-    let committed = call.expect("input_audio_buffer.committed").await;
+    let committed = call.expect("input_audio_buffer.committed");
     assert_eq!(committed["item_id"], started["item_id"]);
-    let added = call.expect("conversation.item.added").await;
+    let added = call.expect("conversation.item.added");
     assert_eq!(added["item"]["content"][0]["type"], "input_audio");
-    call.expect("conversation.item.done").await;
-    call.expect("conversation.item.input_audio_transcription.delta")
-        .await;
-    let done = call
-        .expect("conversation.item.input_audio_transcription.completed")
-        .await;
+    call.expect("conversation.item.done");
+    call.expect("conversation.item.input_audio_transcription.delta");
+    let done = call.expect("conversation.item.input_audio_transcription.completed");
     assert_eq!(done["transcript"], "[speech 1.3 s]");
-    let events = call.until("response.done").await;
+    let events = call.until("response.done");
     assert_eq!(types(&events)[0], "response.created");
     let transcript = events.last().unwrap()["response"]["output"][0]["content"][0]["transcript"]
         .as_str()
@@ -53,24 +49,32 @@ pub async fn server_vad_turn_with_transcription() {
     assert!(transcript.contains("[speech 1.3 s]"), "{transcript}");
 }
 
-pub async fn barge_in_cancels_the_response_and_clears_audio() {
+pub fn barge_in_cancels_the_response_and_clears_audio() {
     let settings = EngineSettings {
-        pace: Pace::Fixed(Duration::from_millis(100)),
         audio_per_char: Duration::from_millis(200),
-        ..instant()
+        ..realistic()
     };
-    let (mut call, _) = TestCall::open(settings).await;
-    call.send(user_text("tell me a long story about the sea"))
-        .await;
-    call.send(json!({"type": "response.create"})).await;
-    let started = call
-        .until("output_audio_buffer.started")
-        .await
-        .pop()
-        .unwrap();
-    call.level(LOUD, 20, 3).await;
-    let events = call.until("response.done").await;
+    let (mut call, _) = TestCall::open(settings);
+    call.send(user_text("tell me a long story about the sea"));
+    call.send(json!({"type": "response.create"}));
+    let started = call.until("output_audio_buffer.started").pop().unwrap();
+    assert_eq!(call.elapsed_ms(), 300, "after the think time");
+    // The user speaks in the middle of the answer: three deltas out, audio playing.
+    call.advance_ms(80);
+    let deltas = call.pending_events();
+    let delta = "response.output_audio_transcript.delta";
+    assert_eq!(types(&deltas), [delta, delta, delta]);
+    call.level(LOUD, 20, 3);
+    let events = call.pending_events();
     let t = types(&events);
+    assert_eq!(
+        t,
+        [
+            "input_audio_buffer.speech_started",
+            "output_audio_buffer.cleared",
+            "response.done"
+        ]
+    );
     let at = |ty: &str| {
         t.iter()
             .position(|x| *x == ty)
@@ -85,43 +89,51 @@ pub async fn barge_in_cancels_the_response_and_clears_audio() {
         done["response"]["status_details"]["reason"],
         "turn_detected"
     );
+    assert_eq!(
+        done["response"]["output"][0]["content"][0]["transcript"], "You said \"tell ",
+        "what had been streamed"
+    );
+    assert!(
+        matches!(call.audio.as_slice(), [Out::Play(_), Out::Stop]),
+        "{:?}",
+        call.audio
+    );
+    call.advance_ms(10_000);
+    assert!(call.pending().is_empty(), "nothing of the answer follows");
 }
 
-pub async fn semantic_vad_without_auto_response() {
-    let (mut call, _) = TestCall::open(instant()).await;
+pub fn semantic_vad_without_auto_response() {
+    let (mut call, _) = TestCall::open(instant());
     call.send(json!({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {"turn_detection":
-        {"type": "semantic_vad", "eagerness": "high", "create_response": false}}}}}))
-        .await;
-    let s = call.expect("session.updated").await;
+        {"type": "semantic_vad", "eagerness": "high", "create_response": false}}}}}));
+    let s = call.expect("session.updated");
     assert_eq!(
         s["session"]["audio"]["input"]["turn_detection"]["eagerness"],
         "high"
     );
-    call.level(LOUD, 20, 10).await;
-    call.level(QUIET, 20, 20).await;
-    call.expect("input_audio_buffer.speech_started").await;
-    call.expect("input_audio_buffer.speech_stopped").await;
-    call.expect("input_audio_buffer.committed").await;
-    call.expect("conversation.item.added").await;
-    call.expect("conversation.item.done").await;
+    call.level(LOUD, 20, 10);
+    call.level(QUIET, 20, 20);
+    call.expect("input_audio_buffer.speech_started");
+    call.expect("input_audio_buffer.speech_stopped");
+    call.expect("input_audio_buffer.committed");
+    call.expect("conversation.item.added");
+    call.expect("conversation.item.done");
     // No response was created: the next event is the reply to this clear.
-    call.send(json!({"type": "input_audio_buffer.clear"})).await;
-    call.expect("input_audio_buffer.cleared").await;
+    call.send(json!({"type": "input_audio_buffer.clear"}));
+    call.expect("input_audio_buffer.cleared");
 }
 
-pub async fn manual_turns_fill_the_buffer_from_the_track() {
-    let (mut call, _) = TestCall::open(instant()).await;
-    call.send(json!({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {"turn_detection": null}}}})).await;
-    call.expect("session.updated").await;
-    call.level(LOUD, 20, 25).await;
-    call.send(json!({"type": "input_audio_buffer.commit"}))
-        .await;
-    call.expect("input_audio_buffer.committed").await;
-    call.expect("conversation.item.added").await;
-    call.expect("conversation.item.done").await;
-    call.send(json!({"type": "response.create", "response": {"output_modalities": ["text"]}}))
-        .await;
-    let done = call.until("response.done").await.pop().unwrap();
+pub fn manual_turns_fill_the_buffer_from_the_track() {
+    let (mut call, _) = TestCall::open(instant());
+    call.send(json!({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {"turn_detection": null}}}}));
+    call.expect("session.updated");
+    call.level(LOUD, 20, 25);
+    call.send(json!({"type": "input_audio_buffer.commit"}));
+    call.expect("input_audio_buffer.committed");
+    call.expect("conversation.item.added");
+    call.expect("conversation.item.done");
+    call.send(json!({"type": "response.create", "response": {"output_modalities": ["text"]}}));
+    let done = call.until("response.done").pop().unwrap();
     assert!(
         done["response"]["usage"]["input_token_details"]["audio_tokens"]
             .as_u64()
@@ -130,25 +142,27 @@ pub async fn manual_turns_fill_the_buffer_from_the_track() {
     );
 }
 
-pub async fn idle_timeout_prompts_a_response() {
-    let (mut call, _) = TestCall::open(instant()).await;
+pub fn idle_timeout_prompts_a_response() {
+    let (mut call, _) = TestCall::open(instant());
     call.send(json!({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"],
-        "audio": {"input": {"turn_detection": {"type": "server_vad", "idle_timeout_ms": 5000}}}}}))
-        .await;
-    call.expect("session.updated").await;
-    call.send(user_text("hi")).await;
-    call.send(json!({"type": "response.create"})).await;
-    call.until("response.done").await;
-    let t = call.expect("input_audio_buffer.timeout_triggered").await;
+        "audio": {"input": {"turn_detection": {"type": "server_vad", "idle_timeout_ms": 5000}}}}}));
+    call.expect("session.updated");
+    call.send(user_text("hi"));
+    call.send(json!({"type": "response.create"}));
+    call.until("response.done");
+    call.advance_ms(4_999);
+    assert!(call.pending().is_empty(), "silence is not yet a timeout");
+    let t = call.expect("input_audio_buffer.timeout_triggered");
+    assert_eq!(call.elapsed_ms(), 5_000);
     assert!(t["item_id"].as_str().unwrap().starts_with("item_"));
-    let done = call.until("response.done").await.pop().unwrap();
+    let done = call.until("response.done").pop().unwrap();
     assert_eq!(
         done["response"]["output"][0]["content"][0]["text"],
         "Are you still there?"
     );
 }
 
-pub async fn diarized_and_failed_transcriptions() {
+pub fn diarized_and_failed_transcriptions() {
     let s = Scenario::from_json(
         r#"{"rules": [{"match": {"turn": 2}, "transcription_error": {"type": "invalid_request_error",
             "code": "audio_unintelligible", "message": "The audio could not be transcribed (scripted)."}}]}"#,
@@ -158,23 +172,22 @@ pub async fn diarized_and_failed_transcriptions() {
         scenario: Some(s),
         ..instant()
     };
-    let (mut call, _) = TestCall::open(settings).await;
+    let (mut call, _) = TestCall::open(settings);
     call.send(json!({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"],
-        "audio": {"input": {"transcription": {"model": "gpt-4o-transcribe-diarize"}}}}}))
-        .await;
-    call.expect("session.updated").await;
-    call.level(LOUD, 20, 25).await;
-    call.level(QUIET, 20, 10).await;
-    let events = call.until("response.done").await;
+        "audio": {"input": {"transcription": {"model": "gpt-4o-transcribe-diarize"}}}}}));
+    call.expect("session.updated");
+    call.level(LOUD, 20, 25);
+    call.level(QUIET, 20, 10);
+    let events = call.until("response.done");
     let segment = events
         .iter()
         .find(|e| e["type"] == "conversation.item.input_audio_transcription.segment")
         .expect("a diarization segment");
     assert_eq!(segment["speaker"], "A");
     // The second turn's transcription fails as scripted; the turn still gets an answer.
-    call.level(LOUD, 20, 25).await;
-    call.level(QUIET, 20, 10).await;
-    let events = call.until("response.done").await;
+    call.level(LOUD, 20, 25);
+    call.level(QUIET, 20, 10);
+    let events = call.until("response.done");
     let failed = events
         .iter()
         .find(|e| e["type"] == "conversation.item.input_audio_transcription.failed")
