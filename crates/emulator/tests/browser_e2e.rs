@@ -6,21 +6,29 @@
 //! Prints the connect time and a text turn's time to first delta: `cargo test -p realtime-emulator --test
 //! browser_e2e -- --nocapture`.
 
-#[path = "browser/harness.rs"]
-mod harness;
-
 use std::time::Duration;
 
-use harness::{Browser, Page, TestApp};
+use realtime_testkit::browser::{Browser, Page};
+use realtime_testkit::emulator::EmulatorApp;
+use realtime_testkit::wav::{silence, voice};
+
+/// The test page: a minimal Realtime client over WebRTC, as a voice app would write it.
+const PAGE: &[realtime_testkit::emulator::PageFile] = &[
+    (
+        "/",
+        "text/html; charset=utf-8",
+        include_str!("browser/index.html"),
+    ),
+    (
+        "/client.js",
+        "text/javascript; charset=utf-8",
+        include_str!("browser/client.js"),
+    ),
+];
 use realtime_emulator::{EmulatorConfig, Pace};
 use serde_json::{Value, json};
 
 const API_KEY: &str = "sk-test-browser";
-
-/// One second of silence: the fake microphone is quiet, so server VAD never starts a turn by itself.
-fn silence() -> Vec<i16> {
-    vec![0; 48_000]
-}
 
 fn user_text(text: &str) -> Value {
     json!({
@@ -67,13 +75,16 @@ async fn audio_energy(page: &Page<'_>) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_voice_app_talks_to_the_emulator_over_webrtc() {
-    let app = TestApp::start(EmulatorConfig {
-        pace: Pace::Realistic,
-        ..EmulatorConfig::default()
-    })
+    let app = EmulatorApp::with_page(
+        EmulatorConfig {
+            pace: Pace::Realistic,
+            ..EmulatorConfig::default()
+        },
+        PAGE,
+    )
     .await;
-    let browser = Browser::launch(&silence()).await;
-    let page = browser.open(&app.url("/")).await;
+    let browser = Browser::launch_with(&silence(1.0), &[]).await;
+    let page = browser.open(&app.url("/"), "rt").await;
 
     // Connect: mint an ek_ key, post the offer with it, open the data channel.
     let connected = page.call("connect", vec![json!(API_KEY)]).await;
@@ -225,35 +236,22 @@ async fn a_voice_app_talks_to_the_emulator_over_webrtc() {
     browser.close().await;
 }
 
-/// A speech-like sound: a 150 Hz voice with harmonics, its loudness wavering but never dropping to silence.
-fn voice(seconds: f32) -> Vec<i16> {
-    let n = (48_000.0 * seconds) as usize;
-    (0..n)
-        .map(|i| {
-            let t = i as f32 / 48_000.0;
-            let tau = std::f32::consts::TAU;
-            let wave: f32 = (1..=6)
-                .map(|k| (tau * 150.0 * k as f32 * t).sin() / k as f32)
-                .sum();
-            let loudness = 0.8 + 0.2 * (tau * 4.0 * t).sin();
-            (wave / 2.5 * loudness * 0.3 * f32::from(i16::MAX)) as i16
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn speaking_over_the_model_interrupts_it() {
     // Long answers (150 ms of audio per character), so the next utterance lands while the model speaks.
-    let app = TestApp::start(EmulatorConfig {
-        pace: Pace::Realistic,
-        audio_per_char: Duration::from_millis(150),
-        ..EmulatorConfig::default()
-    })
+    let app = EmulatorApp::with_page(
+        EmulatorConfig {
+            pace: Pace::Realistic,
+            audio_per_char: Duration::from_millis(150),
+            ..EmulatorConfig::default()
+        },
+        PAGE,
+    )
     .await;
     // The microphone loops: 0.5 s of silence, 0.6 s of speech, 2 s of silence.
     let mic: Vec<i16> = [vec![0; 24_000], voice(0.6), vec![0; 2 * 48_000]].concat();
-    let browser = Browser::launch(&mic).await;
-    let page = browser.open(&app.url("/")).await;
+    let browser = Browser::launch_with(&mic, &[]).await;
+    let page = browser.open(&app.url("/"), "rt").await;
     // Chromium's echo canceller hears the model in the speakers and mutes a synthetic voice talking over it
     // (a person's voice fares better): capture the microphone as it is.
     let raw_mic = json!({"audio": {"echoCancellation": false, "noiseSuppression": false, "autoGainControl": false}});
@@ -302,16 +300,19 @@ fn energy_between(trace: &[(f64, f64)], from: f64, to: f64) -> f64 {
 async fn chromium_and_the_emulator_decode_each_others_opus() {
     // No RFC 6464 in the answer: Chromium sends no audio levels, so the emulator hears the caller only by
     // decoding Chromium's Opus. Its voice goes the other way, encoded by the emulator, decoded by Chromium.
-    let app = TestApp::start(EmulatorConfig {
-        pace: Pace::Realistic,
-        rtc_audio_level: false,
-        ..EmulatorConfig::default()
-    })
+    let app = EmulatorApp::with_page(
+        EmulatorConfig {
+            pace: Pace::Realistic,
+            rtc_audio_level: false,
+            ..EmulatorConfig::default()
+        },
+        PAGE,
+    )
     .await;
     // 1 s of silence, 0.8 s of speech, then silence long enough that the loop never comes round again.
     let mic: Vec<i16> = [vec![0; 48_000], voice(0.8), vec![0; 30 * 48_000]].concat();
-    let browser = Browser::launch(&mic).await;
-    let page = browser.open(&app.url("/")).await;
+    let browser = Browser::launch_with(&mic, &[]).await;
+    let page = browser.open(&app.url("/"), "rt").await;
     let raw_mic = json!({"audio": {"echoCancellation": false, "noiseSuppression": false, "autoGainControl": false}});
     let connected = page.call("connect", vec![json!(API_KEY), raw_mic]).await;
     let answer = connected["answer"].as_str().unwrap();
@@ -334,7 +335,7 @@ async fn chromium_and_the_emulator_decode_each_others_opus() {
     // The emulator's Opus, decoded by Chromium: energy while the model speaks, near none before or after.
     let (cursor, speaking_at, _) = wait_for(&page, "output_audio_buffer.started", cursor).await;
     let (_, quiet_at, _) = wait_for(&page, "output_audio_buffer.stopped", cursor).await;
-    page.call("sleep", vec![json!(1500)]).await;
+    page.call("sleep", vec![json!(2500)]).await;
     let trace: Vec<(f64, f64)> = page
         .call("energySamples", vec![])
         .await
@@ -343,14 +344,15 @@ async fn chromium_and_the_emulator_decode_each_others_opus() {
         .iter()
         .map(|p| (p[0].as_f64().unwrap(), p[1].as_f64().unwrap()))
         .collect();
-    // The jitter buffer plays a little behind the events: leave it 300 ms either side.
+    // The jitter buffer plays behind the events, the more so on a busy machine: the answer's window runs a
+    // second past `stopped`, and "after" is the 1.5 s past that.
     let trace_start = trace[0].0;
     let before = energy_between(&trace, trace_start, speaking_at);
-    let during = energy_between(&trace, speaking_at, quiet_at + 300.0);
-    let after = energy_between(&trace, quiet_at + 300.0, quiet_at + 1500.0);
+    let during = energy_between(&trace, speaking_at, quiet_at + 1000.0);
+    let after = energy_between(&trace, quiet_at + 1000.0, quiet_at + 2500.0);
     println!(
         "received audio energy: before the answer {before:.6} over {:.0} ms, during {during:.6} over {:.0} ms, \
-         after {after:.6} over 1200 ms",
+         after {after:.6} over 1500 ms",
         speaking_at - trace_start,
         quiet_at - speaking_at
     );

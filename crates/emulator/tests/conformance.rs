@@ -16,9 +16,9 @@ use turns::*;
 use std::time::Duration;
 
 use common::call::{Out, TestCall, instant, types, user_text};
-use common::schema::{schemas, seen};
 use realtime_emulator::engine::EngineSettings;
 use realtime_emulator::io::ToEngine;
+use realtime_testkit::schema::schemas;
 use serde_json::{Value, json};
 
 const WEATHER_TOOL: &str = r#"{"type": "function", "name": "get_weather", "description": "Current weather",
@@ -329,7 +329,7 @@ macro_rules! conformance {
         #[test]
         fn emitted_server_event_types_are_schema_valid() {
             $( super::$name(); )*
-            let emitted = seen().lock().unwrap().clone();
+            let emitted = schemas().seen();
             let all = schemas().server_types();
             let missing: Vec<_> = all.difference(&emitted).collect();
             println!("server event types emitted and schema-valid: {} of {}", emitted.len(), all.len());
@@ -341,7 +341,7 @@ macro_rules! conformance {
 }
 
 mod each {
-    use super::{schemas, seen};
+    use super::schemas;
 
     conformance!(
         session_update_merges_and_rejects_bad_updates,

@@ -1,11 +1,9 @@
 //! The HTTP surface over real HTTP on 127.0.0.1:0: minting, call set-up, hangup, CORS, auth and faults.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::app::{KEY, TestApp, expect_error};
 use realtime_emulator::{EmulatorConfig, Faults, HttpFault};
+use realtime_testkit::emulator::{EmulatorApp, KEY, expect_error};
 use serde_json::{Value, json};
 
 const NO_AUDIO_SDP: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n";
@@ -24,7 +22,7 @@ fn real_offer() -> String {
 
 #[tokio::test]
 async fn minting_returns_the_full_effective_session() {
-    let app = TestApp::spawn(EmulatorConfig::default()).await;
+    let app = EmulatorApp::start(EmulatorConfig::default()).await;
     let v = app.mint_ok(&json!({})).await;
     assert!(v["value"].as_str().unwrap().starts_with("ek_"));
     let s = &v["session"];
@@ -62,7 +60,7 @@ async fn minting_returns_the_full_effective_session() {
 
 #[tokio::test]
 async fn minting_rejects_bad_requests_with_documented_errors() {
-    let app = TestApp::spawn(EmulatorConfig::default()).await;
+    let app = EmulatorApp::start(EmulatorConfig::default()).await;
     let cases: Vec<(Value, &str, Option<&str>)> = vec![
         (
             json!({"expires_after": {"seconds": 5}}),
@@ -130,7 +128,7 @@ async fn minting_rejects_bad_requests_with_documented_errors() {
 
 #[tokio::test]
 async fn keys_are_checked() {
-    let app = TestApp::spawn(EmulatorConfig {
+    let app = EmulatorApp::start(EmulatorConfig {
         api_key: Some("sk-the-one".into()),
         ..EmulatorConfig::default()
     })
@@ -155,7 +153,7 @@ async fn keys_are_checked() {
         .unwrap();
     expect_error(res, 401, None).await;
 
-    let app = TestApp::spawn(EmulatorConfig::default()).await;
+    let app = EmulatorApp::start(EmulatorConfig::default()).await;
     expect_error(
         app.mint("not-a-key", &json!({})).await,
         401,
@@ -178,7 +176,7 @@ async fn keys_are_checked() {
 async fn calls_reject_unknown_and_expired_keys_and_bad_offers() {
     let config = EmulatorConfig::default();
     let clock = config.clock.clone();
-    let app = TestApp::spawn(config).await;
+    let app = EmulatorApp::start(config).await;
     expect_error(
         app.call_sdp("ek_00000000000000000000000000000000", "v=0\r\n")
             .await,
@@ -259,7 +257,7 @@ async fn calls_reject_unknown_and_expired_keys_and_bad_offers() {
 
 #[tokio::test]
 async fn cors_lets_browsers_post_offers_and_read_location() {
-    let app = TestApp::spawn(EmulatorConfig::default()).await;
+    let app = EmulatorApp::start(EmulatorConfig::default()).await;
     let res = app
         .client
         .request(
@@ -310,7 +308,7 @@ async fn cors_lets_browsers_post_offers_and_read_location() {
 
 #[tokio::test]
 async fn hangup_of_an_unknown_call_is_404() {
-    let app = TestApp::spawn(EmulatorConfig::default()).await;
+    let app = EmulatorApp::start(EmulatorConfig::default()).await;
     expect_error(
         app.hangup(KEY, "rtc_u1_nope").await,
         404,
@@ -340,7 +338,7 @@ async fn injected_faults_fail_requests_then_recover() {
         }),
         ..Faults::default()
     };
-    let app = TestApp::spawn(EmulatorConfig {
+    let app = EmulatorApp::start(EmulatorConfig {
         faults,
         ..EmulatorConfig::default()
     })
@@ -363,7 +361,7 @@ async fn a_real_offer_gets_an_answer_a_location_and_can_be_hung_up() {
         answer_delay: Some(Duration::from_millis(50)),
         ..Faults::default()
     };
-    let app = TestApp::spawn(EmulatorConfig {
+    let app = EmulatorApp::start(EmulatorConfig {
         faults,
         ..EmulatorConfig::default()
     })
@@ -427,7 +425,7 @@ async fn location_follows_the_mount_prefix() {
 
 #[tokio::test]
 async fn a_preflight_gets_every_header_it_asks_for_on_every_route() {
-    let app = TestApp::spawn(EmulatorConfig::default()).await;
+    let app = EmulatorApp::start(EmulatorConfig::default()).await;
     // What @openai/agents-realtime's WebRTC transport sends with its offer, and the Stainless SDKs' headers.
     let asked = "authorization,content-type,x-openai-agents-sdk,openai-beta,x-stainless-lang";
     for path in [
@@ -460,7 +458,7 @@ async fn a_preflight_gets_every_header_it_asks_for_on_every_route() {
 
 #[tokio::test]
 async fn unknown_routes_and_methods_answer_the_api_envelope() {
-    let app = TestApp::spawn(EmulatorConfig::default()).await;
+    let app = EmulatorApp::start(EmulatorConfig::default()).await;
     let cases = [
         (reqwest::Method::POST, "/realtime/nothing", 404),
         (reqwest::Method::GET, "/models", 404),
@@ -492,7 +490,7 @@ async fn unknown_routes_and_methods_answer_the_api_envelope() {
 
 #[tokio::test]
 async fn one_ephemeral_key_holds_a_bounded_number_of_calls_open() {
-    let app = TestApp::spawn(EmulatorConfig {
+    let app = EmulatorApp::start(EmulatorConfig {
         max_calls_per_key: 2,
         ..EmulatorConfig::default()
     })

@@ -11,7 +11,7 @@ use realtime_emulator::io::{FromEngine, ToEngine};
 use realtime_emulator::session::Session;
 use serde_json::{Value, json};
 
-use super::schema::schemas;
+use realtime_testkit::schema::schemas;
 
 #[derive(Debug)]
 pub enum Out {

@@ -1,6 +1,4 @@
 //! Helpers shared by the emulator's integration tests.
 #![allow(dead_code)] // each test binary uses a different subset
 
-pub mod app;
 pub mod call;
-pub mod schema;
