@@ -2,7 +2,8 @@
 # What `just test` needs beyond Rust, checked before anything compiles:
 #   - Chromium and ChromeDriver (Debian's `chromium`, `chromium-driver`) for the browser tests;
 #   - Node.js with npm, for the browser modules' unit tests, their formatter and linter, and the test package
-#     of official clients.
+#     of official clients;
+#   - Python 3 with venv, for the official Python client.
 # Missing pieces are installed from Debian when this user can (root, or sudo without a password); otherwise
 # the script stops at once and prints the one command to run. Then the npm packages (the test clients, the
 # pages' Prettier and ESLint) are installed from their lockfiles, once per lockfile change.
@@ -14,6 +15,7 @@ packages=()
 [ -x /usr/bin/chromedriver ] || packages+=(chromium-driver)
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || packages+=(python3 python3-venv)
 
 if [ ${#packages[@]} -gt 0 ]; then
     install=(apt-get install -y --no-install-recommends "${packages[@]}")
@@ -46,3 +48,14 @@ npm_ci_once() {
 # The official clients the tests drive, and the pages' formatter and linter (Prettier, ESLint).
 npm_ci_once tests/clients "the test clients"
 npm_ci_once tools/lint-js "the pages' formatter and linter"
+
+# The official Python client, in a venv of its own, pinned with hashes; again only when the lockfile changed.
+venv=tests/clients/.venv
+lock=tests/clients/python/requirements.txt
+if ! cmp -s "$lock" "$venv/.installed-requirements.txt" 2>/dev/null; then
+    echo "test-deps: installing the Python test client (pip in $venv)" >&2
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check --require-hashes -r "$lock"
+    cp "$lock" "$venv/.installed-requirements.txt"
+fi

@@ -5,12 +5,14 @@
 //! - [`console`]: the console's router served in-process on 127.0.0.1:0, with one helper per endpoint;
 //! - [`process`]: the real `realtime-console` binary, killed and started again on the same database;
 //! - [`emulator`]: the emulator served in-process, optionally with a test page on its origin;
-//! - [`wav`]: the fake microphone's files.
+//! - [`wav`]: the fake microphone's files;
+//! - [`clients`]: the official SDKs (Python, Node) run as the test's clients.
 //!
 //! Ports come from the OS: listeners bind port 0 and are kept, processes are started with `PORT=0` and say
 //! where they listen; nothing binds a port to learn a free one and lets it go.
 
 pub mod browser;
+pub mod clients;
 pub mod console;
 pub mod emulator;
 pub mod process;
