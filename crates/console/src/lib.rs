@@ -5,6 +5,7 @@ pub mod config;
 mod hosts;
 mod http;
 mod server;
+pub mod settings;
 pub mod upstream;
 
 use std::future::Future;
@@ -13,8 +14,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-pub use config::{Config, Settings};
+pub use config::Config;
 pub use http::router;
+pub use settings::Settings;
 pub use upstream::Upstream;
 
 /// What every handler can reach.

@@ -8,7 +8,7 @@ use realtime_emulator::EmulatorConfig;
 use realtime_token::{ApiKey, Client, ClientConfig};
 
 use crate::Settings;
-use crate::config::UpstreamSettings;
+use crate::settings::UpstreamSettings;
 
 /// Where the emulator's routes are nested: `{EMULATOR_PREFIX}/realtime/calls` and so on.
 pub const EMULATOR_PREFIX: &str = "/emulator/v1";

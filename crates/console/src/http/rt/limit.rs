@@ -11,7 +11,7 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 
 use super::super::error::ApiError;
 use crate::AppState;
-use crate::config::RateLimit;
+use crate::settings::RateLimit;
 
 /// Past this many remembered clients, the ones whose budget is full again are forgotten.
 const MAX_TRACKED_CLIENTS: usize = 10_000;
