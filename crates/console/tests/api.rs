@@ -34,12 +34,8 @@ async fn record_a_session_and_read_it_back() {
     assert_eq!(s["acked_seq"], 5);
 
     let res = app
-        .http
-        .patch(app.url(&format!("/api/sessions/{id}")))
-        .json(&json!({"label": "renamed", "ended": true}))
-        .send()
-        .await
-        .unwrap();
+        .patch_session(id, &json!({"label": "renamed", "ended": true}))
+        .await;
     assert_eq!(res.status(), 200);
     let s: Value = res.json().await.unwrap();
     assert_eq!(s["label"], "renamed");
@@ -58,12 +54,7 @@ async fn record_a_session_and_read_it_back() {
     let html = page.text().await.unwrap();
     assert!(html.contains("renamed") && html.contains(id));
 
-    let res = app
-        .http
-        .delete(app.url(&format!("/api/sessions/{id}")))
-        .send()
-        .await
-        .unwrap();
+    let res = app.delete_session(id).await;
     assert_eq!(res.status(), 204);
     assert_eq!(app.session(id).await.0, 404);
     assert_eq!(app.events(id, "").await.0, 404);
@@ -117,8 +108,7 @@ async fn sessions_page_newest_first_with_a_cursor() {
 
 #[tokio::test]
 async fn every_bad_batch_is_refused_whole_with_the_field_named() {
-    let app = ConsoleApp::start().await;
-    let id = app.new_session_id().await;
+    let (app, id) = ConsoleApp::with_session().await;
     let good = |n| event(n, "client", json!({"type": "response.create"}));
     let cases: Vec<(Value, &str, &str)> = vec![
         (
@@ -194,8 +184,7 @@ async fn every_bad_batch_is_refused_whole_with_the_field_named() {
 
 #[tokio::test]
 async fn malformed_bodies_and_queries_get_clear_errors() {
-    let app = ConsoleApp::start().await;
-    let id = app.new_session_id().await;
+    let (app, id) = ConsoleApp::with_session().await;
     for body in [
         "{not json",
         "[]",
@@ -262,8 +251,7 @@ async fn malformed_bodies_and_queries_get_clear_errors() {
 
 #[tokio::test]
 async fn resends_are_duplicates_and_changed_content_is_a_conflict() {
-    let app = ConsoleApp::start().await;
-    let id = app.new_session_id().await;
+    let (app, id) = ConsoleApp::with_session().await;
     let batch = json!([
         event(1, "server", realistic_event(1)),
         event(2, "server", realistic_event(2))
@@ -292,8 +280,7 @@ async fn resends_are_duplicates_and_changed_content_is_a_conflict() {
 
 #[tokio::test]
 async fn acked_seq_reports_the_contiguous_prefix() {
-    let app = ConsoleApp::start().await;
-    let id = app.new_session_id().await;
+    let (app, id) = ConsoleApp::with_session().await;
     let e = |n| event(n, "server", realistic_event(n));
     assert_eq!(
         app.post_events(&id, json!([e(1), e(2), e(4)])).await.1["acked_seq"],
@@ -315,20 +302,9 @@ async fn unknown_sessions_are_404() {
         assert_eq!((status, error_of(&body).0), (404, "session_not_found"));
         assert_eq!(app.session(id).await.0, 404);
         assert_eq!(app.events(id, "").await.0, 404);
-        let res = app
-            .http
-            .get(app.url(&format!("/api/sessions/{id}/events.jsonl")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 404);
-        let res = app
-            .http
-            .delete(app.url(&format!("/api/sessions/{id}")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 404);
+        let (status, _) = app.get(&format!("/api/sessions/{id}/events.jsonl")).await;
+        assert_eq!(status, 404);
+        assert_eq!(app.delete_session(id).await.status(), 404);
         let res = app
             .http
             .patch(app.url(&format!("/api/sessions/{id}")))
@@ -342,8 +318,7 @@ async fn unknown_sessions_are_404() {
 
 #[tokio::test]
 async fn oversized_batches_and_events_are_413() {
-    let app = ConsoleApp::start().await;
-    let id = app.new_session_id().await;
+    let (app, id) = ConsoleApp::with_session().await;
     let many: Vec<Value> = (1..=1001)
         .map(|n| event(n, "server", json!({"type": "x"})))
         .collect();
@@ -399,8 +374,7 @@ async fn cross_origin_writes_are_refused() {
 
 #[tokio::test]
 async fn type_direction_and_text_filters() {
-    let app = ConsoleApp::start().await;
-    let id = app.new_session_id().await;
+    let (app, id) = ConsoleApp::with_session().await;
     let events = json!([
         event(1, "server", json!({"type": "session.created"})),
         event(
@@ -449,8 +423,7 @@ async fn type_direction_and_text_filters() {
 
 #[tokio::test]
 async fn export_then_import_then_export_gives_the_same_lines() {
-    let app = ConsoleApp::start().await;
-    let id = app.new_session_id().await;
+    let (app, id) = ConsoleApp::with_session().await;
     let raw = r#"{"events":[{"seq":1,"ts":1732390000123.5,"direction":"server","event":{"type":"session.created",  "note":"spacing \u00e9 kept"}},{"seq":2,"ts":1732390000200,"direction":"client","event":{"type":"response.create"}},{"seq":4,"ts":1732390000300.25,"direction":"system","event":{"type":"console.note"}}]}"#;
     assert_eq!(app.post_events_raw(&id, raw).await.0, 200);
     let first = app.export(&id).await;
@@ -460,13 +433,7 @@ async fn export_then_import_then_export_gives_the_same_lines() {
         "event bytes survive: {first}"
     );
 
-    let res = app
-        .http
-        .post(app.url("/api/sessions/import?label=copy"))
-        .body(first.clone())
-        .send()
-        .await
-        .unwrap();
+    let res = app.import(Some("copy"), first.clone()).await;
     assert_eq!(res.status(), 201);
     let imported: Value = res.json().await.unwrap();
     assert_eq!(
@@ -477,14 +444,11 @@ async fn export_then_import_then_export_gives_the_same_lines() {
     assert_eq!(app.export(imported["id"].as_str().unwrap()).await, first);
 
     let res = app
-        .http
-        .post(app.url("/api/sessions/import"))
-        .body(
+        .import(
+            None,
             "{\"seq\":1,\"ts\":1,\"direction\":\"server\",\"event\":{\"type\":\"a\"}}\nnot json\n",
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(res.status(), 400);
     assert_eq!(error_of(&res.json().await.unwrap()).2, Some("line 2"));
     let list: Value = app.get_json("/api/sessions").await;

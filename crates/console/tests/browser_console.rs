@@ -8,66 +8,16 @@
 use std::time::Duration;
 
 use realtime_testkit::browser::Browser;
+use realtime_testkit::console_page::{self, connect, disconnect, entry_count, wait_entry};
 use realtime_testkit::process::ConsoleProcess;
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_realtime-console");
 
-/// One Chromium at a time: the tests share two cores with everything else.
-static BROWSER_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// Waits for the first page entry from index `from` with this direction and type: (index, entry).
-async fn wait_entry(b: &Browser, from: usize, direction: &str, kind: &str) -> (usize, Value) {
-    let expr = format!(
-        "(() => {{ const es = window.consoleDebug.entries();
-           for (let i = {from}; i < es.length; i++) {{
-             if (es[i].direction === {d} && es[i].event.type === {k}) return {{ i, e: es[i] }};
-           }} return null; }})()",
-        d = json!(direction),
-        k = json!(kind),
-    );
-    let found = b
-        .wait_until(&expr, &format!("a {direction} {kind} entry after #{from}"))
-        .await;
-    (found["i"].as_u64().unwrap() as usize, found["e"].clone())
-}
-
-async fn entry_count(b: &Browser) -> usize {
-    b.eval("return window.consoleDebug.entries().length")
-        .await
-        .as_u64()
-        .unwrap() as usize
-}
-
-async fn connect(b: &Browser, flow: &str) -> String {
-    b.select("flow", flow).await;
-    b.click("connect").await;
-    b.wait_until(
-        "window.consoleDebug.phase() === 'open'",
-        &format!("the {flow} connection opens"),
-    )
-    .await;
-    let ms = b
-        .eval("return window.consoleDebug.timings().connectMs")
-        .await;
-    println!(
-        "connect time, {flow} flow (click Connect -> data channel open): {:.0} ms",
-        ms.as_f64().unwrap()
-    );
-    b.eval("return window.consoleDebug.sessionId()")
-        .await
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-async fn disconnect(b: &Browser, session_id: &str) {
-    b.click("disconnect").await;
-    b.wait_until(
-        &format!("window.consoleDebug.finished() === {}", json!(session_id)),
-        "the session is flushed and ended",
-    )
-    .await;
+/// Waits for the transcript of the assistant's answer after entry `from`: its text.
+async fn transcript_after(b: &Browser, from: usize) -> String {
+    let (_, done) = wait_entry(b, from, "server", "response.output_audio_transcript.done").await;
+    done["event"]["transcript"].as_str().unwrap().to_owned()
 }
 
 /// What the page showed (its entries and the log panel's count) equals the store, in count and order.
@@ -119,10 +69,7 @@ async fn assert_page_matches_store(b: &Browser, server: &ConsoleProcess, id: &st
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_developer_talks_calls_a_tool_interrupts_and_everything_is_recorded() {
-    let _one = BROWSER_LOCK.lock().await;
-    let server = ConsoleProcess::start(BIN, &[]).await;
-    let b = Browser::launch().await;
-    b.open_console(&server.url("/")).await;
+    let (server, b) = console_page::launch(BIN, &[]).await;
 
     // Ephemeral flow (the default): the first server event is session.created.
     let id = connect(&b, "ephemeral").await;
@@ -174,18 +121,9 @@ async fn a_developer_talks_calls_a_tool_interrupts_and_everything_is_recorded() 
     assert!(result["iso"].is_string(), "{result}");
     let (create_at, _) = wait_entry(&b, out_at, "client", "response.create").await;
     assert_eq!(create_at, out_at + 1, "the output, then response.create");
-    let (_, answer) = wait_entry(
-        &b,
-        create_at,
-        "server",
-        "response.output_audio_transcript.done",
-    )
-    .await;
+    let answer = transcript_after(&b, create_at).await;
     assert!(
-        answer["event"]["transcript"]
-            .as_str()
-            .unwrap()
-            .contains("iso"),
+        answer.contains("iso"),
         "the model answers with the tool's output: {answer}"
     );
     let (at, _) = wait_entry(&b, create_at, "server", "response.done").await;
@@ -294,10 +232,7 @@ async fn a_developer_talks_calls_a_tool_interrupts_and_everything_is_recorded() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_restart_mid_session_loses_nothing() {
-    let _one = BROWSER_LOCK.lock().await;
-    let mut server = ConsoleProcess::start(BIN, &[]).await;
-    let b = Browser::launch().await;
-    b.open_console(&server.url("/")).await;
+    let (mut server, b) = console_page::launch(BIN, &[]).await;
     let id = connect(&b, "ephemeral").await;
     wait_entry(&b, 0, "server", "session.created").await;
 
@@ -333,8 +268,7 @@ async fn a_server_restart_mid_session_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn event_text_is_shown_as_text_and_runs_no_script() {
-    let _one = BROWSER_LOCK.lock().await;
-    let server = ConsoleProcess::start(BIN, &[]).await;
+    let (server, b) = console_page::launch(BIN, &[]).await;
     let page = reqwest::get(server.url("/")).await.unwrap();
     let csp = page.headers()["content-security-policy"]
         .to_str()
@@ -344,8 +278,6 @@ async fn event_text_is_shown_as_text_and_runs_no_script() {
     let html = page.text().await.unwrap();
     assert_no_inline_script(&html);
 
-    let b = Browser::launch().await;
-    b.open_console(&server.url("/")).await;
     // A script that ran would leave a mark.
     b.eval("window.alert = () => { window.__ran = true; }; return null")
         .await;
@@ -407,10 +339,7 @@ fn assert_no_inline_script(html: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "measurements: run with --ignored --nocapture"]
 async fn measure_log_filter_and_recording_overhead() {
-    let _one = BROWSER_LOCK.lock().await;
-    let server = ConsoleProcess::start(BIN, &[]).await;
-    let b = Browser::launch().await;
-    b.open_console(&server.url("/")).await;
+    let (_server, b) = console_page::launch(BIN, &[]).await;
     let figures = b.eval_async(MEASURE_JS).await;
     println!("{}", serde_json::to_string_pretty(&figures).unwrap());
     // Connect times, alternating flows on one page (the first includes opening the microphone).
@@ -520,10 +449,7 @@ fn numbers_as_f64(v: &Value) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_custom_tool_added_live_waits_for_the_output_the_user_types() {
-    let _one = BROWSER_LOCK.lock().await;
-    let server = ConsoleProcess::start(BIN, &[]).await;
-    let b = Browser::launch().await;
-    b.open_console(&server.url("/")).await;
+    let (server, b) = console_page::launch(BIN, &[]).await;
     let id = connect(&b, "ephemeral").await;
     wait_entry(&b, 0, "server", "session.created").await;
 
@@ -599,20 +525,8 @@ async fn a_custom_tool_added_live_waits_for_the_output_the_user_types() {
     let (out_at, sent) = wait_entry(&b, done_at, "client", "conversation.item.create").await;
     assert_eq!(sent["event"]["item"]["type"], "function_call_output");
     assert_eq!(sent["event"]["item"]["output"], output);
-    let (_, answer) = wait_entry(
-        &b,
-        out_at,
-        "server",
-        "response.output_audio_transcript.done",
-    )
-    .await;
-    assert!(
-        answer["event"]["transcript"]
-            .as_str()
-            .unwrap()
-            .contains("shipped"),
-        "{answer}"
-    );
+    let answer = transcript_after(&b, out_at).await;
+    assert!(answer.contains("shipped"), "{answer}");
     b.wait_until(
         "document.getElementById('console').textContent.includes('<b>shipped</b>')",
         "the typed output shows as text",
@@ -638,12 +552,9 @@ async fn a_custom_tool_added_live_waits_for_the_output_the_user_types() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_connect_says_why_and_the_page_stays_usable() {
-    let _one = BROWSER_LOCK.lock().await;
     // One connect a minute: the second is refused with 429.
-    let server =
-        ConsoleProcess::start(BIN, &[("RT_RATE_PER_MIN", "1"), ("RT_RATE_BURST", "1")]).await;
-    let b = Browser::launch().await;
-    b.open_console(&server.url("/")).await;
+    let (_server, b) =
+        console_page::launch(BIN, &[("RT_RATE_PER_MIN", "1"), ("RT_RATE_BURST", "1")]).await;
     let id = connect(&b, "ephemeral").await;
     disconnect(&b, &id).await;
 

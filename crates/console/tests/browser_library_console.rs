@@ -5,54 +5,11 @@
 //!
 //! Needs Debian's `chromium` and `chromium-driver`; fails (never skips) without them.
 
-use realtime_testkit::browser::Browser;
-use realtime_testkit::process::ConsoleProcess;
+use realtime_testkit::browser::{Browser, WindowHandle};
+use realtime_testkit::console_page::{self, connect, disconnect, entry_count, wait_entry};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_realtime-console");
-
-/// One Chromium at a time: the tests share two cores with everything else.
-static BROWSER_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// Waits for the first console entry from index `from` with this direction and type; returns its index.
-async fn wait_entry(b: &Browser, from: usize, direction: &str, kind: &str) -> usize {
-    let expr = format!(
-        "(() => {{ const es = window.consoleDebug.entries();
-           for (let i = {from}; i < es.length; i++) {{
-             if (es[i].direction === {d} && es[i].event.type === {k}) return {{ i }};
-           }} return null; }})()",
-        d = json!(direction),
-        k = json!(kind),
-    );
-    let found = b
-        .wait_until(&expr, &format!("a {direction} {kind} entry after #{from}"))
-        .await;
-    found["i"].as_u64().unwrap() as usize
-}
-
-async fn entry_count(b: &Browser) -> usize {
-    b.eval("return window.consoleDebug.entries().length")
-        .await
-        .as_u64()
-        .unwrap() as usize
-}
-
-/// Connects the console (ephemeral flow) and waits for the emulator's `session.created`; the session id.
-async fn connect(b: &Browser) -> String {
-    b.select("flow", "ephemeral").await;
-    b.click("connect").await;
-    b.wait_until(
-        "window.consoleDebug.phase() === 'open'",
-        "the connection opens",
-    )
-    .await;
-    wait_entry(b, 0, "server", "session.created").await;
-    b.eval("return window.consoleDebug.sessionId()")
-        .await
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
 
 /// Sends a text turn from the console and waits for the emulator's answer in the page's transcript.
 async fn talk(b: &Browser, text: &str) {
@@ -73,15 +30,6 @@ async fn talk(b: &Browser, text: &str) {
 /// What the emulator answers to a text turn.
 fn answer(text: &str) -> String {
     format!("You said \"{text}\"")
-}
-
-async fn disconnect(b: &Browser, session_id: &str) {
-    b.click("disconnect").await;
-    b.wait_until(
-        &format!("window.consoleDebug.finished() === {}", json!(session_id)),
-        "the session is flushed and ended",
-    )
-    .await;
 }
 
 fn seqs(events: &[Value]) -> Vec<i64> {
@@ -112,6 +60,24 @@ async fn inspector_turns(b: &Browser) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Waits until the inspector shows a turn of `role` whose text contains `text`.
+async fn wait_inspector_turn(b: &Browser, role: &str, text: &str, what: &str) {
+    b.wait_until(
+        &format!(
+            "window.inspectorDebug.turns().some(t => t.role === {} && (t.text || '').includes({}))",
+            json!(role),
+            json!(text)
+        ),
+        what,
+    )
+    .await;
+}
+
+/// Makes `tab` the one the next commands act on.
+async fn switch_to(b: &Browser, tab: &WindowHandle) {
+    b.client.switch_to_window(tab.clone()).await.unwrap();
+}
+
 async fn wait_inspector_ready(b: &Browser) {
     b.wait_until(
         "window.inspectorDebug && window.inspectorDebug.ready",
@@ -122,13 +88,10 @@ async fn wait_inspector_ready(b: &Browser) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_recorded_on_the_console_page_opens_in_the_library_with_its_stored_events() {
-    let _one = BROWSER_LOCK.lock().await;
-    let server = ConsoleProcess::start(BIN, &[]).await;
-    let b = Browser::launch().await;
-
     // Record a session by talking on the console page.
-    b.open_console(&server.url("/")).await;
-    let id = connect(&b).await;
+    let (server, b) = console_page::launch(BIN, &[]).await;
+    let id = connect(&b, "ephemeral").await;
+    wait_entry(&b, 0, "server", "session.created").await;
     let said = "which ferry crosses the Trondheimsfjord";
     talk(&b, said).await;
     disconnect(&b, &id).await;
@@ -214,23 +177,17 @@ async fn a_session_recorded_on_the_console_page_opens_in_the_library_with_its_st
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_tab_follows_the_inspector_live_while_the_console_tab_talks() {
-    let _one = BROWSER_LOCK.lock().await;
-    let server = ConsoleProcess::start(BIN, &[]).await;
-    let b = Browser::launch().await;
-
     // Tab A: the console, connected, one turn in.
-    b.open_console(&server.url("/")).await;
+    let (server, b) = console_page::launch(BIN, &[]).await;
     let console_tab = b.client.window().await.unwrap();
-    let id = connect(&b).await;
+    let id = connect(&b, "ephemeral").await;
+    wait_entry(&b, 0, "server", "session.created").await;
     let first = "first question about the herring";
     talk(&b, first).await;
 
     // Tab B: the inspector of A's session, live.
     let inspector_tab = b.client.new_window(true).await.unwrap().handle;
-    b.client
-        .switch_to_window(inspector_tab.clone())
-        .await
-        .unwrap();
+    switch_to(&b, &inspector_tab).await;
     b.client
         .goto(&server.url(&format!("/sessions/{id}")))
         .await
@@ -242,56 +199,41 @@ async fn a_second_tab_follows_the_inspector_live_while_the_console_tab_talks() {
     assert_eq!(live_badge_hidden, json!(false), "the session is live");
     let before = inspector_seqs(&b).await.len();
     assert!(before > 0, "the inspector caught up with the first turn");
-    b.wait_until(
-        &format!(
-            "window.inspectorDebug.turns().some(t => t.role === 'assistant' && (t.text || '').includes({}))",
-            json!(answer(first))
-        ),
+    wait_inspector_turn(
+        &b,
+        "assistant",
+        &answer(first),
         "the inspector shows the first turn's answer",
     )
     .await;
 
     // A talks again; B sees it arrive.
-    b.client
-        .switch_to_window(console_tab.clone())
-        .await
-        .unwrap();
+    switch_to(&b, &console_tab).await;
     let second = "second question about the cod";
     talk(&b, second).await;
-    b.client
-        .switch_to_window(inspector_tab.clone())
-        .await
-        .unwrap();
-    b.wait_until(
-        &format!(
-            "window.inspectorDebug.turns().some(t => t.role === 'user' && (t.text || '').includes({}))",
-            json!(second)
-        ),
+    switch_to(&b, &inspector_tab).await;
+    wait_inspector_turn(
+        &b,
+        "user",
+        second,
         "the inspector shows the second turn's question live",
     )
     .await;
-    b.wait_until(
-        &format!(
-            "window.inspectorDebug.turns().some(t => t.role === 'assistant' && (t.text || '').includes({}))",
-            json!(answer(second))
-        ),
+    wait_inspector_turn(
+        &b,
+        "assistant",
+        &answer(second),
         "the inspector shows the second turn's answer live",
     )
     .await;
     assert!(inspector_seqs(&b).await.len() > before);
 
     // A disconnects; B converges on exactly the stored events and drops its live badge.
-    b.client
-        .switch_to_window(console_tab.clone())
-        .await
-        .unwrap();
+    switch_to(&b, &console_tab).await;
     disconnect(&b, &id).await;
     let stored = server.stored(&id).await;
     let n = stored.len();
-    b.client
-        .switch_to_window(inspector_tab.clone())
-        .await
-        .unwrap();
+    switch_to(&b, &inspector_tab).await;
     b.wait_until(
         &format!(
             "window.inspectorDebug.seqs().length >= {n} && document.getElementById('live-badge').hidden \
@@ -314,6 +256,6 @@ async fn a_second_tab_follows_the_inspector_live_while_the_console_tab_talks() {
         .map(|(_, t)| t.as_str())
         .collect();
     assert_eq!(asked, [first, second], "{turns:?}");
-    b.client.switch_to_window(console_tab).await.unwrap();
+    switch_to(&b, &console_tab).await;
     b.close().await;
 }

@@ -6,45 +6,18 @@
 //! Needs Debian's `chromium` and `chromium-driver`; fails (never skips) without them.
 
 use realtime_testkit::browser::Browser;
-use realtime_testkit::process::ConsoleProcess;
+use realtime_testkit::console_page::{
+    self, connect_as_configured, disconnect, entry_count, wait_entry,
+};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_realtime-console");
 
-async fn connect(b: &Browser) -> String {
-    b.click("connect").await;
-    b.wait_until(
-        "window.consoleDebug.phase() === 'open'",
-        "the connection opens",
-    )
-    .await;
-    b.eval("return window.consoleDebug.sessionId()")
-        .await
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-async fn disconnect(b: &Browser, id: &str) {
-    b.click("disconnect").await;
-    b.wait_until(
-        &format!("window.consoleDebug.finished() === {}", json!(id)),
-        "the session is flushed and ended",
-    )
-    .await;
-}
-
 /// Sends a text turn and waits for its `response.done`.
 async fn talk(b: &Browser, text: &str) {
-    let from = b.eval("return window.consoleDebug.entries().length").await;
+    let from = entry_count(b).await;
     b.type_and_enter("text-input", text).await;
-    b.wait_until(
-        &format!(
-            "window.consoleDebug.entries().slice({from}).some((e) => e.direction === 'server' && e.event.type === 'response.done')"
-        ),
-        "the answer is done",
-    )
-    .await;
+    wait_entry(b, from, "server", "response.done").await;
 }
 
 fn of_type<'a>(events: &'a [Value], direction: &str, kind: &str) -> Vec<&'a Value> {
@@ -56,9 +29,7 @@ fn of_type<'a>(events: &'a [Value], direction: &str, kind: &str) -> Vec<&'a Valu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_in_console_seeds_the_config_and_the_conversation() {
-    let server = ConsoleProcess::start(BIN, &[]).await;
-    let b = Browser::launch().await;
-    b.open_console(&server.url("/")).await;
+    let (server, b) = console_page::launch(BIN, &[]).await;
 
     // The session to seed from: its own instructions, voice and text output, one text turn.
     b.eval(
@@ -70,7 +41,7 @@ async fn open_in_console_seeds_the_config_and_the_conversation() {
          return null;",
     )
     .await;
-    let old = connect(&b).await;
+    let old = connect_as_configured(&b).await;
     talk(&b, "hello from the first session").await;
     disconnect(&b, &old).await;
     let old_session = server.get_json(&format!("/api/sessions/{old}")).await;
@@ -119,7 +90,7 @@ async fn open_in_console_seeds_the_config_and_the_conversation() {
     );
     assert_eq!(shown["link"], format!("/sessions/{old}"));
 
-    let new = connect(&b).await;
+    let new = connect_as_configured(&b).await;
     assert_ne!(new, old);
     b.wait_until(
         "window.consoleDebug.seed().state === 'sent'",
@@ -230,7 +201,7 @@ async fn open_in_console_seeds_the_config_and_the_conversation() {
         after,
         json!({"hidden": true, "search": "", "seed": null, "voice": "marin"})
     );
-    let plain = connect(&b).await;
+    let plain = connect_as_configured(&b).await;
     disconnect(&b, &plain).await;
     let plain_session = server.get_json(&format!("/api/sessions/{plain}")).await;
     assert_eq!(plain_session["seeded_from"], Value::Null, "{plain_session}");

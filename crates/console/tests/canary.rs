@@ -8,8 +8,13 @@ use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_realtime-console");
 
+/// Sends `req` and keeps everything the client saw: [`record`].
+async fn seen(req: reqwest::RequestBuilder, into: &mut String) -> (u16, String) {
+    record(req.send().await.unwrap(), into).await
+}
+
 /// Everything the client saw: status, headers and body.
-async fn seen(res: reqwest::Response, into: &mut String) -> (u16, String) {
+async fn record(res: reqwest::Response, into: &mut String) -> (u16, String) {
     let status = res.status().as_u16();
     into.push_str(&format!("{status}\n"));
     for (name, value) in res.headers() {
@@ -73,16 +78,13 @@ async fn the_api_key_never_leaves_the_process() {
         "/api/nope",
         "/api/sessions",
     ] {
-        seen(http.get(url(path)).send().await.unwrap(), &mut transcript).await;
+        seen(http.get(url(path)), &mut transcript).await;
     }
 
     // Successful mint (POST and GET), call, hangup, and reading it all back.
     let (status, body) = seen(
         http.post(url("/api/rt/token"))
-            .json(&json!({"label": "canary", "session": {"instructions": "Hi."}}))
-            .send()
-            .await
-            .unwrap(),
+            .json(&json!({"label": "canary", "session": {"instructions": "Hi."}})),
         &mut transcript,
     )
     .await;
@@ -90,23 +92,15 @@ async fn the_api_key_never_leaves_the_process() {
     let minted: Value = serde_json::from_str(&body).unwrap();
     let ek = minted["value"].as_str().unwrap().to_owned();
     let mint_session = minted["console"]["session_id"].as_str().unwrap().to_owned();
-    seen(
-        http.get(url("/api/rt/token")).send().await.unwrap(),
-        &mut transcript,
-    )
-    .await;
-    let res = http
-        .post(url("/api/rt/session"))
-        .header("content-type", "application/sdp")
-        .body(OFFER)
-        .send()
-        .await
-        .unwrap();
-    let call_session = res.headers()["x-console-session-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let (status, _) = seen(res, &mut transcript).await;
+    seen(http.get(url("/api/rt/token")), &mut transcript).await;
+    let offer = || {
+        http.post(url("/api/rt/session"))
+            .header("content-type", "application/sdp")
+            .body(OFFER)
+    };
+    let res = offer().send().await.unwrap();
+    let call_session = session_id_of(&res);
+    let (status, _) = record(res, &mut transcript).await;
     assert_eq!(status, 201);
     let form = reqwest::multipart::Form::new()
         .part(
@@ -117,29 +111,19 @@ async fn the_api_key_never_leaves_the_process() {
         )
         .text("session", r#"{"instructions":"Hello."}"#);
     seen(
-        http.post(url("/api/rt/session"))
-            .multipart(form)
-            .send()
-            .await
-            .unwrap(),
+        http.post(url("/api/rt/session")).multipart(form),
         &mut transcript,
     )
     .await;
-    seen(
-        http.post(url(&format!("/api/rt/session/{call_session}/hangup")))
-            .send()
-            .await
-            .unwrap(),
-        &mut transcript,
-    )
-    .await;
+    let hangup = || http.post(url(&format!("/api/rt/session/{call_session}/hangup")));
+    seen(hangup(), &mut transcript).await;
     for sid in [&mint_session, &call_session] {
         for path in [
             format!("/api/sessions/{sid}"),
             format!("/api/sessions/{sid}/events"),
             format!("/api/sessions/{sid}/events.jsonl"),
         ] {
-            seen(http.get(url(&path)).send().await.unwrap(), &mut transcript).await;
+            seen(http.get(url(&path)), &mut transcript).await;
         }
     }
 
@@ -161,45 +145,15 @@ async fn the_api_key_never_leaves_the_process() {
         for route in [Route::ClientSecrets, Route::Calls, Route::Hangup] {
             upstream.set_reply(route, reply.clone());
         }
-        let (status, _) = seen(
-            http.post(url("/api/rt/token")).send().await.unwrap(),
-            &mut transcript,
-        )
-        .await;
+        let (status, _) = seen(http.post(url("/api/rt/token")), &mut transcript).await;
         assert!(status >= 400);
-        seen(
-            http.post(url("/api/rt/session"))
-                .header("content-type", "application/sdp")
-                .body(OFFER)
-                .send()
-                .await
-                .unwrap(),
-            &mut transcript,
-        )
-        .await;
-        seen(
-            http.post(url(&format!("/api/rt/session/{call_session}/hangup")))
-                .send()
-                .await
-                .unwrap(),
-            &mut transcript,
-        )
-        .await;
+        seen(offer(), &mut transcript).await;
+        seen(hangup(), &mut transcript).await;
     }
-    seen(
-        http.get(url("/api/sessions?limit=500"))
-            .send()
-            .await
-            .unwrap(),
-        &mut transcript,
-    )
-    .await;
+    seen(http.get(url("/api/sessions?limit=500")), &mut transcript).await;
     for sid in [&mint_session, &call_session] {
         seen(
-            http.get(url(&format!("/api/sessions/{sid}/events.jsonl")))
-                .send()
-                .await
-                .unwrap(),
+            http.get(url(&format!("/api/sessions/{sid}/events.jsonl"))),
             &mut transcript,
         )
         .await;

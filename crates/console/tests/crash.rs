@@ -53,6 +53,27 @@ async fn stream(
     }
 }
 
+/// One [`stream`] task per session.
+fn stream_all(
+    client: &reqwest::Client,
+    base: &str,
+    ids: &[String],
+    events: &[Arc<Vec<Value>>],
+    acked: &[Arc<AtomicI64>],
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..SESSIONS)
+        .map(|i| {
+            tokio::spawn(stream(
+                client.clone(),
+                base.to_owned(),
+                ids[i].clone(),
+                events[i].clone(),
+                acked[i].clone(),
+            ))
+        })
+        .collect()
+}
+
 fn assert_prefix_exactly_once(stored: &[Value], sent: &[Value], n: usize, id: &str) {
     let seqs: Vec<i64> = stored.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
     let mut dedup = seqs.clone();
@@ -95,17 +116,7 @@ async fn survive_kill_9(durability: &str) {
     let events: Vec<Arc<Vec<Value>>> = (0..SESSIONS).map(|i| Arc::new(events_of(i))).collect();
     let acked: Vec<Arc<AtomicI64>> = (0..SESSIONS).map(|_| Arc::new(AtomicI64::new(0))).collect();
 
-    let tasks: Vec<_> = (0..SESSIONS)
-        .map(|i| {
-            tokio::spawn(stream(
-                client.clone(),
-                base.clone(),
-                ids[i].clone(),
-                events[i].clone(),
-                acked[i].clone(),
-            ))
-        })
-        .collect();
+    let tasks = stream_all(&client, &base, &ids, &events, &acked);
     // Kill once a good part, but not all, is acknowledged.
     let total = || acked.iter().map(|a| a.load(Ordering::SeqCst)).sum::<i64>();
     let target = (SESSIONS as i64 * EVENTS_PER_SESSION as i64) / 4;
@@ -133,17 +144,7 @@ async fn survive_kill_9(durability: &str) {
     }
 
     // The clients resend everything they hold unacknowledged (some of it may already be stored).
-    let tasks: Vec<_> = (0..SESSIONS)
-        .map(|i| {
-            tokio::spawn(stream(
-                client.clone(),
-                base.clone(),
-                ids[i].clone(),
-                events[i].clone(),
-                acked[i].clone(),
-            ))
-        })
-        .collect();
+    let tasks = stream_all(&client, &base, &ids, &events, &acked);
     for t in tasks {
         t.await.unwrap();
     }
@@ -156,14 +157,7 @@ async fn survive_kill_9(durability: &str) {
             ids[i]
         );
         assert_prefix_exactly_once(&got, &events[i], EVENTS_PER_SESSION as usize, &ids[i]);
-        let s: Value = client
-            .get(format!("{}/api/sessions/{}", base, ids[i]))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let s = server.get_json(&format!("/api/sessions/{}", ids[i])).await;
         assert_eq!(s["acked_seq"], EVENTS_PER_SESSION);
         assert_eq!(
             s["stats"]["events"]["total"], EVENTS_PER_SESSION,

@@ -4,7 +4,7 @@
 //! fuzz of malformed ingest bodies. A real server on 127.0.0.1:0 over a real SQLite file.
 
 use realtime_testkit::console::{
-    ConsoleApp, OFFER, RecordingUpstream, code_and_param, no_redirects,
+    Access, ConsoleApp, OFFER, RecordingUpstream, code_and_param, no_redirects, session_id_of,
 };
 use serde_json::{Value, json};
 
@@ -17,35 +17,6 @@ fn done(seq: i64, total_tokens: Value) -> Value {
         seq,
         "server",
         json!({"type": "response.done", "response": {"usage": {"total_tokens": total_tokens}}}),
-    )
-}
-
-async fn new_session(app: &ConsoleApp) -> String {
-    let res = app
-        .http
-        .post(app.url("/api/sessions"))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    res.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-async fn post_events(app: &ConsoleApp, id: &str, events: Value) -> (u16, Value) {
-    let res = app
-        .http
-        .post(app.url(&format!("/api/sessions/{id}/events")))
-        .json(&json!({ "events": events }))
-        .send()
-        .await
-        .unwrap();
-    (
-        res.status().as_u16(),
-        res.json().await.unwrap_or(Value::Null),
     )
 }
 
@@ -70,11 +41,12 @@ async fn every_read_works(app: &ConsoleApp, id: &str) {
 
 #[tokio::test]
 async fn usage_outside_its_bound_is_refused_and_no_event_can_break_a_read() {
-    let app = ConsoleApp::start_with(|_| {}).await;
-    let id = new_session(&app).await;
+    let (app, id) = ConsoleApp::with_session().await;
     // Two batches of the largest i64: refused, each naming the field, nothing stored.
     for seq in [1, 2] {
-        let (status, body) = post_events(&app, &id, json!([done(seq, json!(i64::MAX))])).await;
+        let (status, body) = app
+            .post_events(&id, json!([done(seq, json!(i64::MAX))]))
+            .await;
         assert_eq!(status, 400, "{body}");
         assert_eq!(
             code_and_param(&body),
@@ -84,14 +56,14 @@ async fn usage_outside_its_bound_is_refused_and_no_event_can_break_a_read() {
             )
         );
     }
-    let (status, body) = post_events(&app, &id, json!([done(1, json!(-5))])).await;
+    let (status, body) = app.post_events(&id, json!([done(1, json!(-5))])).await;
     assert_eq!(status, 400, "{body}");
     let session = app.session(&id).await.1;
     assert_eq!(session["stats"]["events"]["total"], 0, "{session}");
 
     // The largest accepted count, a thousand times in one batch: summed exactly.
     let batch: Vec<Value> = (1..=1000).map(|s| done(s, json!(1_000_000_000))).collect();
-    let (status, body) = post_events(&app, &id, Value::Array(batch)).await;
+    let (status, body) = app.post_events(&id, Value::Array(batch)).await;
     assert_eq!(status, 200, "{body}");
     let session = app.session(&id).await.1;
     assert_eq!(
@@ -103,13 +75,7 @@ async fn usage_outside_its_bound_is_refused_and_no_event_can_break_a_read() {
     // An import with the overflowing data: 400 naming its line, and no session left behind.
     let before = app.get_json("/api/sessions").await["sessions"].clone();
     let body = format!("{}\n{}\n", done(1, json!(1)), done(2, json!(i64::MAX)));
-    let res = app
-        .http
-        .post(app.url("/api/sessions/import"))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let res = app.import(None, body).await;
     assert_eq!(res.status(), 400);
     let body: Value = res.json().await.unwrap();
     assert_eq!(code_and_param(&body).1.as_deref(), Some("line 2"), "{body}");
@@ -122,27 +88,21 @@ async fn client_seqs_stop_below_the_servers_range_and_hangup_still_works() {
     let app = ConsoleApp::with_upstream(&upstream).await;
     let res = app.call_raw(OFFER).await;
     assert_eq!(res.status(), 201);
-    let sid = res.headers()["x-console-session-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let sid = session_id_of(&res);
     for seq in [i64::MAX, 1 << 50] {
-        let (status, body) = post_events(
-            &app,
-            &sid,
-            json!([event(seq, "client", json!({"type": "x"}))]),
-        )
-        .await;
+        let (status, body) = app
+            .post_events(&sid, json!([event(seq, "client", json!({"type": "x"}))]))
+            .await;
         assert_eq!(status, 400, "{seq}: {body}");
         assert_eq!(code_and_param(&body).1.as_deref(), Some("events[0].seq"));
     }
     // The largest client seq is fine, and the server's own events still go after it.
-    let (status, _) = post_events(
-        &app,
-        &sid,
-        json!([event((1 << 50) - 1, "client", json!({"type": "x"}))]),
-    )
-    .await;
+    let (status, _) = app
+        .post_events(
+            &sid,
+            json!([event((1 << 50) - 1, "client", json!({"type": "x"}))]),
+        )
+        .await;
     assert_eq!(status, 200);
     let res = app.hangup(&sid).await;
     assert_eq!(res.status(), 200, "{:?}", res.text().await);
@@ -244,20 +204,12 @@ async fn the_access_cookie_is_random_secure_over_tls_and_never_redirects_off_sit
     );
     // The cookie lets that browser in.
     let res = app
-        .http
-        .get(app.url("/api/sessions"))
-        .header("cookie", value(&ca))
-        .send()
-        .await
-        .unwrap();
+        .get_as("/api/sessions", Access::Cookie(&value(&ca)))
+        .await;
     assert_eq!(res.status(), 200);
     let res = app
-        .http
-        .get(app.url("/api/sessions"))
-        .header("cookie", "console_access=0000")
-        .send()
-        .await
-        .unwrap();
+        .get_as("/api/sessions", Access::Cookie("console_access=0000"))
+        .await;
     assert_eq!(res.status(), 401);
     // `//evil.example/?access=…` stays on this site.
     let res = open("//evil.example/", false).await.unwrap();
@@ -330,12 +282,8 @@ async fn the_built_in_emulator_keeps_the_rate_limit_and_the_access_rules() {
         .unwrap()
         .to_owned();
     let token: Value = guarded
-        .http
-        .post(guarded.url("/api/rt/token"))
-        .header("cookie", &cookie)
-        .send()
+        .token_as(Access::Cookie(&cookie))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -359,14 +307,13 @@ async fn the_built_in_emulator_keeps_the_rate_limit_and_the_access_rules() {
 
 #[tokio::test]
 async fn long_types_models_and_labels_are_refused() {
-    let app = ConsoleApp::start_with(|_| {}).await;
-    let id = new_session(&app).await;
-    let (status, body) = post_events(
-        &app,
-        &id,
-        json!([event(1, "client", json!({"type": "x".repeat(200_000)}))]),
-    )
-    .await;
+    let (app, id) = ConsoleApp::with_session().await;
+    let (status, body) = app
+        .post_events(
+            &id,
+            json!([event(1, "client", json!({"type": "x".repeat(200_000)}))]),
+        )
+        .await;
     assert_eq!(status, 400);
     assert_eq!(
         code_and_param(&body).1.as_deref(),
@@ -385,12 +332,11 @@ async fn long_types_models_and_labels_are_refused() {
     // An import's label follows the rules of a new session's.
     let before = app.get_json("/api/sessions").await["sessions"].clone();
     let res = app
-        .http
-        .post(app.url(&format!("/api/sessions/import?label={}", "l".repeat(300))))
-        .body(format!("{}\n", event(1, "client", json!({"type": "x"}))))
-        .send()
-        .await
-        .unwrap();
+        .import(
+            Some(&"l".repeat(300)),
+            format!("{}\n", event(1, "client", json!({"type": "x"}))),
+        )
+        .await;
     assert_eq!(res.status(), 400);
     let body: Value = res.json().await.unwrap();
     assert_eq!(code_and_param(&body).1.as_deref(), Some("label"));
@@ -414,8 +360,7 @@ async fn a_missing_static_file_says_so() {
 /// with the envelope, stores nothing of a refused batch, and every read keeps working.
 #[tokio::test]
 async fn fuzzed_ingest_bodies_never_break_the_server() {
-    let app = ConsoleApp::start_with(|_| {}).await;
-    let id = new_session(&app).await;
+    let (app, id) = ConsoleApp::with_session().await;
     let mut rng = fastrand::Rng::with_seed(0x5eed);
     let valid = |seq: i64| {
         json!({"events": [

@@ -6,8 +6,7 @@ use serde_json::{Value, json};
 
 #[tokio::test]
 async fn export_json_is_the_session_and_every_event_in_one_document() {
-    let app = ConsoleApp::start().await;
-    let id = app.new_session_id().await;
+    let (app, id) = ConsoleApp::with_session().await;
     let events: Vec<Value> = (1..=2500)
         .map(|s| {
             event(
@@ -75,22 +74,12 @@ async fn timeline_types_seeds_search_and_pages() {
     assert_eq!(t["errors"][0]["seq"], 3);
 
     let copy = app.new_session_id().await;
-    let res = app
-        .http
-        .patch(app.url(&format!("/api/sessions/{copy}")))
-        .json(&json!({"seeded_from": id}))
-        .send()
-        .await
-        .unwrap();
+    let res = app.patch_session(&copy, &json!({"seeded_from": id})).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.unwrap()["seeded_from"], id);
     let bad = app
-        .http
-        .patch(app.url(&format!("/api/sessions/{copy}")))
-        .json(&json!({"seeded_from": "nope"}))
-        .send()
-        .await
-        .unwrap();
+        .patch_session(&copy, &json!({"seeded_from": "nope"}))
+        .await;
     assert_eq!(bad.status(), 400);
 
     let found: Value = app.get_json("/api/sessions?q=cloudberr").await;
@@ -119,15 +108,10 @@ async fn timeline_types_seeds_search_and_pages() {
 
 #[tokio::test]
 async fn the_browser_reports_an_ephemeral_calls_id_once() {
-    let app = ConsoleApp::start().await;
-    let id = app.new_session_id().await;
-    let patch = |body: Value| {
-        app.http
-            .patch(app.url(&format!("/api/sessions/{id}")))
-            .json(&body)
-            .send()
-    };
-    let bad = patch(json!({"call_id": "not a call"})).await.unwrap();
+    let (app, id) = ConsoleApp::with_session().await;
+    let bad = app
+        .patch_session(&id, &json!({"call_id": "not a call"}))
+        .await;
     assert_eq!(bad.status(), 400);
     let body: Value = bad.json().await.unwrap();
     assert_eq!(body["error"]["param"], "call_id", "{body}");
@@ -136,14 +120,18 @@ async fn the_browser_reports_an_ephemeral_calls_id_once() {
         Value::Null
     );
 
-    let res = patch(json!({"call_id": "rtc_u1_abc123"})).await.unwrap();
+    let res = app
+        .patch_session(&id, &json!({"call_id": "rtc_u1_abc123"}))
+        .await;
     assert_eq!(res.status(), 200);
     assert_eq!(
         res.json::<Value>().await.unwrap()["call_id"],
         "rtc_u1_abc123"
     );
     // Set once: a later value does not replace it.
-    let res = patch(json!({"call_id": "rtc_u1_other"})).await.unwrap();
+    let res = app
+        .patch_session(&id, &json!({"call_id": "rtc_u1_other"}))
+        .await;
     assert_eq!(res.status(), 200);
     assert_eq!(
         res.json::<Value>().await.unwrap()["call_id"],

@@ -120,8 +120,7 @@ async fn post(app: &ConsoleApp, id: &str, seqs: &[u64]) {
 
 #[tokio::test]
 async fn events_come_in_commit_order_with_growing_ids_and_the_session_first() {
-    let app = ConsoleApp::start().await;
-    let id = app.new_session_id().await;
+    let (app, id) = ConsoleApp::with_session().await;
     post(&app, &id, &[1, 2]).await;
     let mut sse = Sse::open(&app, &id, None).await;
     let first = sse.next().await.unwrap();
@@ -148,8 +147,7 @@ async fn events_come_in_commit_order_with_growing_ids_and_the_session_first() {
 
 #[tokio::test]
 async fn a_reconnect_with_last_event_id_resumes_without_a_gap_or_a_double() {
-    let app = ConsoleApp::start().await;
-    let id = app.new_session_id().await;
+    let (app, id) = ConsoleApp::with_session().await;
     post(&app, &id, &[1, 2, 3, 5]).await;
     let mut sse = Sse::open(&app, &id, None).await;
     let mut got = Vec::new();
@@ -174,8 +172,7 @@ async fn a_reconnect_with_last_event_id_resumes_without_a_gap_or_a_double() {
 
 #[tokio::test]
 async fn no_event_is_missing_or_doubled_across_reconnects_during_ingest() {
-    let app = ConsoleApp::start().await;
-    let id = app.new_session_id().await;
+    let (app, id) = ConsoleApp::with_session().await;
     const TOTAL: u64 = 1500;
     // Batches of 1–40 events, each batch's last seq held back and sent with the next batch (a gap filled
     // late), some batches sent twice (a retry of an acknowledged batch).
@@ -246,8 +243,7 @@ async fn no_event_is_missing_or_doubled_across_reconnects_during_ingest() {
 
 #[tokio::test]
 async fn the_stream_says_when_the_session_ends_or_is_deleted_and_refuses_bad_cursors() {
-    let app = ConsoleApp::start().await;
-    let id = app.new_session_id().await;
+    let (app, id) = ConsoleApp::with_session().await;
     let mut sse = Sse::open(&app, &id, None).await;
     assert_eq!(sse.next().await.unwrap().kind, "session");
     let caught_up = sse.next().await.unwrap();
@@ -255,24 +251,13 @@ async fn the_stream_says_when_the_session_ends_or_is_deleted_and_refuses_bad_cur
         (caught_up.kind.as_str(), caught_up.data.as_str()),
         ("caught-up", "0")
     );
-    let res = app
-        .http
-        .patch(app.url(&format!("/api/sessions/{id}")))
-        .json(&json!({"ended": true}))
-        .send()
-        .await
-        .unwrap();
+    let res = app.patch_session(&id, &json!({"ended": true})).await;
     assert_eq!(res.status(), 200);
     let ended = sse.next().await.unwrap();
     assert_eq!(ended.kind, "session");
     let s: Value = serde_json::from_str(&ended.data).unwrap();
     assert!(s["ended_at"].is_i64() && s["live"] == false);
-    let res = app
-        .http
-        .delete(app.url(&format!("/api/sessions/{id}")))
-        .send()
-        .await
-        .unwrap();
+    let res = app.delete_session(&id).await;
     assert_eq!(res.status(), 204);
     assert_eq!(sse.next().await.unwrap().kind, "deleted");
     assert!(sse.next().await.is_none());

@@ -89,10 +89,7 @@ async fn check(app: &ConsoleApp, case: &Case, res: reqwest::Response, operation:
         case.retry_after,
         "{name}"
     );
-    let sid = res.headers()["x-console-session-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let sid = session_id_of(&res);
     let text = res.text().await.unwrap();
     assert!(!text.contains(CANARY_KEY), "{name}: {text}");
     let body: Value = serde_json::from_str(&text).unwrap();
@@ -160,10 +157,7 @@ async fn every_hangup_failure_is_mapped_and_recorded() {
         upstream.set_reply(Route::Hangup, Reply::Success);
         let res = app.call_raw(OFFER).await;
         assert_eq!(res.status(), 201);
-        let sid = res.headers()["x-console-session-id"]
-            .to_str()
-            .unwrap()
-            .to_owned();
+        let sid = session_id_of(&res);
         upstream.set_reply(Route::Hangup, case.reply.clone());
         let res = app.hangup(&sid).await;
         check(&app, &case, res, "hangup").await;
@@ -191,10 +185,7 @@ async fn an_unreachable_upstream_is_a_502() {
     .await;
     let res = app.token(json!({})).await;
     assert_eq!(res.status(), 502);
-    let sid = res.headers()["x-console-session-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let sid = session_id_of(&res);
     let body: Value = res.json().await.unwrap();
     assert_eq!(code_and_param(&body).0, "upstream_unreachable");
     let events = app.stored(&sid).await;

@@ -108,23 +108,16 @@ async fn with_an_access_secret_every_page_and_api_needs_it() {
     let res = app.token(json!({})).await;
     assert_eq!(res.status(), 401);
     let wrong = app
-        .http
-        .get(app.url("/api/sessions"))
-        .bearer_auth("a-long-access-secret-012345678X")
-        .send()
-        .await
-        .unwrap();
+        .get_as(
+            "/api/sessions",
+            Access::Bearer("a-long-access-secret-012345678X"),
+        )
+        .await;
     assert_eq!(wrong.status(), 401);
     assert!(upstream.requests().is_empty());
 
     // The secret as a bearer token.
-    let res = app
-        .http
-        .post(app.url("/api/rt/token"))
-        .bearer_auth(SECRET)
-        .send()
-        .await
-        .unwrap();
+    let res = app.token_as(Access::Bearer(SECRET)).await;
     assert_eq!(res.status(), 200);
 
     // Opening a page with ?access= once sets a cookie and drops the secret from the URL.
@@ -145,22 +138,10 @@ async fn with_an_access_secret_every_page_and_api_needs_it() {
     );
     let pair = cookie.split(';').next().unwrap().to_owned();
     for path in ["/", "/sessions", "/api/sessions"] {
-        let res = app
-            .http
-            .get(app.url(path))
-            .header("cookie", &pair)
-            .send()
-            .await
-            .unwrap();
+        let res = app.get_as(path, Access::Cookie(&pair)).await;
         assert_eq!(res.status(), 200, "{path}");
     }
-    let res = app
-        .http
-        .post(app.url("/api/rt/token"))
-        .header("cookie", &pair)
-        .send()
-        .await
-        .unwrap();
+    let res = app.token_as(Access::Cookie(&pair)).await;
     assert_eq!(res.status(), 200);
 
     let res = app
@@ -215,9 +196,6 @@ async fn without_a_key_the_emulator_is_the_upstream() {
     // A bad offer is refused by the emulator and recorded like any upstream failure.
     let res = app.call_raw("v=0\r\n").await;
     assert_eq!(res.status(), 400);
-    let sid = res.headers()["x-console-session-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let sid = session_id_of(&res);
     assert_eq!(app.stored(&sid).await[0]["type"], "error");
 }

@@ -94,13 +94,7 @@ async fn a_body_that_stops_arriving_gets_408_and_one_that_keeps_coming_is_taken(
         tokio::time::sleep(Duration::from_millis(500)).await;
         Ok::<_, std::io::Error>(line)
     });
-    let res = app
-        .http
-        .post(app.url("/api/sessions/import"))
-        .body(reqwest::Body::wrap_stream(body))
-        .send()
-        .await
-        .unwrap();
+    let res = app.import(None, reqwest::Body::wrap_stream(body)).await;
     assert_eq!(res.status(), 201);
     let session: Value = res.json().await.unwrap();
     assert_eq!(session["stats"]["events"]["total"], 6);
@@ -109,17 +103,7 @@ async fn a_body_that_stops_arriving_gets_408_and_one_that_keeps_coming_is_taken(
 #[tokio::test]
 async fn a_live_stream_outlasts_the_timeouts() {
     let app = short_timeouts().await;
-    let res = app
-        .http
-        .post(app.url("/api/sessions"))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
-    let id = res.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.new_session_id().await;
     let mut live = app
         .http
         .get(app.url(&format!("/api/sessions/{id}/live")))

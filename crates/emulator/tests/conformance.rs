@@ -15,7 +15,7 @@ use turns::*;
 
 use std::time::Duration;
 
-use common::call::{Out, TestCall, instant, types, user_text};
+use common::call::{Out, TEXT_IN_AUDIO_OUT, TestCall, instant, types, user_text};
 use realtime_emulator::engine::EngineSettings;
 use realtime_emulator::io::ToEngine;
 use realtime_testkit::schema::schemas;
@@ -85,27 +85,7 @@ fn text_in_audio_out_follows_the_documented_order() {
     let events = call.until("output_audio_buffer.stopped");
     let mut t = types(&events);
     t.dedup();
-    assert_eq!(
-        t,
-        [
-            "conversation.item.added",
-            "conversation.item.done",
-            "response.created",
-            "rate_limits.updated",
-            "response.output_item.added",
-            "conversation.item.added",
-            "response.content_part.added",
-            "output_audio_buffer.started",
-            "response.output_audio_transcript.delta",
-            "response.output_audio.done",
-            "response.output_audio_transcript.done",
-            "response.content_part.done",
-            "response.output_item.done",
-            "conversation.item.done",
-            "response.done",
-            "output_audio_buffer.stopped",
-        ]
-    );
+    assert_eq!(t, TEXT_IN_AUDIO_OUT);
     let done = events
         .iter()
         .find(|e| e["type"] == "response.done")

@@ -160,10 +160,7 @@ async fn keys_are_checked() {
         Some("invalid_api_key"),
     )
     .await;
-    let ek = app.mint_ok(&json!({})).await["value"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let ek = app.ephemeral_key().await;
     expect_error(
         app.mint(&ek, &json!({})).await,
         401,
@@ -346,10 +343,7 @@ async fn injected_faults_fail_requests_then_recover() {
     let res = app.mint(KEY, &json!({})).await;
     assert_eq!(res.headers()["retry-after"], "7");
     expect_error(res, 429, Some("rate_limit_exceeded")).await;
-    let ek = app.mint_ok(&json!({})).await["value"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let ek = app.ephemeral_key().await;
     let e = expect_error(app.call_sdp(&ek, NO_AUDIO_SDP).await, 500, None).await;
     assert_eq!(e["type"], "server_error");
 }
@@ -366,10 +360,7 @@ async fn a_real_offer_gets_an_answer_a_location_and_can_be_hung_up() {
         ..EmulatorConfig::default()
     })
     .await;
-    let ek = app.mint_ok(&json!({})).await["value"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let ek = app.ephemeral_key().await;
     let res = app.call_sdp(&ek, &real_offer()).await;
     assert_eq!(res.status(), 201, "{:?}", res.text().await);
     assert_eq!(res.headers()["content-type"], "application/sdp");
@@ -495,10 +486,7 @@ async fn one_ephemeral_key_holds_a_bounded_number_of_calls_open() {
         ..EmulatorConfig::default()
     })
     .await;
-    let ek = app.mint_ok(&json!({})).await["value"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let ek = app.ephemeral_key().await;
     // A burst at once: exactly the bound get through, the rest are refused with 429.
     let sdps: Vec<String> = (0..6).map(|_| real_offer()).collect();
     let offers: Vec<_> = sdps.iter().map(|sdp| app.call_sdp(&ek, sdp)).collect();
@@ -516,10 +504,7 @@ async fn one_ephemeral_key_holds_a_bounded_number_of_calls_open() {
     }
     assert_eq!((answered.len(), refused), (2, 4));
     // Another key is not affected; ending one of the calls frees a slot.
-    let other = app.mint_ok(&json!({})).await["value"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let other = app.ephemeral_key().await;
     assert_eq!(app.call_sdp(&other, &real_offer()).await.status(), 201);
     let call_id = answered[0].rsplit('/').next().unwrap();
     assert_eq!(app.hangup(KEY, call_id).await.status(), 200);

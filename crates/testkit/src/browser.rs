@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub use fantoccini::Locator;
+pub use fantoccini::wd::WindowHandle;
 use fantoccini::{Client, ClientBuilder};
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -81,11 +82,17 @@ impl Drop for Chromedriver {
     }
 }
 
+/// The turn of a browser launched with [`Browser::launch_alone`]: a test binary runs its tests in parallel,
+/// and several Chromiums at once on two shared cores make every one of them slow.
+static ALONE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A headless Chromium.
 pub struct Browser {
     pub client: Client,
     /// Held for its drop, after the client's: kills what is left and removes the scratch folder.
     _driver: Chromedriver,
+    /// Held for its drop, last, so the next browser starts once this one is gone.
+    _turn: Option<tokio::sync::MutexGuard<'static, ()>>,
 }
 
 impl Browser {
@@ -93,6 +100,15 @@ impl Browser {
     /// for speech and answer them between a test's own turns.
     pub async fn launch() -> Self {
         Self::launch_with(&crate::wav::silence(1.0), &[]).await
+    }
+
+    /// [`Browser::launch`], once no other browser launched this way in the test binary is open.
+    pub async fn launch_alone() -> Self {
+        let turn = ALONE.lock().await;
+        Self {
+            _turn: Some(turn),
+            ..Self::launch().await
+        }
     }
 
     /// Chromium whose microphone plays `mic` (48 kHz mono, looped), with more flags.
@@ -135,6 +151,7 @@ impl Browser {
         Self {
             client,
             _driver: driver,
+            _turn: None,
         }
     }
 

@@ -46,6 +46,13 @@ impl ConsoleApp {
         Self::start_with(|_| {}).await
     }
 
+    /// [`ConsoleApp::start`] with one session created: the setup of a test of one recording.
+    pub async fn with_session() -> (Self, String) {
+        let app = Self::start().await;
+        let id = app.new_session_id().await;
+        (app, id)
+    }
+
     /// [`ConsoleApp::start`], with the configuration changed first.
     pub async fn start_with(change: impl FnOnce(&mut Config)) -> Self {
         Self::serve(None, change).await
@@ -141,6 +148,40 @@ impl ConsoleApp {
         self.get(&format!("/api/sessions/{id}")).await
     }
 
+    /// `PATCH /api/sessions/{id}` with a JSON body.
+    pub async fn patch_session(&self, id: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .patch(self.url(&format!("/api/sessions/{id}")))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `DELETE /api/sessions/{id}`.
+    pub async fn delete_session(&self, id: &str) -> reqwest::Response {
+        self.http
+            .delete(self.url(&format!("/api/sessions/{id}")))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `POST /api/sessions/import` with a JSONL body, and `?label=` as given (not encoded) if any.
+    pub async fn import(
+        &self,
+        label: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        let query = label.map(|l| format!("?label={l}")).unwrap_or_default();
+        self.http
+            .post(self.url(&format!("/api/sessions/import{query}")))
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn post_events_raw(&self, id: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
         let res = self
             .http
@@ -193,6 +234,24 @@ impl ConsoleApp {
             .unwrap()
     }
 
+    /// `POST /api/rt/token` with no body, from a client that shows its `access` to a guarded console.
+    pub async fn token_as(&self, access: Access<'_>) -> reqwest::Response {
+        access
+            .on(self.http.post(self.url("/api/rt/token")))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `GET path` from a client that shows its `access` to a guarded console.
+    pub async fn get_as(&self, path: &str, access: Access<'_>) -> reqwest::Response {
+        access
+            .on(self.http.get(self.url(path)))
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// `POST /api/rt/session` with a raw SDP offer.
     pub async fn call_raw(&self, sdp: &str) -> reqwest::Response {
         self.http
@@ -234,6 +293,24 @@ impl ConsoleApp {
             .send()
             .await
             .unwrap()
+    }
+}
+
+/// What a client shows a console that has an access secret.
+#[derive(Clone, Copy)]
+pub enum Access<'a> {
+    /// A secret as a bearer token, as a script sends it.
+    Bearer(&'a str),
+    /// A `name=value` cookie, as a browser sends the one it got for opening a page with `?access=`.
+    Cookie(&'a str),
+}
+
+impl Access<'_> {
+    fn on(self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self {
+            Access::Bearer(secret) => req.bearer_auth(secret),
+            Access::Cookie(cookie) => req.header("cookie", cookie),
+        }
     }
 }
 
@@ -279,6 +356,14 @@ pub async fn create_session(http: &reqwest::Client, base: &str, label: &str) -> 
     assert_eq!(res.status(), 201);
     let session: Value = res.json().await.unwrap();
     session["id"].as_str().unwrap().to_owned()
+}
+
+/// The console session an `/api/rt/*` answer was recorded in: its `x-console-session-id` header.
+pub fn session_id_of(res: &reqwest::Response) -> String {
+    res.headers()["x-console-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned()
 }
 
 /// A client that shows redirects instead of following them.

@@ -78,6 +78,14 @@ impl EmulatorApp {
         v
     }
 
+    /// An ephemeral key minted with [`KEY`] and the default session.
+    pub async fn ephemeral_key(&self) -> String {
+        self.mint_ok(&serde_json::json!({})).await["value"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     pub async fn call_sdp(&self, key: &str, sdp: &str) -> reqwest::Response {
         self.client
             .post(format!("{}/realtime/calls", self.base))

@@ -4,6 +4,7 @@
 //! - [`schema`]: validation against OpenAI's published Realtime schemas (`../shared/realtime/`);
 //! - [`console`]: the console's router served in-process on 127.0.0.1:0, with one helper per endpoint;
 //! - [`process`]: the real `realtime-console` binary, killed and started again on the same database;
+//! - [`console_page`]: that binary's console page in the browser, connected and disconnected;
 //! - [`emulator`]: the emulator served in-process, optionally with a test page on its origin;
 //! - [`wav`]: the fake microphone's files;
 //! - [`clients`]: the official SDKs (Python, Node) run as the test's clients.
@@ -14,6 +15,7 @@
 pub mod browser;
 pub mod clients;
 pub mod console;
+pub mod console_page;
 pub mod emulator;
 pub mod process;
 pub mod schema;

@@ -26,9 +26,7 @@ async fn create_call_sends_the_sdp_and_session_parts() {
         .await
         .unwrap();
 
-    let requests = upstream.requests();
-    assert_eq!(requests.len(), 1);
-    let request = &requests[0];
+    let request = only_request(&upstream);
     assert_eq!(request.method, "POST");
     assert_eq!(request.path, "/v1/realtime/calls");
     assert_eq!(request.bearer(), Some(CANARY_KEY));

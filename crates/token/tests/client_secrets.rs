@@ -29,9 +29,7 @@ async fn mint_sends_the_bearer_key_and_a_schema_valid_body() {
         .await
         .unwrap();
 
-    let requests = upstream.requests();
-    assert_eq!(requests.len(), 1);
-    let request = &requests[0];
+    let request = only_request(&upstream);
     assert_eq!(request.method, "POST");
     assert_eq!(request.path, "/v1/realtime/client_secrets");
     assert_eq!(request.query, None);

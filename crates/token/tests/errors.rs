@@ -29,6 +29,16 @@ fn public(err: &Error) -> PublicError {
     public
 }
 
+/// What the console says when the upstream refuses its key: a 502 that names no key.
+fn assert_key_rejected(err: &Error) {
+    let public = public(err);
+    assert_eq!(public.status.as_u16(), 502);
+    assert_eq!(
+        public.body.error.message,
+        "the server's OpenAI API key was rejected"
+    );
+}
+
 #[tokio::test]
 async fn a_400_keeps_the_upstream_message_and_param() {
     let message = "Invalid type for 'session.audio.input.format': expected an object, but got a string instead.";
@@ -62,12 +72,7 @@ async fn a_401_is_a_502_that_names_no_key() {
     ))
     .await;
     assert_eq!(err.upstream_status().map(|s| s.as_u16()), Some(401));
-    let public = public(&err);
-    assert_eq!(public.status.as_u16(), 502);
-    assert_eq!(
-        public.body.error.message,
-        "the server's OpenAI API key was rejected"
-    );
+    assert_key_rejected(&err);
 }
 
 #[tokio::test]
@@ -95,12 +100,7 @@ async fn a_403_is_a_502_that_names_no_key() {
         "Country, region, or territory not supported",
     ))
     .await;
-    let public = public(&err);
-    assert_eq!(public.status.as_u16(), 502);
-    assert_eq!(
-        public.body.error.message,
-        "the server's OpenAI API key was rejected"
-    );
+    assert_key_rejected(&err);
 }
 
 #[tokio::test]

@@ -195,3 +195,24 @@ pub fn user_text(text: &str) -> Value {
     json!({"type": "conversation.item.create",
         "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}})
 }
+
+/// The server events of an audio answer to a user's text item, in their documented order with repeats
+/// folded: the same on the virtual clock (conformance) as on the wall clock (driver).
+pub const TEXT_IN_AUDIO_OUT: [&str; 16] = [
+    "conversation.item.added",
+    "conversation.item.done",
+    "response.created",
+    "rate_limits.updated",
+    "response.output_item.added",
+    "conversation.item.added",
+    "response.content_part.added",
+    "output_audio_buffer.started",
+    "response.output_audio_transcript.delta",
+    "response.output_audio.done",
+    "response.output_audio_transcript.done",
+    "response.content_part.done",
+    "response.output_item.done",
+    "conversation.item.done",
+    "response.done",
+    "output_audio_buffer.stopped",
+];

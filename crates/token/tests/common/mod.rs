@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use realtime_token::testing::RecordedRequest;
 use realtime_token::{ApiKey, Client, ClientConfig};
 
 #[allow(unused_imports)]
@@ -30,4 +31,11 @@ pub fn impatient_client_for(upstream: &RecordingUpstream) -> Client {
             .base_url(upstream.base_url())
             .timeout(Duration::from_millis(300)),
     )
+}
+
+/// The one request the upstream has received.
+pub fn only_request(upstream: &RecordingUpstream) -> RecordedRequest {
+    let mut requests = upstream.requests();
+    assert_eq!(requests.len(), 1);
+    requests.remove(0)
 }
