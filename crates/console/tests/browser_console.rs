@@ -152,11 +152,12 @@ async fn a_developer_talks_calls_a_tool_interrupts_and_everything_is_recorded() 
     // Interrupt while the model speaks: response.cancel and output_audio_buffer.clear, the response ends
     // cancelled.
     let from = at + 1;
-    b.type_and_enter(
-        "text-input",
-        "please tell me a long story about the sea and the ships that sail on it, in many words",
-    )
-    .await;
+    // A long ask gets a long answer (the emulator quotes it word by word, 40 ms a word): the interrupt lands
+    // while the response streams, however slowly this machine drives the page.
+    let long_ask =
+        "please tell me a long story about the sea and the ships that sail on it, in many words. "
+            .repeat(6);
+    b.type_and_enter("text-input", long_ask.trim()).await;
     let (started, _) = wait_entry(&b, from, "server", "output_audio_buffer.started").await;
     b.click("interrupt").await;
     let (cancel, _) = wait_entry(&b, started, "client", "response.cancel").await;
