@@ -1,5 +1,6 @@
 //! realtime-emulator: an offline emulator of the OpenAI Realtime API (GA) with real WebRTC and a scripted model.
 
+pub mod audio;
 pub mod clock;
 pub mod config;
 pub mod engine;
