@@ -33,6 +33,14 @@ impl Pace {
             Pace::Instant => Duration::ZERO,
         }
     }
+
+    /// Delay between two audio deltas of `length` each (WebSocket): real time, or none.
+    pub fn audio_gap(self, length: Duration) -> Duration {
+        match self {
+            Pace::Realistic => length,
+            Pace::Instant => Duration::ZERO,
+        }
+    }
 }
 
 /// One injected HTTP failure.

@@ -6,11 +6,14 @@ mod common;
 mod items;
 #[path = "conformance/midway.rs"]
 mod midway;
+#[path = "conformance/transport.rs"]
+mod transport;
 #[path = "conformance/turns.rs"]
 mod turns;
 
 use items::*;
 use midway::*;
+use transport::*;
 use turns::*;
 
 use std::time::Duration;
@@ -335,7 +338,7 @@ macro_rules! conformance {
             println!("server event types emitted and schema-valid: {} of {}", emitted.len(), all.len());
             println!("emitted: {emitted:?}");
             println!("not emitted here: {missing:?}");
-            assert!(emitted.len() >= 34, "only {} event types emitted", emitted.len());
+            assert!(emitted.len() >= 35, "only {} event types emitted", emitted.len());
         }
     };
 }
@@ -363,5 +366,9 @@ mod each {
         manual_turns_fill_the_buffer_from_the_track,
         idle_timeout_prompts_a_response,
         diarized_and_failed_transcriptions,
+        websocket_answers_carry_the_voice_in_audio_deltas,
+        websocket_audio_leaves_at_real_time_on_the_realistic_pace,
+        websocket_barge_in_cancels_and_the_client_truncates,
+        websocket_refuses_output_audio_buffer_clear_as_an_unknown_type,
     );
 }
