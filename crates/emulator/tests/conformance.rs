@@ -10,11 +10,14 @@ mod midway;
 mod transport;
 #[path = "conformance/turns.rs"]
 mod turns;
+#[path = "conformance/ws.rs"]
+mod ws;
 
 use items::*;
 use midway::*;
 use transport::*;
 use turns::*;
+use ws::*;
 
 use std::time::Duration;
 
@@ -370,5 +373,14 @@ mod each {
         websocket_audio_leaves_at_real_time_on_the_realistic_pace,
         websocket_barge_in_cancels_and_the_client_truncates,
         websocket_refuses_output_audio_buffer_clear_as_an_unknown_type,
+        ws_session_answers_events_sent_before_session_created_in_order,
+        ws_ephemeral_keys_open_their_session_by_header_or_subprotocol,
+        ws_refused_sockets_get_one_error_and_the_api_close_code,
+        ws_bad_frames_get_errors_and_the_session_stays_up,
+        ws_voice_activity_is_measured_in_the_appended_audio,
+        ws_manual_commit_in_g711,
+        ws_truncate_cuts_the_transcript_to_the_audio_heard,
+        ws_pings_expiry_and_drops_close_as_the_api_does,
+        ws_and_webrtc_tell_the_same_story_but_for_the_audio,
     );
 }

@@ -5,6 +5,7 @@
 //! - [`console`]: the console's router served in-process on 127.0.0.1:0, with one helper per endpoint;
 //! - [`process`]: the real `realtime-console` binary, killed and started again on the same database;
 //! - [`emulator`]: the emulator served in-process, optionally with a test page on its origin;
+//! - [`ws`]: a Realtime WebSocket client whose server events are checked against the schema;
 //! - [`wav`]: the fake microphone's files.
 //!
 //! Ports come from the OS: listeners bind port 0 and are kept, processes are started with `PORT=0` and say
@@ -16,6 +17,7 @@ pub mod emulator;
 pub mod process;
 pub mod schema;
 pub mod wav;
+pub mod ws;
 
 /// Log to the test's output when `TEST_LOG` is set (its value is the filter); silent otherwise.
 pub fn init_test_log() {
