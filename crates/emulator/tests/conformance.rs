@@ -12,12 +12,15 @@ mod transport;
 mod turns;
 #[path = "conformance/ws.rs"]
 mod ws;
+#[path = "conformance/ws_audio.rs"]
+mod ws_audio;
 
 use items::*;
 use midway::*;
 use transport::*;
 use turns::*;
 use ws::*;
+use ws_audio::*;
 
 use std::time::Duration;
 
