@@ -199,3 +199,24 @@ async fn without_a_key_the_emulator_is_the_upstream() {
     let sid = session_id_of(&res);
     assert_eq!(app.stored(&sid).await[0]["type"], "error");
 }
+
+#[tokio::test]
+async fn the_built_in_emulator_serves_websocket_sessions_too() {
+    let app = ConsoleApp::start_with(|_| {}).await;
+    let body: Value = app
+        .token(json!({"session": {"instructions": "Over a socket."}}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let key = body["value"].as_str().unwrap();
+    let url = app
+        .url("/emulator/v1/realtime?model=gpt-realtime")
+        .replacen("http://", "ws://", 1);
+    let mut ws =
+        realtime_testkit::ws::WsClient::connect(&url, realtime_testkit::ws::Auth::Subprotocol(key))
+            .await;
+    assert_eq!(ws.protocol.as_deref(), Some("realtime"));
+    let created = ws.expect("session.created").await;
+    assert_eq!(created["session"]["instructions"], "Over a socket.");
+}

@@ -33,6 +33,14 @@ impl Pace {
             Pace::Instant => Duration::ZERO,
         }
     }
+
+    /// Delay between two audio deltas of `length` each (WebSocket): real time, or none.
+    pub fn audio_gap(self, length: Duration) -> Duration {
+        match self {
+            Pace::Realistic => length,
+            Pace::Instant => Duration::ZERO,
+        }
+    }
 }
 
 /// One injected HTTP failure.
@@ -92,6 +100,8 @@ pub struct EmulatorConfig {
     pub model_change: ModelChange,
     /// How many calls one ephemeral key may hold open at once (the real API's rule is not documented).
     pub max_calls_per_key: u32,
+    /// How often a WebSocket session pings its client (the real API: about every 20 s).
+    pub ws_ping_interval: Duration,
     /// Source of `expires_at` and key expiry.
     pub clock: Clock,
 }
@@ -109,6 +119,7 @@ impl Default for EmulatorConfig {
             faults: Faults::default(),
             model_change: ModelChange::default(),
             max_calls_per_key: 2,
+            ws_ping_interval: Duration::from_secs(20),
             clock: Clock::default(),
         }
     }
@@ -151,6 +162,7 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("faults", &self.faults)
             .field("model_change", &self.model_change)
             .field("max_calls_per_key", &self.max_calls_per_key)
+            .field("ws_ping_interval", &self.ws_ping_interval)
             .finish_non_exhaustive()
     }
 }

@@ -1,5 +1,7 @@
-//! realtime-emulator: an offline emulator of the OpenAI Realtime API (GA) with real WebRTC and a scripted model.
+//! realtime-emulator: an offline emulator of the OpenAI Realtime API (GA) with real WebRTC, WebSockets and a
+//! scripted model.
 
+pub mod audio;
 pub mod clock;
 pub mod config;
 pub mod engine;
@@ -11,6 +13,7 @@ pub mod params;
 pub mod rtc;
 pub mod scenario;
 pub mod session;
+pub mod ws;
 
 pub use clock::Clock;
 pub use config::{EmulatorConfig, Faults, HttpFault, Pace};

@@ -6,12 +6,21 @@ mod common;
 mod items;
 #[path = "conformance/midway.rs"]
 mod midway;
+#[path = "conformance/transport.rs"]
+mod transport;
 #[path = "conformance/turns.rs"]
 mod turns;
+#[path = "conformance/ws.rs"]
+mod ws;
+#[path = "conformance/ws_audio.rs"]
+mod ws_audio;
 
 use items::*;
 use midway::*;
+use transport::*;
 use turns::*;
+use ws::*;
+use ws_audio::*;
 
 use std::time::Duration;
 
@@ -315,7 +324,7 @@ macro_rules! conformance {
             println!("server event types emitted and schema-valid: {} of {}", emitted.len(), all.len());
             println!("emitted: {emitted:?}");
             println!("not emitted here: {missing:?}");
-            assert!(emitted.len() >= 34, "only {} event types emitted", emitted.len());
+            assert!(emitted.len() >= 35, "only {} event types emitted", emitted.len());
         }
     };
 }
@@ -343,5 +352,18 @@ mod each {
         manual_turns_fill_the_buffer_from_the_track,
         idle_timeout_prompts_a_response,
         diarized_and_failed_transcriptions,
+        websocket_answers_carry_the_voice_in_audio_deltas,
+        websocket_audio_leaves_at_real_time_on_the_realistic_pace,
+        websocket_barge_in_cancels_and_the_client_truncates,
+        websocket_refuses_output_audio_buffer_clear_as_an_unknown_type,
+        ws_session_answers_events_sent_before_session_created_in_order,
+        ws_ephemeral_keys_open_their_session_by_header_or_subprotocol,
+        ws_refused_sockets_get_one_error_and_the_api_close_code,
+        ws_bad_frames_get_errors_and_the_session_stays_up,
+        ws_voice_activity_is_measured_in_the_appended_audio,
+        ws_manual_commit_in_g711,
+        ws_truncate_cuts_the_transcript_to_the_audio_heard,
+        ws_pings_expiry_and_drops_close_as_the_api_does,
+        ws_and_webrtc_tell_the_same_story_but_for_the_audio,
     );
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::call::{Out, TEXT_IN_AUDIO_OUT, instant, realistic, types, user_text};
-use realtime_emulator::engine::{self, EngineHandle, EngineSettings};
+use realtime_emulator::engine::{self, EngineHandle, EngineSettings, Transport};
 use realtime_emulator::io::{ToEngine, TransportIo};
 use realtime_emulator::session::Session;
 use serde_json::{Value, json};
@@ -24,7 +24,7 @@ struct LiveCall {
 
 impl LiveCall {
     async fn open(settings: EngineSettings) -> LiveCall {
-        let (handle, io) = engine::start(Session::default(), Arc::new(settings));
+        let (handle, io) = engine::start(Session::default(), Arc::new(settings), Transport::WebRtc);
         let mut call = LiveCall {
             handle,
             io,

@@ -54,6 +54,14 @@ impl EmulatorApp {
         }
     }
 
+    /// The WebSocket endpoint with `query` (`"?model=gpt-realtime"`), for [`crate::ws::WsClient`].
+    pub fn ws_url(&self, query: &str) -> String {
+        format!(
+            "{}/realtime{query}",
+            self.base.replacen("http://", "ws://", 1)
+        )
+    }
+
     /// A page (or any path) on the emulator's origin.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.origin)

@@ -6,6 +6,7 @@
 //! - [`process`]: the real `realtime-console` binary, killed and started again on the same database;
 //! - [`console_page`]: that binary's console page in the browser, connected and disconnected;
 //! - [`emulator`]: the emulator served in-process, optionally with a test page on its origin;
+//! - [`ws`]: a Realtime WebSocket client whose server events are checked against the schema;
 //! - [`wav`]: the fake microphone's files;
 //! - [`clients`]: the official SDKs (Python, Node) run as the test's clients.
 //!
@@ -20,6 +21,7 @@ pub mod emulator;
 pub mod process;
 pub mod schema;
 pub mod wav;
+pub mod ws;
 
 /// Log to the test's output when `TEST_LOG` is set (its value is the filter); silent otherwise.
 pub fn init_test_log() {

@@ -1,8 +1,53 @@
-//! Input audio as the engine sees it over WebRTC: packet levels, not samples. Voice activity is decided
-//! from the level, so a test (or a browser's fake microphone) controls turns by loudness alone.
+//! Input audio as the engine sees it: a level per packet (WebRTC) or per frame of appended samples
+//! (WebSocket, see [`Frames`]). Voice activity is decided from the level alone, so a test (or a browser's
+//! fake microphone) controls turns by loudness, and both transports time turns the same way.
 
+use crate::audio::dbov;
 use crate::ids;
 use crate::session::TurnDetection;
+
+/// Appended audio is judged in frames of this length, the length of a WebRTC packet.
+pub const VAD_FRAME_MS: u64 = 20;
+
+/// Samples appended over WebSocket, cut into [`VAD_FRAME_MS`] frames: what does not fill a frame waits for
+/// the next append, so the frames (and the times VAD reports) do not depend on how the client chunks.
+#[derive(Debug, Default)]
+pub struct Frames {
+    rate: u32,
+    pending: Vec<i16>,
+}
+
+impl Frames {
+    /// Adds samples at `rate` and returns the level and duration of each frame they complete.
+    pub fn push(&mut self, samples: &[i16], rate: u32) -> Vec<(u8, u64)> {
+        if rate != self.rate {
+            // The session's format changed: a partial frame of the old one is not continued.
+            self.pending.clear();
+            self.rate = rate;
+        }
+        let frame = (u64::from(rate) * VAD_FRAME_MS / 1000) as usize;
+        self.pending.extend_from_slice(samples);
+        let whole = self.pending.len() / frame * frame;
+        let levels = self.pending[..whole]
+            .chunks_exact(frame)
+            .map(|f| (dbov(f), VAD_FRAME_MS))
+            .collect();
+        self.pending.drain(..whole);
+        levels
+    }
+
+    /// The partial frame left over, as one short frame (a commit takes it too); whole milliseconds only.
+    pub fn flush(&mut self) -> Option<(u8, u64)> {
+        let ms = self.pending.len() as u64 * 1000 / u64::from(self.rate.max(1));
+        let level = dbov(&self.pending);
+        self.pending.clear();
+        (ms > 0).then_some((level, ms))
+    }
+
+    pub fn clear(&mut self) {
+        self.pending.clear();
+    }
+}
 
 /// What voice activity detection concluded from one packet.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -159,6 +204,26 @@ mod tests {
             }
             other => panic!("expected speech_stopped, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn frames_do_not_depend_on_how_the_audio_was_cut() {
+        let mut samples = vec![0i16; 24_000];
+        samples.extend(std::iter::repeat_n(8000i16, 12_000));
+        let mut whole = Frames::default();
+        let expected = whole.push(&samples, 24_000);
+        assert_eq!(expected.len(), 75);
+        assert_eq!(expected[49], (127, 20));
+        assert!(expected[50].0 < 20, "{:?}", expected[50]);
+        let mut pieces = Frames::default();
+        let got: Vec<_> = samples
+            .chunks(333)
+            .flat_map(|c| pieces.push(c, 24_000))
+            .collect();
+        assert_eq!(got, expected);
+        assert_eq!(pieces.flush(), None);
+        pieces.push(&[1000; 240], 24_000);
+        assert_eq!(pieces.flush().map(|f| f.1), Some(10));
     }
 
     #[test]

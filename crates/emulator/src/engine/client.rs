@@ -1,14 +1,25 @@
-//! The eleven client event types: validation, their documented replies, and `error` events that echo the
-//! offending client `event_id`.
+//! The eleven client event types (ten on WebSocket): validation, their documented replies, and `error`
+//! events that echo the offending client `event_id`.
 
+use std::time::Duration;
+
+use base64::Engine as _;
 use serde_json::{Value, json};
 
 use super::Engine;
 use super::conversation::{normalize_item, not_found, without_audio};
-use crate::io::FromEngine;
+use crate::io::{FromEngine, Transport};
 use crate::params::{ParamError, integer_in, object, only_keys, string};
 use crate::session::Merge;
 
+/// Base64 as clients write it: standard alphabet, padding optional.
+const BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+);
+
+/// Every client event type, `output_audio_buffer.clear` last: it is WebRTC's (and SIP's) alone.
 pub const CLIENT_EVENT_TYPES: &[&str] = &[
     "session.update",
     "input_audio_buffer.append",
@@ -40,6 +51,14 @@ impl From<ParamError> for EventError {
 }
 
 type Result<T = (), E = EventError> = std::result::Result<T, E>;
+
+/// The client event types a transport accepts; any other is answered as an unknown type, with this list.
+pub fn accepted_types(transport: Transport) -> &'static [&'static str] {
+    match transport {
+        Transport::WebRtc => CLIENT_EVENT_TYPES,
+        Transport::WebSocket => &CLIENT_EVENT_TYPES[..CLIENT_EVENT_TYPES.len() - 1],
+    }
+}
 
 impl Engine {
     pub(super) fn on_client_message(&mut self, text: &str) {
@@ -90,8 +109,9 @@ impl Engine {
         if let Some(id) = o.get("event_id") {
             string(id, "event_id")?;
         }
-        if !CLIENT_EVENT_TYPES.contains(&ty) {
-            return Err(ParamError::invalid_choice("type", ty, CLIENT_EVENT_TYPES).into());
+        let accepted = accepted_types(self.sh.transport);
+        if !accepted.contains(&ty) {
+            return Err(ParamError::invalid_choice("type", ty, accepted).into());
         }
         let fields: &[&str] = match ty {
             "session.update" => &["session"],
@@ -113,6 +133,7 @@ impl Engine {
             "input_audio_buffer.commit" => self.commit(event_id),
             "input_audio_buffer.clear" => {
                 self.input.clear();
+                self.frames.clear();
                 self.sh.emit(json!({"type": "input_audio_buffer.cleared"}));
                 Ok(())
             }
@@ -160,33 +181,52 @@ impl Engine {
         Ok(())
     }
 
+    /// `input_audio_buffer.append`: base64 audio in the session's input format. Over WebSocket it is the
+    /// input audio, and voice activity is measured from its samples; over WebRTC the track is, and
+    /// appended audio only fills the buffer, by its length.
     fn append(&mut self, v: &Value) -> Result {
         let audio = required_str(v, "audio")?;
-        if !audio
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+/=\n\r".contains(&b))
-        {
+        let cleaned: String;
+        let audio = if audio.bytes().any(|b| b.is_ascii_whitespace()) {
+            cleaned = audio.split_ascii_whitespace().collect();
+            &cleaned
+        } else {
+            audio
+        };
+        let bytes = BASE64.decode(audio).map_err(|_| {
+            ParamError::invalid_value("audio", "Invalid 'audio'. Expected base64-encoded audio.")
+        })?;
+        let format = self.session.input_format();
+        if bytes.len() % format.bytes_per_sample() != 0 {
             return Err(ParamError::invalid_value(
                 "audio",
-                "Invalid 'audio'. Expected base64-encoded audio.",
+                format!(
+                    "Invalid 'audio'. PCM16 audio has two bytes per sample, but {} bytes were given.",
+                    bytes.len()
+                ),
             )
             .into());
         }
-        // Over WebRTC the buffer fills from the track; appended audio still counts, by its length.
-        let bytes = audio.len() as u64 * 3 / 4;
-        let per_ms = match self
-            .session
-            .get("audio")
-            .and_then(|a| a["input"]["format"]["type"].as_str())
-        {
-            Some("audio/pcmu") | Some("audio/pcma") => 8,
-            _ => 48,
-        };
-        self.input.append(bytes / per_ms);
+        let rate = format.sample_rate();
+        match self.sh.transport {
+            Transport::WebRtc => {
+                let samples = (bytes.len() / format.bytes_per_sample()) as u64;
+                self.input.append(samples * 1000 / u64::from(rate));
+            }
+            Transport::WebSocket => {
+                for (dbov, ms) in self.frames.push(&format.decode(&bytes), rate) {
+                    self.on_input_level(dbov, Duration::from_millis(ms));
+                }
+            }
+        }
         Ok(())
     }
 
     fn commit(&mut self, _event_id: Option<&str>) -> Result {
+        // What the last append left short of a frame is audio too.
+        if let Some((dbov, ms)) = self.frames.flush() {
+            self.on_input_level(dbov, Duration::from_millis(ms));
+        }
         let ms = self.input.buffer_ms;
         if ms < 100 {
             return Err(ParamError::new(

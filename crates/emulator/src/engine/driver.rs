@@ -9,7 +9,7 @@ use std::time::{Instant, SystemTime};
 use tokio::sync::mpsc;
 
 use super::{Engine, EngineSettings};
-use crate::io::{FromEngine, ToEngine, TransportIo};
+use crate::io::{FromEngine, ToEngine, Transport, TransportIo};
 use crate::session::Session;
 
 enum Control {
@@ -33,13 +33,23 @@ impl EngineHandle {
     }
 }
 
-/// Starts the engine task of one call and returns its handle and the transport's ends of the channels.
-/// The engine says nothing until the transport reports `ToEngine::ChannelOpen`.
-pub fn start(session: Session, settings: Arc<EngineSettings>) -> (EngineHandle, TransportIo) {
+/// Starts the engine task of one call carried by `transport` and returns its handle and the transport's
+/// ends of the channels. The engine says nothing until the transport reports `ToEngine::ChannelOpen`.
+pub fn start(
+    session: Session,
+    settings: Arc<EngineSettings>,
+    transport: Transport,
+) -> (EngineHandle, TransportIo) {
     let (to_engine, inbox) = mpsc::channel(1024);
     let (out, from_engine) = mpsc::channel(1024);
     let (control, control_rx) = mpsc::channel(4);
-    let engine = Engine::new(session, settings, Instant::now(), SystemTime::now());
+    let engine = Engine::new(
+        session,
+        settings,
+        transport,
+        Instant::now(),
+        SystemTime::now(),
+    );
     tokio::spawn(run(engine, inbox, control_rx, out));
     (
         EngineHandle { control },

@@ -1,7 +1,11 @@
 //! The event engine of one call: client events in, server events and audio commands out, in the
-//! transport-agnostic terms of `io`. No WebRTC knowledge here, and no clock: every input comes with the
-//! time it happened and the engine says when it next needs waking, so the same engine runs on the wall
+//! transport-agnostic terms of `io`. No WebRTC or WebSocket code here, and no clock: every input comes with
+//! the time it happened and the engine says when it next needs waking, so the same engine runs on the wall
 //! clock for real calls (`driver`, one tokio task per call) and on a virtual clock in tests (`testing`).
+//!
+//! The engine knows which kind of transport it serves ([`Transport`]) only where the API differs: how
+//! audio travels (a track and `output_audio_buffer.*` on WebRTC; `response.output_audio.delta` and
+//! `input_audio_buffer.append` on WebSocket) and which client events are accepted.
 
 mod audio_in;
 mod client;
@@ -19,15 +23,20 @@ use serde_json::{Map, Value, json};
 
 use crate::config::{EmulatorConfig, Pace};
 use crate::ids;
-use crate::io::{FromEngine, ToEngine};
+use crate::io::{CloseReason, FromEngine, ToEngine};
 use crate::scenario::Scenario;
 use crate::session::{ModelChange, Session};
 
-use audio_in::InputAudio;
+pub use crate::io::Transport;
 pub use audio_in::is_speech;
+use audio_in::{Frames, InputAudio};
 use conversation::Conversation;
 pub use driver::{EngineHandle, start};
 use response::ActiveResponse;
+
+/// Audio in one `response.output_audio.delta` on WebSocket (the last of a response may be shorter). The
+/// real API's chunking is not documented (PROTOCOL §15.10); 100 ms is within what §15.5 suggests.
+pub const AUDIO_CHUNK: Duration = Duration::from_millis(100);
 
 /// The per-call settings the engine takes from `EmulatorConfig`.
 #[derive(Clone, Debug)]
@@ -73,6 +82,7 @@ pub(crate) struct Playback {
 /// State that responses write to while they stream.
 pub(crate) struct Shared {
     pub settings: Arc<EngineSettings>,
+    pub transport: Transport,
     pub conversation: Conversation,
     outbox: VecDeque<FromEngine>,
     playback: Option<Playback>,
@@ -100,9 +110,9 @@ impl Shared {
             .push_back(FromEngine::Send(Value::Object(out).to_string()));
     }
 
-    pub fn close(&mut self) {
+    pub fn close(&mut self, reason: CloseReason) {
         if !self.closing {
-            self.outbox.push_back(FromEngine::Close);
+            self.outbox.push_back(FromEngine::Close(reason));
             self.closing = true;
         }
     }
@@ -131,6 +141,8 @@ pub(crate) struct Engine {
     conversation_id: String,
     responses: Vec<ActiveResponse>,
     input: InputAudio,
+    /// Appended samples waiting for a whole voice-activity frame (WebSocket).
+    frames: Frames,
     /// Duration of user audio items, for usage.
     audio_ms: HashMap<String, u64>,
     open: bool,
@@ -155,6 +167,7 @@ impl Engine {
     pub(crate) fn new(
         session: Session,
         settings: Arc<EngineSettings>,
+        transport: Transport,
         now: Instant,
         wall: SystemTime,
     ) -> Engine {
@@ -162,6 +175,7 @@ impl Engine {
             expires_at: now + settings.max_session,
             sh: Shared {
                 settings,
+                transport,
                 conversation: Conversation::default(),
                 outbox: VecDeque::new(),
                 playback: None,
@@ -172,6 +186,7 @@ impl Engine {
             conversation_id: ids::conversation_id(),
             responses: Vec::new(),
             input: InputAudio::default(),
+            frames: Frames::default(),
             audio_ms: HashMap::new(),
             open: false,
             turn: 0,
@@ -211,6 +226,14 @@ impl Engine {
                 }
             }
             ToEngine::ClientMessage(text) => self.on_client_message(&text),
+            ToEngine::BinaryMessage => {
+                let e = crate::params::ParamError::new(
+                    "invalid_event",
+                    "Expected a text WebSocket message; binary frames are not supported.",
+                    None,
+                );
+                self.emit_error(e.into(), None);
+            }
             ToEngine::InputLevel { dbov, duration } => {
                 if self.open {
                     self.on_input_level(dbov, duration);
@@ -223,7 +246,7 @@ impl Engine {
     /// `POST /realtime/calls/{id}/hangup`.
     pub(crate) fn hangup(&mut self) {
         if self.accepts_input() {
-            self.sh.close();
+            self.sh.close(CloseReason::Hangup);
         }
     }
 
@@ -256,13 +279,15 @@ impl Engine {
         }
         let msg = self.sh.outbox.pop_front()?;
         match &msg {
-            FromEngine::Close => self.ended = true,
+            FromEngine::Close(_) => self.ended = true,
             FromEngine::Send(_) => {
                 self.sent += 1;
                 if self.sh.settings.close_after_events == Some(self.sent) {
                     tracing::info!(after = self.sent, "fault injection: closing the call");
                     self.sh.outbox.clear();
-                    self.sh.outbox.push_back(FromEngine::Close);
+                    self.sh
+                        .outbox
+                        .push_back(FromEngine::Close(CloseReason::Dropped));
                     self.sh.closing = true;
                 }
             }
@@ -295,10 +320,10 @@ impl Engine {
         let now = self.now;
         if now >= self.expires_at {
             let minutes = self.sh.settings.max_session.as_secs() / 60;
+            let message = format!("Your session hit the maximum duration of {minutes} minutes.");
             self.sh.emit(json!({"type": "error", "error": {"type": "invalid_request_error", "code": "session_expired",
-                "message": format!("Your session hit the maximum duration of {minutes} minutes."),
-                "param": null, "event_id": null}}));
-            self.sh.close();
+                "message": message, "param": null, "event_id": null}}));
+            self.sh.close(CloseReason::Expired(message));
             return;
         }
         let mut finished = vec![];

@@ -1,14 +1,21 @@
 //! One response being streamed: its precomputed steps (paced), the events each step emits, and how it
 //! ends (completed, cancelled, failed).
+//!
+//! Spoken answers differ by transport. Over WebRTC the transcript streams word by word and the audio
+//! plays on the track (`output_audio_buffer.started` … `stopped`). Over WebSocket the audio itself is in
+//! the events: one `response.output_audio.delta` per [`AUDIO_CHUNK`] of the voice, at real time on the
+//! realistic pace, each word's transcript delta just before the chunk in which the word starts.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use serde_json::{Value, json};
 
-use super::Shared;
-use crate::config::Pace;
+use super::{AUDIO_CHUNK, EngineSettings, Shared};
+use crate::audio::{Format, Voice};
 use crate::ids;
+use crate::io::Transport;
 use crate::model::{Output, Plan};
 use crate::scenario::ScriptedError;
 
@@ -33,6 +40,8 @@ enum Step {
     PartAdded,
     StartAudio,
     Delta(String),
+    /// The next this many samples of the voice, as one `response.output_audio.delta` (WebSocket).
+    Audio(usize),
     ArgsDelta(String),
     Finish,
     Fail(ScriptedError),
@@ -51,6 +60,8 @@ pub struct ActiveResponse {
     item_added: bool,
     steps: VecDeque<(Duration, Step)>,
     pub next_at: Instant,
+    /// The voice and its encoding, for a spoken answer over WebSocket.
+    voice: Option<(Voice, Format)>,
 }
 
 fn audio_out(spec: &ResponseSpec) -> bool {
@@ -63,13 +74,69 @@ fn tokens(chars: usize) -> u64 {
     (chars as u64).div_ceil(4)
 }
 
+/// The transcript and audio deltas of a spoken answer over WebSocket, on the audio's timeline: chunk `k`
+/// leaves `k` chunks after the first (at real time on the realistic pace, at once on the instant one),
+/// and each word's transcript delta just before the chunk in which its first character is spoken.
+fn spoken_steps(
+    text: &str,
+    voice: &Voice,
+    format: Format,
+    settings: &EngineSettings,
+) -> Vec<(Duration, Step)> {
+    let per_chunk = (AUDIO_CHUNK.as_micros() * u128::from(format.sample_rate()) / 1_000_000) as u64;
+    let total = voice.remaining();
+    let chunks = total.div_ceil(per_chunk);
+    let mut words = text.split_inclusive(' ').scan(0u32, |at, word| {
+        let start = settings.audio_per_char * *at;
+        *at += word.chars().count() as u32;
+        Some((start, word.to_owned()))
+    });
+    let mut next_word = words.next();
+    let mut steps = vec![];
+    for k in 0..chunks {
+        let mut wait = if k == 0 {
+            Duration::ZERO
+        } else {
+            settings.pace.audio_gap(AUDIO_CHUNK)
+        };
+        let ends = AUDIO_CHUNK * (k as u32 + 1);
+        while let Some((start, word)) = next_word.take() {
+            if start >= ends && k + 1 < chunks {
+                next_word = Some((start, word));
+                break;
+            }
+            steps.push((std::mem::take(&mut wait), Step::Delta(word)));
+            next_word = words.next();
+        }
+        let n = per_chunk.min(total - k * per_chunk) as usize;
+        steps.push((wait, Step::Audio(n)));
+    }
+    // Without audio (no speech time per character), the transcript still streams.
+    for (_, word) in next_word.into_iter().chain(words) {
+        let wait = if steps.is_empty() {
+            Duration::ZERO
+        } else {
+            settings.pace.between_deltas()
+        };
+        steps.push((wait, Step::Delta(word)));
+    }
+    steps
+}
+
 impl ActiveResponse {
-    pub fn new(spec: ResponseSpec, pace: Pace, now: Instant) -> ActiveResponse {
+    pub fn new(
+        spec: ResponseSpec,
+        settings: &EngineSettings,
+        transport: Transport,
+        now: Instant,
+    ) -> ActiveResponse {
+        let pace = settings.pace;
         let first = pace.first_output() + spec.plan.delay;
         let gap = pace.between_deltas();
         let mut steps = VecDeque::new();
         let mut text = String::new();
         let mut incomplete_max_tokens = false;
+        let mut voice = None;
         match &spec.plan.output {
             Output::Text(t) => {
                 text = t.clone();
@@ -81,12 +148,21 @@ impl ActiveResponse {
                 }
                 steps.push_back((first, Step::ItemAdded));
                 steps.push_back((Duration::ZERO, Step::PartAdded));
-                if audio_out(&spec) {
-                    steps.push_back((Duration::ZERO, Step::StartAudio));
-                }
-                for (i, word) in text.split_inclusive(' ').enumerate() {
-                    let wait = if i == 0 { Duration::ZERO } else { gap };
-                    steps.push_back((wait, Step::Delta(word.to_owned())));
+                let spoken = audio_out(&spec);
+                if spoken && transport == Transport::WebSocket {
+                    let format = Format::of(&spec.audio["output"]["format"]);
+                    let length = settings.audio_per_char * text.chars().count() as u32;
+                    let v = Voice::new(format.sample_rate(), length);
+                    steps.extend(spoken_steps(&text, &v, format, settings));
+                    voice = Some((v, format));
+                } else {
+                    if spoken {
+                        steps.push_back((Duration::ZERO, Step::StartAudio));
+                    }
+                    for (i, word) in text.split_inclusive(' ').enumerate() {
+                        let wait = if i == 0 { Duration::ZERO } else { gap };
+                        steps.push_back((wait, Step::Delta(word.to_owned())));
+                    }
                 }
                 steps.push_back((Duration::ZERO, Step::Finish));
             }
@@ -114,6 +190,7 @@ impl ActiveResponse {
             item_added: false,
             steps,
             next_at,
+            voice,
         }
     }
 
@@ -195,6 +272,15 @@ impl ActiveResponse {
                 let ev = self.with_ids(ty, json!({"delta": d}));
                 sh.emit(ev);
             }
+            Step::Audio(n) => {
+                let Some((voice, format)) = &mut self.voice else {
+                    return false;
+                };
+                let bytes = format.encode(&voice.take(n));
+                let delta = base64::engine::general_purpose::STANDARD.encode(bytes);
+                let ev = self.with_ids("response.output_audio.delta", json!({"delta": delta}));
+                sh.emit(ev);
+            }
             Step::ArgsDelta(d) => {
                 self.streamed.push_str(&d);
                 let (_, call_id) = self.call();
@@ -215,7 +301,7 @@ impl ActiveResponse {
                 return true;
             }
             Step::Drop => {
-                sh.close();
+                sh.close(crate::io::CloseReason::Dropped);
                 return true;
             }
         }

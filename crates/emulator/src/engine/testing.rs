@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::{Engine, EngineSettings};
-use crate::io::{FromEngine, ToEngine};
+use crate::io::{FromEngine, ToEngine, Transport};
 use crate::session::Session;
 
 /// One call at virtual time `elapsed()`, counted from its start.
@@ -20,11 +20,18 @@ pub struct VirtualCall {
 }
 
 impl VirtualCall {
-    /// A call at virtual time zero. The real clocks are read once, for an origin only: the monotonic one
-    /// because `Instant` has no constant, the wall clock so `expires_at` looks as it does in a real call.
-    pub fn start(session: Session, settings: EngineSettings) -> VirtualCall {
+    /// A call over `transport` at virtual time zero. The real clocks are read once, for an origin only: the
+    /// monotonic one because `Instant` has no constant, the wall clock so `expires_at` looks as it does in a
+    /// real call.
+    pub fn start(session: Session, settings: EngineSettings, transport: Transport) -> VirtualCall {
         let origin = Instant::now();
-        let engine = Engine::new(session, Arc::new(settings), origin, SystemTime::now());
+        let engine = Engine::new(
+            session,
+            Arc::new(settings),
+            transport,
+            origin,
+            SystemTime::now(),
+        );
         VirtualCall {
             engine,
             origin,
@@ -123,7 +130,7 @@ mod tests {
             pace: Pace::Realistic,
             ..EngineSettings::default()
         };
-        let mut call = VirtualCall::start(Session::default(), settings);
+        let mut call = VirtualCall::start(Session::default(), settings, Transport::WebRtc);
         call.input(ToEngine::ChannelOpen);
         let ask = r#"{"type": "conversation.item.create", "item": {"type": "message", "role": "user",
             "content": [{"type": "input_text", "text": "one two three four five"}]}}"#;
@@ -156,7 +163,11 @@ mod tests {
 
     #[test]
     fn time_stands_still_until_the_test_moves_it() {
-        let mut call = VirtualCall::start(Session::default(), EngineSettings::default());
+        let mut call = VirtualCall::start(
+            Session::default(),
+            EngineSettings::default(),
+            Transport::WebRtc,
+        );
         call.input(ToEngine::ChannelOpen);
         assert!(call.output().is_some(), "session.created");
         assert_eq!(call.elapsed(), Duration::ZERO);
@@ -165,7 +176,7 @@ mod tests {
         let said: Vec<_> = std::iter::from_fn(|| call.output()).collect();
         assert!(matches!(
             said.as_slice(),
-            [FromEngine::Send(_), FromEngine::Close]
+            [FromEngine::Send(_), FromEngine::Close(_)]
         ));
         assert!(call.is_ended() && call.next_deadline().is_none());
     }

@@ -270,7 +270,7 @@ impl Engine {
             plan,
         };
         let now = self.now;
-        let mut r = ActiveResponse::new(spec, self.sh.settings.pace, now);
+        let mut r = ActiveResponse::new(spec, &self.sh.settings, self.sh.transport, now);
         self.idle_deadline = None;
         self.last_response_id = Some(r.id.clone());
         self.sh.emit(r.created_event());

@@ -15,7 +15,7 @@ pub enum Caller {
     },
 }
 
-fn bearer(headers: &HeaderMap) -> Result<&str> {
+pub fn bearer(headers: &HeaderMap) -> Result<&str> {
     let value = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -28,7 +28,11 @@ fn bearer(headers: &HeaderMap) -> Result<&str> {
 }
 
 pub fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller> {
-    let key = bearer(headers)?;
+    caller_with_key(state, bearer(headers)?)
+}
+
+/// Who holds `key`, however it was presented (a header, or a WebSocket subprotocol).
+pub fn caller_with_key(state: &AppState, key: &str) -> Result<Caller> {
     if key.starts_with("ek_") {
         return state
             .ephemeral_session(key)

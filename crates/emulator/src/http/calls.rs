@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::AppState;
 use super::auth::{self, Caller};
 use super::error::{ApiError, Result};
-use crate::engine;
+use crate::engine::{self, Transport};
 use crate::ids;
 use crate::params::ParamError;
 use crate::rtc::{self, RtcError};
@@ -124,7 +124,7 @@ async fn create_call(
     if let Some(delay) = state.0.faults.answer_delay {
         tokio::time::sleep(delay).await;
     }
-    let (handle, io) = engine::start(session, state.0.settings.clone());
+    let (handle, io) = engine::start(session, state.0.settings.clone(), Transport::WebRtc);
     let answer = match rtc::answer_offer(&body.sdp, state.config().rtc_options(), io).await {
         Ok(answer) => answer,
         Err(RtcError::InvalidOffer(msg)) => {

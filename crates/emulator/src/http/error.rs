@@ -21,6 +21,9 @@ pub enum ApiError {
     InvalidOffer(String),
     #[error("unknown call {0}")]
     CallNotFound(String),
+    /// `GET /realtime` without a WebSocket upgrade.
+    #[error("not a WebSocket upgrade")]
+    NotWebSocket(StatusCode),
     /// An ephemeral key already holds its bound of open calls.
     #[error("too many open calls for one key")]
     TooManyCalls { limit: u32 },
@@ -54,6 +57,14 @@ pub fn redact(key: &str) -> String {
     format!("{head}***{tail}")
 }
 
+/// What a wrong key is told, over HTTP and over a WebSocket alike.
+pub fn invalid_key_message(shown: &str) -> String {
+    format!(
+        "Incorrect API key provided: {shown}. The emulator accepts the key it was started with (or any sk-… key), \
+         and ephemeral keys it minted that have not expired."
+    )
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, ty, code, message, param) = match self {
@@ -68,7 +79,7 @@ impl IntoResponse for ApiError {
                 StatusCode::UNAUTHORIZED,
                 "invalid_request_error",
                 Some("invalid_api_key"),
-                format!("Incorrect API key provided: {shown}. The emulator accepts the key it was started with (or any sk-… key), and ephemeral keys it minted that have not expired."),
+                invalid_key_message(&shown),
                 None,
             ),
             ApiError::Param(e) => (StatusCode::BAD_REQUEST, "invalid_request_error", Some(e.code), e.message, e.param),
@@ -88,6 +99,15 @@ impl IntoResponse for ApiError {
                 Some("call_not_found"),
                 format!("No active call with id '{id}'."),
                 Some("call_id".to_owned()),
+            ),
+            ApiError::NotWebSocket(status) => (
+                status,
+                "invalid_request_error",
+                None,
+                "This endpoint takes WebSocket connections only: connect a WebSocket client to \
+                 ws(s)://…/v1/realtime?model=gpt-realtime."
+                    .to_owned(),
+                None,
             ),
             ApiError::TooManyCalls { limit } => (
                 StatusCode::TOO_MANY_REQUESTS,

@@ -1,10 +1,12 @@
-//! The emulator's HTTP surface (PROTOCOL §1–4): minting ephemeral keys, WebRTC call set-up and hangup.
-//! Mount `router` under `/v1` (the binary) or any other prefix (the console); `Location` follows the mount.
+//! The emulator's HTTP surface (PROTOCOL §1–4, §15): minting ephemeral keys, WebRTC call set-up and hangup,
+//! and the WebSocket transport's upgrade. Mount `router` under `/v1` (the binary) or any other prefix (the
+//! console); `Location` follows the mount.
 
 mod auth;
 mod calls;
 mod client_secrets;
 pub mod error;
+mod realtime;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -178,8 +180,8 @@ impl AppState {
     }
 }
 
-/// The emulator's routes (`/realtime/client_secrets`, `/realtime/calls`, `/realtime/calls/{id}/hangup`),
-/// with CORS for browsers that post their offer directly, and the API's 404 envelope for any other path.
+/// The emulator's routes (`/realtime/client_secrets`, `/realtime/calls`, `/realtime/calls/{id}/hangup`,
+/// and the WebSocket endpoint `GET /realtime?model=…`), with CORS for browsers that post their offer directly, and the API's 404 envelope for any other path.
 ///
 /// A preflight may ask for any request headers and gets them all: the SDKs add their own
 /// (`X-OpenAI-Agents-SDK`, `OpenAI-Beta`, `X-Stainless-*`), and what authenticates a call is its bearer key,
@@ -193,6 +195,7 @@ pub fn router(config: EmulatorConfig) -> Router {
     Router::new()
         .merge(client_secrets::router())
         .merge(calls::router())
+        .merge(realtime::router())
         .fallback(|method, uri| unknown_route(method, uri, StatusCode::NOT_FOUND))
         .method_not_allowed_fallback(|method, uri| {
             unknown_route(method, uri, StatusCode::METHOD_NOT_ALLOWED)

@@ -162,7 +162,7 @@ impl Call {
                     closing = Some((End::EngineGone, Instant::now() + CLOSE_GRACE));
                     Ok(())
                 }
-                Wake::Command(Some(FromEngine::Close)) => {
+                Wake::Command(Some(FromEngine::Close(_))) => {
                     closing = Some((End::EngineClose, Instant::now() + CLOSE_GRACE));
                     Ok(())
                 }
@@ -272,7 +272,7 @@ impl Call {
             FromEngine::PlayAudio { duration } => self.speaker.play(duration),
             FromEngine::StopAudio => self.speaker.stop(),
             // Handled by the loop, which ends the call.
-            FromEngine::Close => {}
+            FromEngine::Close(_) => {}
         }
     }
 

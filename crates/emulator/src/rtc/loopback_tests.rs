@@ -328,7 +328,11 @@ async fn the_engine_closing_ends_the_call_after_its_last_words() {
         .send(FromEngine::Send(r#"{"type":"error"}"#.into()))
         .await
         .unwrap();
-    engine.tx.send(FromEngine::Close).await.unwrap();
+    engine
+        .tx
+        .send(FromEngine::Close(crate::io::CloseReason::Hangup))
+        .await
+        .unwrap();
     let last_words = client
         .until(|e| match e {
             Event::ChannelData(d) => Some(String::from_utf8(d.data).unwrap()),

@@ -11,6 +11,7 @@ pub use checks::{
 };
 use checks::{check_truncation, merge_audio};
 
+use crate::audio::Format;
 use crate::ids;
 use crate::params::{ParamError, boolean, choice, join, object, only_keys, string};
 
@@ -284,6 +285,11 @@ impl Session {
 
     pub fn tool_choice(&self) -> Value {
         self.0.get("tool_choice").cloned().unwrap_or(json!("auto"))
+    }
+
+    /// How `input_audio_buffer.append` audio is encoded.
+    pub fn input_format(&self) -> Format {
+        Format::of(&self.0["audio"]["input"]["format"])
     }
 
     pub fn audio_output(&self) -> Value {

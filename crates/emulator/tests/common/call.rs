@@ -7,7 +7,7 @@ use std::time::Duration;
 use realtime_emulator::Pace;
 use realtime_emulator::engine::EngineSettings;
 use realtime_emulator::engine::testing::VirtualCall;
-use realtime_emulator::io::{FromEngine, ToEngine};
+use realtime_emulator::io::{FromEngine, ToEngine, Transport};
 use realtime_emulator::session::Session;
 use serde_json::{Value, json};
 
@@ -33,7 +33,7 @@ impl Out {
             }
             FromEngine::PlayAudio { duration } => Out::Play(duration),
             FromEngine::StopAudio => Out::Stop,
-            FromEngine::Close => Out::Close,
+            FromEngine::Close(_) => Out::Close,
         }
     }
 }
@@ -61,14 +61,15 @@ pub fn realistic() -> EngineSettings {
 }
 
 impl TestCall {
-    /// Starts an engine, opens the channel and checks the first event is `session.created`.
+    /// Starts a WebRTC call's engine, opens the channel and checks the first event is `session.created`.
     pub fn open(settings: EngineSettings) -> (TestCall, Value) {
-        Self::open_with(Session::default(), settings)
+        Self::open_over(Transport::WebRtc, settings)
     }
 
-    pub fn open_with(session: Session, settings: EngineSettings) -> (TestCall, Value) {
+    /// The same over another transport.
+    pub fn open_over(transport: Transport, settings: EngineSettings) -> (TestCall, Value) {
         let mut call = TestCall {
-            call: VirtualCall::start(session, settings),
+            call: VirtualCall::start(Session::default(), settings, transport),
             audio: vec![],
         };
         call.call.input(ToEngine::ChannelOpen);

@@ -90,7 +90,20 @@ pub fn input_audio_buffer_append_commit_clear() {
     assert_eq!(added["item"]["id"], committed["item_id"]);
     assert_eq!(added["item"]["content"][0]["type"], "input_audio");
     call.expect("conversation.item.done");
-    call.send(json!({"type": "input_audio_buffer.append", "audio": "AAAA"}));
+    let e = call.expect_error(json!({"type": "input_audio_buffer.append", "audio": "not base64!"}));
+    assert_eq!(
+        (e["code"].as_str(), e["param"].as_str()),
+        (Some("invalid_value"), Some("audio"))
+    );
+    let e = call.expect_error(json!({"type": "input_audio_buffer.append", "audio": "AAAA"}));
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("two bytes per sample"),
+        "{e}"
+    );
+    call.send(json!({"type": "input_audio_buffer.append", "audio": "AAAAAAAA"}));
     call.send(json!({"type": "input_audio_buffer.clear"}));
     call.expect("input_audio_buffer.cleared");
     let e = call.expect_error(json!({"type": "input_audio_buffer.commit"}));
