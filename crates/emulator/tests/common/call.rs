@@ -217,3 +217,12 @@ pub const TEXT_IN_AUDIO_OUT: [&str; 16] = [
     "response.done",
     "output_audio_buffer.stopped",
 ];
+
+/// The same answer over WebSocket without its deltas: no `output_audio_buffer.*` there (the voice is in
+/// `response.output_audio.delta` events instead).
+pub fn text_in_audio_out_over_websocket() -> Vec<&'static str> {
+    TEXT_IN_AUDIO_OUT
+        .into_iter()
+        .filter(|t| !t.starts_with("output_audio_buffer.") && !t.ends_with(".delta"))
+        .collect()
+}
