@@ -15,7 +15,7 @@ use crate::domain::{Direction, NewEvent, SERVER_SEQ_START, SessionId, Usage};
 use crate::live::Change;
 use crate::text;
 
-/// A batch that stores something, checked and answered, not yet written (unless `inserted`).
+/// A batch that stores something, checked and answered, not yet written.
 pub(crate) struct Plan {
     pub session: SessionId,
     pk: i64,
@@ -26,9 +26,6 @@ pub(crate) struct Plan {
     pub received_at: i64,
     /// The events this batch newly stores, in the batch's order.
     pub rows: Vec<NewEvent>,
-    /// The rows are in the database already: a batch that may fill a gap is inserted while it is planned,
-    /// because only the database can say how far the stored seqs then run.
-    inserted: bool,
 }
 
 /// Gives the server's own events the session's next free seqs of the server's range: one past the largest
@@ -57,8 +54,8 @@ pub(crate) fn number_server_events(
     Ok(())
 }
 
-/// Checks a batch and settles its answer. Refusals (unknown session, conflict) write nothing. The outcome
-/// comes with a plan when the batch stores anything.
+/// Checks a batch and settles its answer, writing nothing. The outcome comes with a plan when the batch
+/// stores anything.
 pub(crate) fn plan(
     conn: &Connection,
     session: SessionId,
@@ -126,16 +123,15 @@ pub(crate) fn plan(
         let mut events: Vec<Option<NewEvent>> = events.into_iter().map(Some).collect();
         new_rows.iter().filter_map(|&i| events[i].take()).collect()
     };
-    let mut plan = Plan {
+    let acked = acked_after(acked, max_seq, &rows, |end| stored_run_end(conn, pk, end))?;
+    let plan = Plan {
         session,
         pk,
         base,
         acked,
         received_at,
         rows,
-        inserted: false,
     };
-    plan.acked = advance_acked(conn, &mut plan, max_seq)?;
     let outcome = AppendOutcome {
         acked_seq: plan.acked,
         stored: plan.rows.len() as u64,
@@ -144,8 +140,8 @@ pub(crate) fn plan(
     Ok((outcome, Some(plan)))
 }
 
-/// Writes a planned batch: its events (unless already inserted), their text for search, and the session's
-/// stats and type counts. Answers the change to announce once it commits.
+/// Writes a planned batch: its events, their text for search, and the session's stats and type counts.
+/// Answers the change to announce once it commits.
 pub(crate) fn apply(conn: &Connection, plan: &Plan) -> rusqlite::Result<Change> {
     let Plan {
         session,
@@ -154,11 +150,8 @@ pub(crate) fn apply(conn: &Connection, plan: &Plan) -> rusqlite::Result<Change> 
         acked,
         received_at,
         ref rows,
-        inserted,
     } = *plan;
-    if !inserted {
-        insert_rows(conn, pk, base, received_at, rows)?;
-    }
+    insert_rows(conn, pk, base, received_at, rows)?;
     let mut delta = Delta::default();
     for (i, e) in rows.iter().enumerate() {
         text::index_event(conn, pk, base + i as i64 + 1, e)?;
@@ -309,39 +302,54 @@ fn record_stats(
     Ok(())
 }
 
-/// The session's `acked_seq` once the plan's rows are stored. It can only move when the batch holds the seq
-/// right after it. The batch's own seqs settle it, unless the session already held seqs above `acked` (a gap
-/// that this batch may fill): then the rows are inserted now and the walk goes on in the database.
-fn advance_acked(conn: &Connection, plan: &mut Plan, max_seq: i64) -> rusqlite::Result<i64> {
-    let acked = plan.acked;
-    if !plan.rows.iter().any(|e| e.seq == acked + 1) {
+/// The session's `acked_seq` once `rows` (none of them stored yet) are, without storing them: the end of the
+/// contiguous run from 1, walked through the batch's seqs and, where the batch has the next seq missing, the
+/// database's. `max_seq` is the largest seq stored; `stored_run_end(n)` answers the end of the run of stored
+/// seqs that starts at n+1, or `None` if n+1 is not stored.
+///
+/// Most batches take no query: `acked_seq` can only move when the batch holds the seq right after it, and
+/// then the database can add to it only if something is stored above it (a gap that this batch may fill).
+/// Each query is one index walk, from where the batch's own seqs left off; a batch fills at most as many
+/// gaps as it has runs of seqs.
+pub(crate) fn acked_after(
+    acked: i64,
+    max_seq: i64,
+    rows: &[NewEvent],
+    mut stored_run_end: impl FnMut(i64) -> rusqlite::Result<Option<i64>>,
+) -> rusqlite::Result<i64> {
+    if !rows.iter().any(|e| e.seq == acked + 1) {
         return Ok(acked);
     }
-    let mut seqs: Vec<i64> = plan.rows.iter().map(|e| e.seq).collect();
+    let mut seqs: Vec<i64> = rows.iter().map(|e| e.seq).collect();
     seqs.sort_unstable();
+    let mut seqs = seqs.into_iter().skip_while(|&s| s <= acked).peekable();
     let mut end = acked;
-    for seq in seqs {
-        if seq == end + 1 {
-            end = seq;
-        } else if seq > end + 1 {
-            break;
+    loop {
+        while seqs.next_if_eq(&(end + 1)).is_some() {
+            end += 1;
+        }
+        if end >= max_seq {
+            return Ok(end);
+        }
+        match stored_run_end(end)? {
+            // No seq of the batch lies inside a stored run: the batch's new rows are not stored.
+            Some(run_end) => end = run_end,
+            None => return Ok(end),
         }
     }
-    if max_seq <= acked {
-        return Ok(end);
-    }
-    insert_rows(conn, plan.pk, plan.base, plan.received_at, &plan.rows)?;
-    plan.inserted = true;
-    contiguous_end(conn, plan.pk, end - 1)
 }
 
-/// The end of the contiguous run of stored seqs that starts right after `acked` (whose next seq is stored).
-/// Walks only events stored since the last advance, so a gap early in a long session costs nothing per batch.
-fn contiguous_end(conn: &Connection, pk: i64, acked: i64) -> rusqlite::Result<i64> {
-    conn.prepare_cached(
-        "SELECT e.seq FROM events e WHERE e.session_pk = ?1 AND e.seq > ?2 \
-         AND NOT EXISTS (SELECT 1 FROM events f WHERE f.session_pk = ?1 AND f.seq = e.seq + 1) \
-         ORDER BY e.seq LIMIT 1",
-    )?
-    .query_row(params![pk, acked], |r| r.get(0))
+/// The end of the run of stored seqs that starts at `end + 1`, or `None` if `end + 1` is not stored. Walks
+/// only the run itself.
+fn stored_run_end(conn: &Connection, pk: i64, end: i64) -> rusqlite::Result<Option<i64>> {
+    let run_end: Option<Option<i64>> = conn
+        .prepare_cached(
+            "SELECT (SELECT e.seq FROM events e WHERE e.session_pk = ?1 AND e.seq > ?2 \
+             AND NOT EXISTS (SELECT 1 FROM events f WHERE f.session_pk = ?1 AND f.seq = e.seq + 1) \
+             ORDER BY e.seq LIMIT 1) \
+             WHERE EXISTS (SELECT 1 FROM events WHERE session_pk = ?1 AND seq = ?2 + 1)",
+        )?
+        .query_row(params![pk, end], |r| r.get(0))
+        .optional()?;
+    Ok(run_end.flatten())
 }

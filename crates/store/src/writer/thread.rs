@@ -238,7 +238,9 @@ impl Writer {
             }
             Ok((outcome, None)) => self.round.replies.push((reply, outcome)),
             Err(AppendError::Store(e)) => {
-                // The database failed midway; a plan may have written rows. The round goes with it.
+                // Recovery rolls back the open transaction, and creates, updates and deletes not yet committed
+                // with it: what the round's other batches were planned against may not come back. Neither
+                // logged nor answered, they are refused and can be resent.
                 tracing::error!(error = %e, "the event store failed while checking a batch");
                 let _ = reply.send(Err(AppendError::Store(e)));
                 self.abandon_round();
