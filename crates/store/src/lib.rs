@@ -230,8 +230,8 @@ impl Store {
 
     /// Waits until every batch acknowledged so far is committed, so that a read sees it: reads go through
     /// the pool, which sees committed data only, and the writer answers a batch before it commits it.
-    pub(crate) async fn settled(&self) -> Result<()> {
-        self.writer.settled().await
+    pub(crate) async fn wait_until_committed(&self) -> Result<()> {
+        self.writer.wait_until_committed().await
     }
 
     /// Closes the store: the pool closes, and the writer commits everything it has acknowledged (durably),

@@ -2,7 +2,7 @@ use serde_json::value::RawValue;
 
 use super::thread::MAX_RECORD_BYTES;
 use super::*;
-use crate::{EventQuery, Store};
+use crate::{EventQuery, NewEvent, NewSession, SessionId, Store};
 
 #[test]
 fn the_writer_connection_gets_every_setting() {
@@ -137,11 +137,11 @@ async fn a_batch_too_large_for_the_log_is_committed_before_its_answer() {
     assert_eq!(out.acked_seq, 41);
 }
 
-/// A plan settles every answer on a connection that cannot write: a gap-filling batch's `acked_seq`, a
+/// The check settles every answer on a connection that cannot write: a gap-filling batch's `acked_seq`, a
 /// conflict, the server's own seqs. Nothing it refuses, or accepts and is then not applied, is stored.
 #[tokio::test]
-async fn planning_writes_nothing() {
-    use super::append::{number_server_events, plan};
+async fn the_check_step_writes_nothing() {
+    use super::check::{Seqs, check};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.db");
     let store = Store::open_path(&path).await.unwrap();
@@ -155,14 +155,14 @@ async fn planning_writes_nothing() {
     let conn = Connection::open(&path).unwrap();
     conn.execute_batch("PRAGMA query_only = ON; BEGIN").unwrap();
     let fills = vec![ev(1, "a"), ev(3, "c"), ev(4, "d")];
-    let (outcome, accepted) = plan(&conn, s.id, fills, 1).unwrap();
+    let (outcome, accepted) = check(&conn, s.id, fills, Seqs::Given, 1).unwrap();
     assert_eq!(
         (outcome.acked_seq, outcome.stored, outcome.duplicates),
         (5, 2, 1)
     );
     let seqs: Vec<i64> = accepted.unwrap().rows.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, [1, 4]);
-    let conflict = plan(&conn, s.id, vec![ev(1, "a"), ev(5, "E")], 1);
+    let conflict = check(&conn, s.id, vec![ev(1, "a"), ev(5, "E")], Seqs::Given, 1);
     assert!(matches!(
         conflict,
         Err(AppendError::Conflict { index: 1, seq: 5 })
@@ -173,9 +173,7 @@ async fn planning_writes_nothing() {
         &RawValue::from_string(r#"{"type":"console.hangup"}"#.into()).unwrap(),
     )
     .unwrap();
-    let mut hangup = vec![hangup];
-    number_server_events(&conn, s.id, &mut hangup).unwrap();
-    let (_, accepted) = plan(&conn, s.id, hangup, 1).unwrap();
+    let (_, accepted) = check(&conn, s.id, vec![hangup], Seqs::ServerRange, 1).unwrap();
     assert_eq!(accepted.unwrap().rows[0].seq, crate::SERVER_SEQ_START);
     conn.execute_batch("COMMIT").unwrap();
     drop(conn);
@@ -217,7 +215,7 @@ async fn a_refused_gap_filling_batch_leaves_the_session_as_it_was() {
 mod acked_after {
     use std::collections::BTreeSet;
 
-    use super::super::append::acked_after;
+    use super::super::check::acked_after;
     use super::ev;
 
     /// `acked_after` over a stored set held in memory, with the queries it made.
@@ -282,4 +280,39 @@ mod acked_after {
             );
         }
     }
+}
+
+/// The server's own events go one past the largest seq stored in the server's range (an import may have
+/// stored some there), and are refused once that range is used up.
+#[tokio::test]
+async fn server_events_are_numbered_from_the_largest_stored_in_the_servers_range() {
+    use crate::SERVER_SEQ_START;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_path(&dir.path().join("s.db")).await.unwrap();
+    let at = |seq: i64| NewEvent {
+        seq,
+        ..ev(1, "imported")
+    };
+    let hangup = || NewEvent {
+        seq: 0,
+        ..ev(1, "hangup")
+    };
+    let s = store.create_session(NewSession::default()).await.unwrap();
+    store
+        .append_events(s.id, vec![ev(1, "a"), at(SERVER_SEQ_START + 7)])
+        .await
+        .unwrap();
+    store.append_server_event(s.id, hangup()).await.unwrap();
+    let seqs: Vec<i64> = events_of(&store, s.id).await.iter().map(|e| e.0).collect();
+    assert_eq!(seqs, [1, SERVER_SEQ_START + 7, SERVER_SEQ_START + 8]);
+
+    let full = store.create_session(NewSession::default()).await.unwrap();
+    store
+        .append_events(full.id, vec![at(i64::MAX)])
+        .await
+        .unwrap();
+    let refused = store.append_server_event(full.id, hangup()).await;
+    assert!(matches!(refused, Err(AppendError::SeqsExhausted)));
+    assert_eq!(events_of(&store, full.id).await.len(), 1);
+    store.close().await;
 }
