@@ -9,6 +9,7 @@
 //! Reading: a session of 1M events — first page, filtered pages, a deep page, and JSONL export throughput.
 //!
 //! `cargo bench -p realtime-console --bench ingest -- ingest` runs only the ingest part, `-- read` only reading.
+//! The store's own figures, without HTTP: `cargo bench -p realtime-store --bench ingest`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,7 +18,6 @@ use hdrhistogram::Histogram;
 use realtime_store::Durability;
 use realtime_testkit::console::create_session;
 use serde_json::{Value, json};
-use sqlx::Connection;
 
 const BATCH: usize = 50;
 
@@ -67,72 +67,26 @@ async fn start_server(
     (base, tx)
 }
 
-/// The ceiling: direct inserts into the same schema, `per_commit` rows a transaction, one connection with
-/// the store writer's settings, in a fresh file.
+/// The ceiling: direct inserts into the same schema, `per_commit` rows a transaction, on a connection with
+/// the store writer's settings, in a fresh file (the store's own bench measures it the same way).
 async fn raw_ceiling(
     db: &std::path::Path,
     durability: Durability,
     events: u64,
     per_commit: usize,
 ) -> f64 {
-    let _ = std::fs::remove_file(db);
-    let store = realtime_store::Store::open_with(&format!("sqlite://{}", db.display()), durability)
-        .await
-        .unwrap(); // creates the schema
-    let s = store.create_session(Default::default()).await.unwrap();
-    store.close().await;
-    drop(store);
-    let url = format!("sqlite://{}", db.display());
-    // The store writer's own connection settings (sync, checkpoint backstop, statement journals in memory).
-    let mut opts: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
-    // Each commit as durable as an acknowledged batch of this durability (synced to disk with `full`).
-    opts = opts
-        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-        .pragma("synchronous", durability.synchronous());
-    for (name, value) in Durability::writer_pragmas() {
-        opts = opts.pragma(name, value);
-    }
-    let mut conn = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
-    let pk: i64 = sqlx::query_scalar("SELECT pk FROM sessions WHERE id = ?")
-        .bind(s.id.to_string())
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    let rows: Vec<(u64, String, String)> = (1..=events)
+    let rows: Vec<realtime_store::NewEvent> = (1..=events)
         .map(|seq| {
-            let e = realistic(seq, 0);
-            (
-                seq,
-                e["event"]["type"].as_str().unwrap().to_owned(),
-                e["event"].to_string(),
+            realtime_store::NewEvent::parse(
+                &serde_json::value::RawValue::from_string(realistic(seq, 0).to_string()).unwrap(),
             )
+            .unwrap()
         })
         .collect();
-    let t = Instant::now();
-    for chunk in rows.chunks(per_commit) {
-        let mut tx = conn.begin().await.unwrap();
-        // Multi-row statements: the fastest direct way through sqlx (at least as fast as rusqlite's prepared
-        // single-row inserts here), so the ceiling is a real one.
-        for rows in chunk.chunks(100) {
-            let mut sql = sqlx::QueryBuilder::new(
-                "INSERT INTO events (session_pk, seq, ts, received_at, direction, type, event) ",
-            );
-            sql.push_values(rows, |mut b, (seq, ty, ev)| {
-                b.push_bind(pk)
-                    .push_bind(*seq as i64)
-                    .push_bind(*seq as f64)
-                    .push_bind(0i64)
-                    .push_bind("server")
-                    .push_bind(ty)
-                    .push_bind(ev);
-            });
-            sql.build().execute(&mut *tx).await.unwrap();
-        }
-        tx.commit().await.unwrap();
-    }
-    let rate = events as f64 / t.elapsed().as_secs_f64();
-    let _ = conn.close().await;
-    rate
+    let took = realtime_store::bench::raw_inserts(db, durability, &rows, per_commit)
+        .await
+        .unwrap();
+    events as f64 / took.as_secs_f64()
 }
 
 /// Request bodies for `sessions` sessions, built before any clock starts: the figure is the server's, not

@@ -95,7 +95,7 @@ impl Store {
 
     /// The event types a session holds, with their counts, for filter menus.
     pub async fn event_types(&self, id: SessionId) -> Result<Option<Vec<(String, i64)>>> {
-        self.settled().await?;
+        self.wait_until_committed().await?;
         let Some(pk) = self.session_pk(id).await? else {
             return Ok(None);
         };
@@ -114,7 +114,7 @@ impl Store {
         id: SessionId,
         query: &EventQuery,
     ) -> Result<Option<EventPage>> {
-        self.settled().await?;
+        self.wait_until_committed().await?;
         let Some(pk) = self.session_pk(id).await? else {
             return Ok(None);
         };
@@ -189,7 +189,7 @@ impl Store {
         &self,
         id: SessionId,
     ) -> Result<Option<impl Stream<Item = Result<Bytes>> + Send + 'static>> {
-        self.settled().await?;
+        self.wait_until_committed().await?;
         let Some(pk) = self.session_pk(id).await? else {
             return Ok(None);
         };

@@ -6,6 +6,8 @@
 //! at a time. Committing once per HTTP request would cap ingest far below what SQLite can do. A second thread
 //! copies the WAL into the database file (checkpoints), so the writer never waits on that.
 
+#[doc(hidden)]
+pub mod bench;
 mod checkpoint;
 mod domain;
 mod events;
@@ -109,14 +111,6 @@ impl Durability {
             Durability::Full => "FULL",
             Durability::Normal => "NORMAL",
         }
-    }
-
-    /// The store writer's connection settings (`PRAGMA name = value`, in order), apart from `synchronous`:
-    /// the writer never syncs a commit of its own accord, as its intake log is what makes an acknowledged
-    /// batch durable. The ingest bench gives its raw-insert ceiling these settings, with `synchronous` from
-    /// [`Durability::synchronous`] so that each of the ceiling's commits is as durable as an answered batch.
-    pub fn writer_pragmas() -> [(&'static str, String); 5] {
-        writer::pragmas()
     }
 }
 
@@ -236,8 +230,8 @@ impl Store {
 
     /// Waits until every batch acknowledged so far is committed, so that a read sees it: reads go through
     /// the pool, which sees committed data only, and the writer answers a batch before it commits it.
-    pub(crate) async fn settled(&self) -> Result<()> {
-        self.writer.settled().await
+    pub(crate) async fn wait_until_committed(&self) -> Result<()> {
+        self.writer.wait_until_committed().await
     }
 
     /// Closes the store: the pool closes, and the writer commits everything it has acknowledged (durably),

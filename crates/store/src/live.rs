@@ -90,7 +90,7 @@ impl Store {
         after: i64,
         limit: u32,
     ) -> Result<Option<Vec<(i64, StoredEvent)>>> {
-        self.settled().await?;
+        self.wait_until_committed().await?;
         let Some(pk) = self.session_pk(id).await? else {
             return Ok(None);
         };

@@ -366,7 +366,7 @@ impl Store {
 
     #[instrument(skip_all)]
     pub async fn get_session(&self, id: SessionId) -> Result<Option<Session>> {
-        self.settled().await?;
+        self.wait_until_committed().await?;
         let mut conn = self.pool.acquire().await?;
         fetch(&mut conn, id).await
     }
@@ -391,7 +391,7 @@ impl Store {
     /// Newest first, `limit` at a time; `next_before` continues the listing.
     #[instrument(skip_all)]
     pub async fn list_sessions(&self, query: &SessionQuery) -> Result<SessionPage> {
-        self.settled().await?;
+        self.wait_until_committed().await?;
         let limit = query.limit.clamp(1, 500);
         let mut sql = sqlx::QueryBuilder::new(concat!(
             "SELECT ",

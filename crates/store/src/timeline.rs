@@ -41,7 +41,7 @@ impl Store {
     /// `None` if the session does not exist. `samples` is clamped to 2..=400.
     #[instrument(skip_all)]
     pub async fn timeline(&self, id: SessionId, samples: u32) -> Result<Option<Timeline>> {
-        self.settled().await?;
+        self.wait_until_committed().await?;
         let Some(pk) = self.session_pk(id).await? else {
             return Ok(None);
         };

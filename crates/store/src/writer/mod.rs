@@ -1,31 +1,41 @@
 //! The single writer: one OS thread that owns the store's SQLite write connection and its intake log. Every
-//! write goes through it.
+//! write goes through it. The life of a batch of events:
 //!
-//! Appends, the hot path. The writer takes every job waiting in its queue (a group) and checks each batch
-//! against what is stored, which settles its answer ([`append::plan`]). It appends the accepted batches to the
-//! intake log in one write (synced with `full` durability) and answers them. Only then does it write them
-//! into SQLite, inside a transaction that stays open across groups. That transaction is committed when the
-//! queue goes quiet, when a reader asks for it, or when it has grown large or old.
+//! 1. Received: [`crate::Store::append_events`] queues a job; the writer takes every job waiting at the time
+//!    as one group (queue.rs).
+//! 2. Checked against what is stored, which settles its answer: stored, duplicates, 409 conflict, `acked_seq`.
+//!    Nothing is written (check.rs).
+//! 3. Logged: the group's accepted batches go into the intake log in one write, synced with `full` (intake.rs).
+//! 4. Answered: from here the log keeps the batch through a crash.
+//! 5. Applied: its rows, text and stats go into a transaction that stays open across groups (apply.rs).
+//! 6. Committed when the queue goes quiet, a reader waits, or the transaction has grown (commit.rs). After a
+//!    failure or a crash, what the log holds is replayed (recovery.rs).
+//! 7. Checkpointed: a thread of its own copies the WAL into the database file (checkpoint.rs).
+//!
+//! Why answer before applying:
 //! - A 200 costs one sequential write (and sync), not the inserts and a commit of its own.
 //! - SQLite commits thousands of events at a time rather than one request's batch. With many sessions at
 //!   once, that is most of the gain: each commit rewrites the pages it touched, and interleaved sessions
 //!   touch many.
-//! - Nothing acknowledged is lost in a crash: what no durable commit covers yet is in the log, and is
-//!   replayed at the next start.
+//! - Nothing acknowledged is lost in a crash: what no durable commit covers yet is in the log.
 //!
-//! Creating, updating and deleting sessions are rare. Each answers only after a durable commit (synced with
-//! `full` durability), which also covers everything before it; those that arrive together share one.
+//! Creating, revealing, updating and deleting sessions are rare (session_jobs.rs). Each answers only after a
+//! durable commit, which also covers everything before it; those that arrive together share one.
 //!
-//! Readers use a pool of other connections, which see committed data only. [`Handle::settled`] makes a read
-//! see every batch acknowledged before it: if some of them are not committed yet, it asks the writer to
-//! commit and waits.
+//! Readers use a pool of other connections, which see committed data only. A read first waits for every
+//! batch acknowledged before it to be committed ([`Handle::wait_until_committed`]): if some are not yet, it
+//! asks the writer to commit.
 //!
 //! The writer calls SQLite directly (rusqlite, prepared statements cached) rather than through sqlx's async
 //! driver: that driver runs each statement on a worker thread and hands every statement and its result across
 //! threads, and those hand-offs (about ten per batch) cost more than SQLite's own work for a 50-event batch.
 
-mod append;
-mod exclusive;
+mod apply;
+mod check;
+mod commit;
+mod queue;
+mod recovery;
+mod session_jobs;
 mod thread;
 
 use std::path::Path;
@@ -37,18 +47,17 @@ use rusqlite::Connection;
 use serde::Serialize;
 use tokio::sync::{oneshot, watch};
 
-use crate::domain::{NewEvent, SessionId};
+pub(crate) use check::Seqs;
+pub(crate) use queue::Job;
+
 use crate::intake::{self, IntakeLog, Record};
 use crate::live::Hub;
-use crate::sessions::{NewSession, Session, SessionPatch};
 use crate::{Durability, Error, Result, checkpoint};
 
-/// Jobs that may wait for the writer before senders wait too (back-pressure).
-const QUEUE: usize = 1024;
 /// How long opening a store waits for another writer of the same database to let go of it.
 const LOCK_WAIT: Duration = Duration::from_secs(5);
 /// How long a read waits for the writer to commit what was acknowledged before it.
-const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
+const COMMIT_WAIT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The answer to an accepted batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -79,74 +88,6 @@ impl From<rusqlite::Error> for AppendError {
     }
 }
 
-type AppendReply = oneshot::Sender<Result<AppendOutcome, AppendError>>;
-
-/// Where an append's seqs come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Seqs {
-    /// The events carry them: a client's recording, an import.
-    Given,
-    /// The server's own events: the writer numbers them from the session's next free seq at or above
-    /// [`crate::domain::SERVER_SEQ_START`].
-    ServerRange,
-}
-
-pub(crate) enum Job {
-    Append {
-        session: SessionId,
-        events: Vec<NewEvent>,
-        seqs: Seqs,
-        reply: AppendReply,
-    },
-    Create {
-        new: NewSession,
-        /// Stored in the same commit as the session: its opening events.
-        events: Vec<NewEvent>,
-        /// An import in progress: invisible to readers until revealed.
-        hidden: bool,
-        reply: oneshot::Sender<Result<Session>>,
-    },
-    /// A finished import becomes visible and ended.
-    Reveal {
-        id: SessionId,
-        reply: oneshot::Sender<Result<Option<Session>>>,
-    },
-    Update {
-        id: SessionId,
-        patch: SessionPatch,
-        reply: oneshot::Sender<Result<Option<Session>>>,
-    },
-    Delete {
-        id: SessionId,
-        reply: oneshot::Sender<Result<bool>>,
-    },
-    /// A reader waits for everything acknowledged to be committed.
-    Settle,
-    /// The store is closing: commit everything durably, empty the log, answer, stop.
-    Stop(oneshot::Sender<()>),
-}
-
-impl Job {
-    fn weight(&self) -> usize {
-        match self {
-            Job::Append { events, .. } => events.len().max(1),
-            _ => 1,
-        }
-    }
-
-    /// The job was not applied: the store could not write.
-    fn refuse(self) {
-        let e = || Error::NotCommitted;
-        match self {
-            Job::Append { reply, .. } => drop(reply.send(Err(AppendError::Store(e())))),
-            Job::Create { reply, .. } => drop(reply.send(Err(e()))),
-            Job::Update { reply, .. } | Job::Reveal { reply, .. } => drop(reply.send(Err(e()))),
-            Job::Delete { reply, .. } => drop(reply.send(Err(e()))),
-            Job::Settle | Job::Stop(_) => {}
-        }
-    }
-}
-
 /// How far acknowledgements and commits have come, shared by the writer and the store's handles.
 #[derive(Debug)]
 struct Progress {
@@ -161,20 +102,6 @@ struct Progress {
 pub(crate) struct Handle {
     jobs: flume::Sender<Job>,
     progress: Arc<Progress>,
-}
-
-impl std::fmt::Debug for Job {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Job::Append { .. } => "Append",
-            Job::Create { .. } => "Create",
-            Job::Update { .. } => "Update",
-            Job::Reveal { .. } => "Reveal",
-            Job::Delete { .. } => "Delete",
-            Job::Settle => "Settle",
-            Job::Stop(_) => "Stop",
-        })
-    }
 }
 
 impl Handle {
@@ -194,14 +121,14 @@ impl Handle {
     }
 
     /// Waits until every batch acknowledged so far is committed, so a read sees it.
-    pub(crate) async fn settled(&self) -> Result<()> {
+    pub(crate) async fn wait_until_committed(&self) -> Result<()> {
         let want = self.progress.acked.load(Ordering::Acquire);
         let mut committed = self.progress.committed.subscribe();
         if *committed.borrow_and_update() >= want {
             return Ok(());
         }
-        self.send(Job::Settle).await?;
-        match tokio::time::timeout(SETTLE_TIMEOUT, committed.wait_for(|c| *c >= want)).await {
+        self.send(Job::ReaderWaits).await?;
+        match tokio::time::timeout(COMMIT_WAIT_TIMEOUT, committed.wait_for(|c| *c >= want)).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(_)) => Err(Error::WriterGone),
             Err(_) => Err(Error::NotCommitted),
@@ -249,14 +176,14 @@ pub(crate) async fn start(path: &Path, durability: Durability, hub: Hub) -> Resu
     let (log, records) = open_log(&intake::path_for(path)).await?;
     let (stop_checkpoints, stop) = std::sync::mpsc::channel::<()>();
     checkpoint::spawn(path, durability, stop)?;
-    let (jobs, rx) = flume::bounded(QUEUE);
+    let (jobs, queue) = queue::bounded();
     let progress = Arc::new(Progress {
         acked: AtomicU64::new(0),
         committed: watch::Sender::new(0),
     });
     let wal = crate::beside(path, "-wal");
     let writer = thread::Writer::new(conn, log, wal, durability, hub, progress.clone());
-    let started = thread::spawn(writer, records, rx, stop_checkpoints)?;
+    let started = thread::spawn(writer, records, queue, stop_checkpoints)?;
     started.await.map_err(|_| Error::WriterGone)??;
     Ok(Handle { jobs, progress })
 }

@@ -1,72 +1,60 @@
-//! The writer's thread: it plans appends in rounds, logs and answers them, writes them into the open
-//! transaction, and decides when to commit; it recovers from a failure by replaying the intake log.
+//! The writer's thread and its state: it takes groups from the queue, checks each batch, logs and answers the
+//! checked batches, applies them, and commits when the policy (commit.rs) says so.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use flume::RecvTimeoutError;
 use rusqlite::Connection;
 
-use super::exclusive::{Done, apply_exclusive};
-use super::{AppendError, AppendOutcome, AppendReply, Job, Progress, Seqs, append};
+use super::check::{self, Accepted, Seqs};
+use super::commit::Commit;
+use super::queue::{AppendReply, Job, Next, Queue};
+use super::session_jobs::{Done, apply_session_job};
+use super::{AppendError, AppendOutcome, Progress, apply};
 use crate::domain::{NewEvent, SessionId};
 use crate::intake::{IntakeLog, Record};
 use crate::live::{Change, Hub};
 use crate::{Durability, Error, Result};
 
-/// A group takes at most this many events' worth of jobs from the queue.
-const MAX_GROUP_EVENTS: usize = 20_000;
-/// The open transaction is committed when no job has come for this long (at a browser's pace, a batch is
-/// committed a millisecond after its answer; as soon as the queue is empty while someone follows live),
-const IDLE: Duration = Duration::from_millis(1);
-/// or once it holds this many events,
-const COMMIT_EVENTS: usize = 20_000;
-/// or once it is this old, under a load that never lets the writer idle. Large transactions are most of the
-/// gain with many sessions at once: each commit writes every page it touched, and interleaved sessions touch
-/// many. In interleaved A/B runs of the ingest bench (`full`), 250 ms rather than 20 ms gave a median of
-/// 94k rather than 75k events/s with 100 sessions, 99k rather than 84k with 10, 86k rather than 79k with 1.
-const COMMIT_AGE: Duration = Duration::from_millis(250);
-/// Once the intake log holds this much, the next commit is made durable and the log starts over.
-const LOG_RESET_BYTES: u64 = 64 << 20;
 /// A batch whose record would be larger than this is not logged: it is answered after a durable commit.
 pub(super) const MAX_RECORD_BYTES: usize = 8 << 20;
 
-/// The appends of one round: planned, waiting for their records to reach the log.
+/// The batches checked since the log was last written: each waits for that write to be answered, and is
+/// applied after its answer.
 #[derive(Default)]
-struct Round {
-    replies: Vec<(AppendReply, AppendOutcome)>,
-    plans: Vec<append::Plan>,
-    /// A session appears once a round: its next batch is planned only after this one is applied.
+struct Checked {
+    answers: Vec<(AppendReply, AppendOutcome)>,
+    accepted: Vec<Accepted>,
+    /// A session's next batch is checked only once this one is applied, so that it is checked against it.
     sessions: HashSet<SessionId>,
-    /// A batch too large for the log: the round is answered after a durable commit instead.
+    /// A batch too large for the log: these are answered after a durable commit instead.
     unlogged: bool,
 }
 
 pub(super) struct Writer {
-    conn: Connection,
-    log: IntakeLog,
+    pub(super) conn: Connection,
+    pub(super) log: IntakeLog,
     /// The database's WAL file: syncing it makes every commit so far durable.
-    wal: PathBuf,
-    durability: Durability,
-    hub: Hub,
-    progress: Arc<Progress>,
+    pub(super) wal: PathBuf,
+    pub(super) durability: Durability,
+    pub(super) hub: Hub,
+    pub(super) progress: Arc<Progress>,
     /// The writer's own count of acknowledged appends (published in `progress.acked`).
-    acked: u64,
-    round: Round,
+    pub(super) acked: u64,
+    checked: Checked,
     /// What the open transaction changed, announced to live followers once it commits.
-    changes: Vec<Change>,
+    pub(super) changes: Vec<Change>,
     /// When the open transaction began; `None` when none is open.
-    tx_started: Option<Instant>,
+    pub(super) tx_started: Option<Instant>,
     /// Events written in the open transaction.
-    uncommitted: usize,
-    /// Creates, updates and deletes applied in the open transaction, answered once a durable commit covers
-    /// them.
-    held: Vec<Done>,
+    pub(super) uncommitted: usize,
+    /// Session jobs applied in the open transaction, answered once a durable commit covers them.
+    pub(super) awaiting_commit: Vec<Done>,
     /// False after a failure that replaying the log could not mend; appends are refused until it can.
-    healthy: bool,
+    pub(super) healthy: bool,
 }
 
 /// Starts the writer's thread. It first stores what the intake log holds (its records), and answers on the
@@ -74,7 +62,7 @@ pub(super) struct Writer {
 pub(super) fn spawn(
     mut writer: Writer,
     records: Vec<Record>,
-    jobs: flume::Receiver<Job>,
+    queue: Queue,
     stop_checkpoints: std::sync::mpsc::Sender<()>,
 ) -> Result<tokio::sync::oneshot::Receiver<Result<()>>> {
     let (ready, started) = tokio::sync::oneshot::channel();
@@ -93,7 +81,7 @@ pub(super) fn spawn(
             }
             let _ = ready.send(replayed.map(drop));
             if ok {
-                writer.run(jobs);
+                writer.run(queue);
             }
             drop(stop_checkpoints);
         })
@@ -118,51 +106,27 @@ impl Writer {
             hub,
             progress,
             acked: 0,
-            round: Round::default(),
+            checked: Checked::default(),
             changes: Vec::new(),
             tx_started: None,
             uncommitted: 0,
-            held: Vec::new(),
+            awaiting_commit: Vec::new(),
             healthy: true,
         }
     }
 
     /// Runs until every handle (every clone of the store) is gone or the store is closed.
-    fn run(mut self, jobs: flume::Receiver<Job>) {
+    fn run(mut self, queue: Queue) {
         let closed = loop {
-            let first = if self.tx_started.is_some() {
-                // Someone follows commits live: they see a batch once it is committed, so don't wait.
-                let idle = if self.hub.followed() {
-                    Duration::ZERO
-                } else {
-                    IDLE
-                };
-                match jobs.recv_timeout(idle) {
-                    Ok(job) => job,
-                    Err(RecvTimeoutError::Timeout) => {
-                        self.commit_or_recover();
-                        continue;
-                    }
-                    Err(RecvTimeoutError::Disconnected) => break None,
+            let group = match queue.next(self.idle_wait()) {
+                Next::Group(group) => group,
+                Next::Idle => {
+                    self.commit_or_recover(Commit::Idle);
+                    continue;
                 }
-            } else {
-                match jobs.recv() {
-                    Ok(job) => job,
-                    Err(_) => break None,
-                }
+                Next::Closed => break None,
             };
-            let mut weight = first.weight();
-            let mut group = vec![first];
-            while weight < MAX_GROUP_EVENTS {
-                match jobs.try_recv() {
-                    Ok(job) => {
-                        weight += job.weight();
-                        group.push(job);
-                    }
-                    Err(_) => break,
-                }
-            }
-            let mut settle = false;
+            let mut reader_waits = false;
             let mut stop = None;
             for job in group {
                 match job {
@@ -171,25 +135,24 @@ impl Writer {
                         events,
                         seqs,
                         reply,
-                    } => self.intake(session, events, seqs, reply),
-                    Job::Settle => settle = true,
+                    } => self.check(session, events, seqs, reply),
+                    Job::ReaderWaits => reader_waits = true,
                     Job::Stop(done) => stop = Some(done),
-                    job => self.exclusive(job),
+                    job => self.session_job(job),
                 }
             }
-            self.finish_round();
-            self.commit_held();
+            self.log_answer_apply();
+            self.commit_session_jobs();
             if stop.is_some() {
                 break stop;
             }
-            let due = self.tx_started.is_some_and(|t| t.elapsed() >= COMMIT_AGE)
-                || self.uncommitted >= COMMIT_EVENTS;
-            if settle || due {
-                self.commit_or_recover();
+            if reader_waits {
+                self.commit_or_recover(Commit::ReaderWaits);
+            } else if self.grown() {
+                self.commit_or_recover(Commit::Grown);
             }
         };
-        // Store what is pending durably and leave an empty log behind.
-        if let Err(e) = self.commit(true) {
+        if let Err(e) = self.commit(Commit::Stop) {
             tracing::error!(error = %e, "the last commit before stopping failed; the intake log keeps the events");
         }
         // The log's lock goes with the writer: once `close` returns, the database can be opened again.
@@ -199,65 +162,54 @@ impl Writer {
         }
     }
 
-    /// Plans one batch into the current round.
-    fn intake(
-        &mut self,
-        session: SessionId,
-        mut events: Vec<NewEvent>,
-        seqs: Seqs,
-        reply: AppendReply,
-    ) {
+    /// Checks one batch, and queues its record for the log if it stores anything.
+    fn check(&mut self, session: SessionId, events: Vec<NewEvent>, seqs: Seqs, reply: AppendReply) {
         if !self.ready() {
             let _ = reply.send(Err(AppendError::Store(Error::NotCommitted)));
             return;
         }
-        if self.round.sessions.contains(&session) {
-            self.finish_round();
+        if self.checked.sessions.contains(&session) {
+            self.log_answer_apply();
         }
+        // The transaction is open before the check, so what it read stays true until the batch is applied.
         if let Err(e) = self.begin() {
             let _ = reply.send(Err(e.into()));
             return;
         }
-        // Numbered from what is applied: every earlier batch of this session is (see above).
-        if seqs == Seqs::ServerRange
-            && let Err(e) = append::number_server_events(&self.conn, session, &mut events)
-        {
-            let _ = reply.send(Err(e));
-            return;
-        }
-        match append::plan(&self.conn, session, events, crate::now_ms()) {
-            Ok((outcome, Some(plan))) => {
-                if IntakeLog::record_size(&plan.rows) > MAX_RECORD_BYTES {
-                    self.round.unlogged = true;
+        match check::check(&self.conn, session, events, seqs, crate::now_ms()) {
+            Ok((outcome, Some(batch))) => {
+                if IntakeLog::record_size(&batch.rows) > MAX_RECORD_BYTES {
+                    self.checked.unlogged = true;
                 } else {
-                    self.log.push(plan.session, plan.received_at, &plan.rows);
+                    self.log.push(batch.session, batch.received_at, &batch.rows);
                 }
-                self.round.sessions.insert(session);
-                self.round.plans.push(plan);
-                self.round.replies.push((reply, outcome));
+                self.checked.sessions.insert(session);
+                self.checked.accepted.push(batch);
+                self.checked.answers.push((reply, outcome));
             }
-            Ok((outcome, None)) => self.round.replies.push((reply, outcome)),
+            Ok((outcome, None)) => self.checked.answers.push((reply, outcome)),
             Err(AppendError::Store(e)) => {
-                // The database failed midway; a plan may have written rows. The round goes with it.
+                // Recovery rolls back the open transaction, and session jobs not yet committed with it: what the
+                // other checked batches were checked against may not come back. Neither logged nor answered,
+                // they are refused and can be resent.
                 tracing::error!(error = %e, "the event store failed while checking a batch");
                 let _ = reply.send(Err(AppendError::Store(e)));
-                self.abandon_round();
+                self.refuse_checked();
                 self.recover();
             }
-            // Refused for its input: nothing was written.
             Err(refused) => drop(reply.send(Err(refused))),
         }
     }
 
-    /// Makes the round's batches durable, answers them and writes them into the open transaction.
-    fn finish_round(&mut self) {
-        let Round {
-            replies,
-            plans,
+    /// Makes the checked batches durable in the log, answers them and applies them.
+    fn log_answer_apply(&mut self) {
+        let Checked {
+            answers,
+            accepted,
             unlogged,
             ..
-        } = std::mem::take(&mut self.round);
-        if replies.is_empty() {
+        } = std::mem::take(&mut self.checked);
+        if answers.is_empty() {
             return;
         }
         let logged = match self.log.flush(self.durability == Durability::Full) {
@@ -267,21 +219,21 @@ impl Writer {
                 false
             }
         };
-        self.acked += plans.len() as u64;
+        self.acked += accepted.len() as u64;
         self.progress.acked.store(self.acked, Ordering::Release);
         if logged {
-            for (reply, outcome) in replies {
+            for (reply, outcome) in answers {
                 let _ = reply.send(Ok(outcome));
             }
-            if self.apply(&plans).is_err() {
+            if self.apply(&accepted).is_err() {
                 // Answered and in the log: replaying it stores them.
                 self.recover();
             }
             return;
         }
         // Not in the log: the answers wait for a durable commit.
-        let stored = self.apply(&plans).is_ok() && self.commit(true).is_ok();
-        for (reply, outcome) in replies {
+        let stored = self.apply(&accepted).is_ok() && self.commit(Commit::Unlogged).is_ok();
+        for (reply, outcome) in answers {
             let answer = if stored {
                 Ok(outcome)
             } else {
@@ -294,12 +246,12 @@ impl Writer {
         }
     }
 
-    fn apply(&mut self, plans: &[append::Plan]) -> rusqlite::Result<()> {
-        for plan in plans {
-            match append::apply(&self.conn, plan) {
+    fn apply(&mut self, accepted: &[Accepted]) -> rusqlite::Result<()> {
+        for batch in accepted {
+            match apply::apply(&self.conn, batch) {
                 Ok(change) => {
                     self.changes.push(change);
-                    self.uncommitted += plan.rows.len();
+                    self.uncommitted += batch.rows.len();
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "the event store failed while writing a batch");
@@ -310,19 +262,19 @@ impl Writer {
         Ok(())
     }
 
-    /// Refuses every batch of the current round: none of them was logged or answered.
-    fn abandon_round(&mut self) {
-        let round = std::mem::take(&mut self.round);
+    /// Refuses every checked batch: none of them was logged or answered.
+    fn refuse_checked(&mut self) {
+        let checked = std::mem::take(&mut self.checked);
         self.log.discard();
-        for (reply, _) in round.replies {
+        for (reply, _) in checked.answers {
             let _ = reply.send(Err(AppendError::Store(Error::NotCommitted)));
         }
     }
 
     /// A create, update or delete: applied after everything before it, answered once the group's durable
-    /// commit ([`Writer::commit_held`]) covers it. The jobs of one group share that commit and its sync.
-    fn exclusive(&mut self, job: Job) {
-        self.finish_round();
+    /// commit ([`Writer::commit_session_jobs`]) covers it.
+    fn session_job(&mut self, job: Job) {
+        self.log_answer_apply();
         if !self.ready() {
             return job.refuse();
         }
@@ -330,7 +282,7 @@ impl Writer {
             tracing::error!(error = %e, "could not begin a transaction");
             return job.refuse();
         }
-        let Some((done, change)) = apply_exclusive(&self.conn, job) else {
+        let Some((done, change)) = apply_session_job(&self.conn, job) else {
             return;
         };
         if done.is_db_failure() {
@@ -339,160 +291,18 @@ impl Writer {
             return;
         }
         self.changes.extend(change);
-        self.held.push(done);
+        self.awaiting_commit.push(done);
     }
 
-    /// Commits durably for the creates, updates and deletes applied since the last call, then answers them.
-    fn commit_held(&mut self) {
-        if self.held.is_empty() {
+    /// Commits durably for the session jobs applied since the last call, then answers them.
+    fn commit_session_jobs(&mut self) {
+        if self.awaiting_commit.is_empty() {
             return;
         }
-        if self.commit(true).is_ok() {
-            self.held.drain(..).for_each(Done::reply);
+        if self.commit(Commit::SessionJobs).is_ok() {
+            self.awaiting_commit.drain(..).for_each(Done::reply);
         } else {
             self.recover();
         }
-    }
-
-    /// Whether the writer can take writes: after a failure that replaying the log could not mend, it tries
-    /// again first.
-    fn ready(&mut self) -> bool {
-        if !self.healthy {
-            self.recover();
-        }
-        self.healthy
-    }
-
-    /// Opens a transaction unless one is open.
-    fn begin(&mut self) -> rusqlite::Result<()> {
-        if self.tx_started.is_none() {
-            self.conn.execute_batch("BEGIN IMMEDIATE")?;
-            self.tx_started = Some(Instant::now());
-        }
-        Ok(())
-    }
-
-    fn commit_or_recover(&mut self) {
-        if self.commit(false).is_err() {
-            self.recover();
-        }
-    }
-
-    /// Commits the open transaction and announces it, then lets the log start over when nothing in it still
-    /// needs it. With `normal` durability that is after every commit (the WAL survives the process as the log
-    /// would). With `full`, every commit so far must be made durable first (a sync), which happens when the
-    /// log has grown large or `durable` asks for it.
-    fn commit(&mut self, durable: bool) -> Result<()> {
-        if self.tx_started.is_some() {
-            if let Err(e) = self.conn.execute_batch("COMMIT") {
-                tracing::error!(error = %e, "event store commit failed");
-                return Err(e.into());
-            }
-            self.tx_started = None;
-            self.uncommitted = 0;
-            self.hub.publish(std::mem::take(&mut self.changes));
-            self.progress.committed.send_replace(self.acked);
-        }
-        let full = self.durability == Durability::Full;
-        if !full || durable || self.log.used() >= LOG_RESET_BYTES {
-            if full {
-                self.sync_wal().map_err(|e| {
-                    tracing::error!(error = %e, "could not sync the database's WAL to disk");
-                    Error::Intake(e)
-                })?;
-            }
-            if self.log.used() > 0 {
-                self.log.reset().map_err(|e| {
-                    tracing::error!(error = %e, "could not start the intake log over");
-                    Error::Intake(e)
-                })?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Syncs the WAL file, which makes every commit so far durable: a commit's pages are written to the WAL
-    /// before COMMIT returns, and pages already copied out of the WAL were synced into the database file by
-    /// the checkpoint that copied them, before SQLite would write over them.
-    fn sync_wal(&self) -> std::io::Result<()> {
-        match std::fs::File::open(&self.wal) {
-            Ok(f) => f.sync_data(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Rolls back whatever is uncommitted and brings the database up to date from the intake log again.
-    /// Creates, updates and deletes not yet committed are rolled back with it, and answered so.
-    fn recover(&mut self) {
-        self.rollback();
-        self.held.drain(..).for_each(Done::fail);
-        let result = match self.log.reread() {
-            Ok(records) => self.replay(records),
-            Err(e) => Err(Error::Intake(e)),
-        };
-        match result {
-            Ok(n) => {
-                tracing::warn!(
-                    events = n,
-                    "the event store recovered from the intake log after a failure"
-                );
-                self.healthy = true;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "the event store could not recover; appends are refused until it can");
-                self.healthy = false;
-            }
-        }
-    }
-
-    /// Stores the logged batches that the database does not hold yet, commits that durably and starts the log
-    /// over. Batches already stored count as duplicates. Answers how many events were stored.
-    fn replay(&mut self, records: Vec<Record>) -> Result<usize> {
-        let mut stored = 0;
-        if !records.is_empty() {
-            self.begin()?;
-            for Record {
-                session,
-                received_at,
-                events,
-            } in records
-            {
-                let applied = match append::plan(&self.conn, session, events, received_at) {
-                    Ok((_, Some(plan))) => append::apply(&self.conn, &plan)
-                        .map(|change| {
-                            self.changes.push(change);
-                            plan.rows.len()
-                        })
-                        .map_err(Error::from),
-                    // Already stored, or the session was deleted after the batch was accepted.
-                    Ok((_, None)) | Err(AppendError::UnknownSession) => Ok(0),
-                    Err(AppendError::Conflict { seq, .. }) => {
-                        tracing::warn!(%session, seq, "intake log: a batch conflicts with what is stored; skipped");
-                        Ok(0)
-                    }
-                    Err(AppendError::SeqsExhausted) => Ok(0),
-                    Err(AppendError::Store(e)) => Err(e),
-                };
-                match applied {
-                    Ok(n) => stored += n,
-                    Err(e) => {
-                        self.rollback();
-                        return Err(e);
-                    }
-                }
-            }
-        }
-        self.commit(true)?;
-        Ok(stored)
-    }
-
-    /// Drops the open transaction and what it was going to announce.
-    fn rollback(&mut self) {
-        if self.tx_started.take().is_some() {
-            let _ = self.conn.execute_batch("ROLLBACK");
-        }
-        self.changes.clear();
-        self.uncommitted = 0;
     }
 }

@@ -1,16 +1,18 @@
-//! Creating, updating and deleting a session: the writer's exclusive jobs, each answered after a commit of
-//! its own.
+//! The writer's session jobs: creating, revealing, updating and deleting a session. Each is applied after
+//! everything queued before it and answered once a durable commit covers it.
 
 use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
-use super::{AppendError, Job, append};
+use super::check::{self, Seqs};
+use super::queue::Job;
+use super::{AppendError, apply};
 use crate::domain::{NewEvent, SessionId};
 use crate::live::Change;
 use crate::sessions::{self, NewSession, Session};
 use crate::{Error, Result, text};
 
-/// The result of a create, update or delete, held until its commit succeeds.
+/// The result of a session job, answered once its commit succeeds.
 pub(super) enum Done {
     Create(oneshot::Sender<Result<Session>>, Result<Session>),
     Update(
@@ -50,7 +52,7 @@ impl Done {
     }
 }
 
-pub(super) fn apply_exclusive(conn: &Connection, job: Job) -> Option<(Done, Option<Change>)> {
+pub(super) fn apply_session_job(conn: &Connection, job: Job) -> Option<(Done, Option<Change>)> {
     Some(match job {
         Job::Create {
             new,
@@ -78,7 +80,7 @@ pub(super) fn apply_exclusive(conn: &Connection, job: Job) -> Option<(Done, Opti
             (Done::Delete(reply, result), change)
         }
         // Not one of these: the writer's loop handles them itself.
-        job @ (Job::Append { .. } | Job::Settle | Job::Stop(_)) => {
+        job @ (Job::Append { .. } | Job::ReaderWaits | Job::Stop(_)) => {
             job.refuse();
             return None;
         }
@@ -107,8 +109,8 @@ fn create(
     let id = sessions::insert(conn, new, hidden)?;
     let mut change = None;
     if !events.is_empty() {
-        match append::plan(conn, id, events, crate::now_ms()) {
-            Ok((_, Some(plan))) => change = Some(append::apply(conn, &plan)?),
+        match check::check(conn, id, events, Seqs::Given, crate::now_ms()) {
+            Ok((_, Some(batch))) => change = Some(apply::apply(conn, &batch)?),
             Ok((_, None)) => {}
             Err(AppendError::Store(e)) => return Err(e),
             // A fresh session holds nothing to conflict with; a seq twice in `events` is the caller's bug.
