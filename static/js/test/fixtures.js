@@ -45,29 +45,24 @@ export function sessionEntries() {
     item: { type: "message", role: "user", content: [{ type: "input_text", text: "hi" }] },
   });
   b.client({ type: "response.create", event_id: "c2" }, 5); // t0+25
+  const userItem = {
+    id: "item_U",
+    type: "message",
+    status: "completed",
+    role: "user",
+    content: [{ type: "input_text", text: "hi" }],
+  };
   b.server({
     type: "conversation.item.added",
     event_id: "e3",
     previous_item_id: null,
-    item: {
-      id: "item_U",
-      type: "message",
-      status: "completed",
-      role: "user",
-      content: [{ type: "input_text", text: "hi" }],
-    },
+    item: userItem,
   });
   b.server({
     type: "conversation.item.done",
     event_id: "e4",
     previous_item_id: null,
-    item: {
-      id: "item_U",
-      type: "message",
-      status: "completed",
-      role: "user",
-      content: [{ type: "input_text", text: "hi" }],
-    },
+    item: userItem,
   });
   b.server(
     {

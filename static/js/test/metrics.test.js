@@ -45,16 +45,7 @@ test("usage is flattened from response.done, cached tokens split by modality", (
 });
 
 test("cost: cached tokens are priced apart from uncached input", () => {
-  const price = {
-    textIn: 4,
-    textCachedIn: 0.4,
-    textOut: 16,
-    audioIn: 32,
-    audioCachedIn: 0.4,
-    audioOut: 64,
-    imageIn: 5,
-    imageCachedIn: 0.5,
-  };
+  const price = { textIn: 4, textCachedIn: 0.4, textOut: 16, audioIn: 32, audioCachedIn: 0.4, audioOut: 64 };
   const u = normalizeUsage({
     input_tokens: 1_100_000,
     output_tokens: 300_000,

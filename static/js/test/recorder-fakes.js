@@ -112,9 +112,8 @@ export function fakeStorage() {
   };
 }
 
-export function setup(opts = {}) {
-  const clock = fakeClock();
-  const srv = fakeServer();
+/** A recorder of session s1 whose next seq is 2, on a fake clock and server (pass `clock`/`srv` to reuse ones). */
+export function setup({ clock = fakeClock(), srv = fakeServer(), ...opts } = {}) {
   const rec = createRecorder({
     sessionId: "s1",
     firstSeq: 2,

@@ -2,7 +2,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createRecorder, storedSessions, utf8Length, STORAGE_PREFIX } from "../lib/recorder.js";
+import { storedSessions, utf8Length, STORAGE_PREFIX } from "../lib/recorder.js";
 import { fakeClock, fakeStorage, setup, ev, storedSeqs, range } from "./recorder-fakes.js";
 
 test("flush() resolves once everything recorded so far is stored; close() stops recording", async () => {
@@ -66,19 +66,8 @@ test("a reload resumes from storage: nothing lost, nothing duplicated, storage e
   assert.deepEqual(storedSessions(storage), [{ sessionId: "s1", nextSeq: 12, pending: 10 }]);
 
   // New page, same tab: the server is back; the same session's store already has seq 1.
-  const clock = fakeClock(a.clock.now() + 5000);
-  const srv = a.srv;
-  srv.mode = "up";
-  const rec = createRecorder({
-    sessionId: "s1",
-    firstSeq: 2,
-    fetch: srv.fetch,
-    now: clock.now,
-    setTimer: clock.setTimer,
-    clearTimer: clock.clearTimer,
-    random: () => 0.5,
-    storage,
-  });
+  a.srv.mode = "up";
+  const { clock, srv, rec } = setup({ clock: fakeClock(a.clock.now() + 5000), srv: a.srv, storage });
   assert.equal(rec.stats().restored, 10);
   assert.equal(rec.record("system", { type: "console.reloaded" }), 12);
   await clock.advance(1500);
