@@ -1,7 +1,7 @@
 //! What the session library needs from the store: commit-order reads for the live stream, full-text search
 //! of what was said, the timeline, seeded sessions and the live flag.
 
-use realtime_store::{Change, NewEvent, NewSession, SessionPatch, SessionQuery, Store};
+use realtime_store::{Change, NewEvent, NewSession, SessionId, SessionPatch, SessionQuery, Store};
 use serde_json::value::RawValue;
 
 async fn store() -> (Store, tempfile::TempDir) {
@@ -53,6 +53,16 @@ async fn search(store: &Store, q: &str) -> Vec<String> {
     page.sessions.iter().map(|s| s.label.clone()).collect()
 }
 
+/// The seqs of a session's first 100 events in the order they were ingested, and their ingest cursors.
+async fn in_ingest_order(store: &Store, id: SessionId) -> (Vec<i64>, Vec<i64>) {
+    let all = store
+        .events_after_ingest(id, 0, 100)
+        .await
+        .unwrap()
+        .unwrap();
+    all.iter().map(|(n, e)| (e.seq, *n)).unzip()
+}
+
 #[tokio::test]
 async fn reads_after_an_ingest_cursor_come_in_commit_order_and_commits_are_announced() {
     let (store, _dir) = store().await;
@@ -66,14 +76,8 @@ async fn reads_after_an_ingest_cursor_come_in_commit_order_and_commits_are_annou
         .append_events(s.id, vec![delta(2), delta(1)])
         .await
         .unwrap(); // 1 is a resend
-    let all = store
-        .events_after_ingest(s.id, 0, 100)
-        .await
-        .unwrap()
-        .unwrap();
-    let seqs: Vec<i64> = all.iter().map(|(_, e)| e.seq).collect();
+    let (seqs, cursors) = in_ingest_order(&store, s.id).await;
     assert_eq!(seqs, vec![1, 3, 2]);
-    let cursors: Vec<i64> = all.iter().map(|(n, _)| *n).collect();
     assert!(cursors.windows(2).all(|w| w[0] < w[1]));
     let after_first = store
         .events_after_ingest(s.id, cursors[0], 100)
@@ -104,14 +108,8 @@ async fn a_large_batch_is_stored_in_its_own_order_with_its_text() {
         .collect();
     let out = store.append_events(s.id, batch).await.unwrap();
     assert_eq!((out.acked_seq, out.stored, out.duplicates), (57, 57, 0));
-    let all = store
-        .events_after_ingest(s.id, 0, 100)
-        .await
-        .unwrap()
-        .unwrap();
-    let seqs: Vec<i64> = all.iter().map(|(_, e)| e.seq).collect();
+    let (seqs, cursors) = in_ingest_order(&store, s.id).await;
     assert_eq!(seqs, (1..=57).rev().collect::<Vec<_>>());
-    let cursors: Vec<i64> = all.iter().map(|(n, _)| *n).collect();
     assert_eq!(cursors, (1..=57).collect::<Vec<_>>());
     assert_eq!(search(&store, "fjord ferry").await, vec!["ferry"]);
     let page = store

@@ -37,17 +37,11 @@ fn server(seq: i64, ty: &str) -> NewEvent {
 }
 
 async fn all_seqs(store: &Store, id: realtime_store::SessionId) -> Vec<i64> {
-    let page = store
-        .list_events(
-            id,
-            &EventQuery {
-                limit: 1000,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    let all = EventQuery {
+        limit: 1000,
+        ..Default::default()
+    };
+    let page = store.list_events(id, &all).await.unwrap().unwrap();
     page.events.iter().map(|e| e.seq).collect()
 }
 

@@ -33,17 +33,11 @@ fn ev(seq: i64, text: &str) -> NewEvent {
 }
 
 async fn events_of(store: &Store, id: SessionId) -> Vec<(i64, i64)> {
-    let page = store
-        .list_events(
-            id,
-            &EventQuery {
-                limit: 1000,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    let all = EventQuery {
+        limit: 1000,
+        ..Default::default()
+    };
+    let page = store.list_events(id, &all).await.unwrap().unwrap();
     page.events.iter().map(|e| (e.seq, e.received_at)).collect()
 }
 
