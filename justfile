@@ -19,7 +19,7 @@ test:
 
 # Print performance figures (release build); no assertions
 bench:
-    cargo bench -p realtime-store --bench ingest
+    cargo bench -p realtime-store --features bench --bench ingest
     cargo bench -p realtime-console --bench ingest
     cargo bench -p realtime-console --bench rt_token
     cargo bench -p realtime-console --bench library

@@ -16,77 +16,18 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use realtime_store::Durability;
-use realtime_testkit::console::create_session;
+use realtime_store::bench::{BATCH, PHASES, ROUNDS, Rounds, Run, ms, realistic};
+use realtime_testkit::console::{ConsoleApp, create_session};
 use serde_json::{Value, json};
 
-const BATCH: usize = 50;
-
-fn realistic(seq: u64, session: usize) -> Value {
-    let event = match seq % 100 {
-        0 => {
-            json!({"type": "response.done", "event_id": format!("event_{seq:010}"), "response": {"id": "resp_CkV2q3Jz8aBcDe", "status": "completed", "usage": {"total_tokens": 120, "input_tokens": 40, "output_tokens": 80}}})
-        }
-        1 => {
-            json!({"type": "error", "event_id": format!("event_{seq:010}"), "error": {"type": "invalid_request_error", "code": "invalid_value", "message": "Invalid value"}})
-        }
-        2..=6 => {
-            json!({"type": "response.output_text.delta", "event_id": format!("event_{seq:010}"), "response_id": "resp_CkV2q3Jz8aBcDe", "item_id": "item_CkV2q3Jz8aBcDf", "output_index": 0, "content_index": 0, "delta": "some streamed text, a few words at a time"})
-        }
-        7..=9 => {
-            json!({"type": "input_audio_buffer.speech_started", "event_id": format!("event_{seq:010}"), "audio_start_ms": seq * 20, "item_id": "item_CkV2q3Jz8aBcDg"})
-        }
-        _ => {
-            json!({"type": "response.output_audio_transcript.delta", "event_id": format!("event_{seq:010}"), "response_id": "resp_CkV2q3Jz8aBcDe", "item_id": "item_CkV2q3Jz8aBcDf", "output_index": 0, "content_index": 0, "delta": format!("word {seq} of session {session}, streamed to the browser as the model speaks")})
-        }
-    };
-    json!({"seq": seq, "ts": 1_732_390_000_000.0 + seq as f64 * 12.5, "direction": "server", "event": event})
-}
-
-fn ms(h: &Histogram<u64>, q: f64) -> f64 {
-    h.value_at_quantile(q) as f64 / 1000.0
-}
-
-async fn start_server(
-    db: &std::path::Path,
-    durability: Durability,
-) -> (String, tokio::sync::oneshot::Sender<()>) {
+/// The console serving the database file `db` with `durability`.
+async fn start_server(db: &std::path::Path, durability: Durability) -> ConsoleApp {
     let url = format!("sqlite://{}", db.display());
-    let mut config =
-        realtime_console::Config::from_args(["realtime-console", "--database-url", url.as_str()])
-            .unwrap();
-    config.durability = durability;
-    let state = realtime_console::AppState::new(config.settings().unwrap())
-        .await
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(realtime_console::serve(listener, state, async {
-        let _ = rx.await;
-    }));
-    (base, tx)
-}
-
-/// The ceiling: direct inserts into the same schema, `per_commit` rows a transaction, on a connection with
-/// the store writer's settings, in a fresh file (the store's own bench measures it the same way).
-async fn raw_ceiling(
-    db: &std::path::Path,
-    durability: Durability,
-    events: u64,
-    per_commit: usize,
-) -> f64 {
-    let rows: Vec<realtime_store::NewEvent> = (1..=events)
-        .map(|seq| {
-            realtime_store::NewEvent::parse(
-                &serde_json::value::RawValue::from_string(realistic(seq, 0).to_string()).unwrap(),
-            )
-            .unwrap()
-        })
-        .collect();
-    let took = realtime_store::bench::raw_inserts(db, durability, &rows, per_commit)
-        .await
-        .unwrap();
-    events as f64 / took.as_secs_f64()
+    ConsoleApp::start_with(|config| {
+        config.database_url = url;
+        config.durability = durability;
+    })
+    .await
 }
 
 /// Request bodies for `sessions` sessions, built before any clock starts: the figure is the server's, not
@@ -108,11 +49,7 @@ fn bodies(sessions: usize, batches_per_session: usize) -> Vec<Arc<Vec<String>>> 
         .collect()
 }
 
-async fn http_ingest(
-    base: &str,
-    client: &reqwest::Client,
-    bodies: &[Arc<Vec<String>>],
-) -> (f64, Histogram<u64>) {
+async fn http_ingest(base: &str, client: &reqwest::Client, bodies: &[Arc<Vec<String>>]) -> Run {
     let sessions = bodies.len();
     let batches_per_session = bodies[0].len();
     let mut ids = Vec::new();
@@ -171,15 +108,6 @@ async fn time_requests(client: &reqwest::Client, url: &str, n: usize) -> Histogr
     h
 }
 
-/// Median, lowest and highest of a few figures.
-fn spread(mut xs: Vec<f64>) -> (f64, f64, f64) {
-    xs.sort_by(f64::total_cmp);
-    (xs[xs.len() / 2], xs[0], xs[xs.len() - 1])
-}
-
-const ROUNDS: usize = 3;
-const PHASES: [(usize, usize); 3] = [(1, 400), (10, 100), (100, 20)];
-
 async fn ingest(dir: &std::path::Path, client: &reqwest::Client) {
     println!(
         "== ingest (batches of {BATCH} events of ~300 B; {} cores; median of {ROUNDS} rounds, range in brackets)",
@@ -187,43 +115,18 @@ async fn ingest(dir: &std::path::Path, client: &reqwest::Client) {
     );
     let phase_bodies: Vec<_> = PHASES.iter().map(|&(s, b)| bodies(s, b)).collect();
     for durability in [Durability::Full, Durability::Normal] {
-        let (base, stop) =
-            start_server(&dir.join(format!("ingest-{durability}.db")), durability).await;
+        let app = start_server(&dir.join(format!("ingest-{durability}.db")), durability).await;
+        let base = app.base.as_str();
         let raw = dir.join("raw.db");
-        let mut ceiling = Vec::new();
-        let mut small = Vec::new();
-        let mut http: Vec<Vec<(f64, Histogram<u64>)>> = vec![Vec::new(); PHASES.len()];
+        let mut rounds = Rounds::default();
         for _ in 0..ROUNDS {
-            ceiling.push(raw_ceiling(&raw, durability, 200_000, 1000).await);
-            small.push(raw_ceiling(&raw, durability, 50_000, BATCH).await);
+            rounds.measure_raw(&raw, durability).await;
             for (i, bodies) in phase_bodies.iter().enumerate() {
-                http[i].push(http_ingest(&base, client, bodies).await);
+                rounds.push(i, http_ingest(base, client, bodies).await);
             }
         }
-        let _ = stop.send(());
-        let (c, c_lo, c_hi) = spread(ceiling);
-        let (r, r_lo, r_hi) = spread(small);
-        println!("\n-- durability {durability}");
-        println!(
-            "raw ceiling (direct inserts, 1000-row transactions): {c:>7.0} events/s  [{c_lo:.0}–{c_hi:.0}]"
-        );
-        println!(
-            "raw, {BATCH}-row transactions (one commit per batch):   {r:>7.0} events/s  [{r_lo:.0}–{r_hi:.0}]  ({:.0}% of ceiling)",
-            100.0 * r / c
-        );
-        for ((sessions, _), runs) in PHASES.iter().zip(http) {
-            let (rate, lo, hi) = spread(runs.iter().map(|(r, _)| *r).collect());
-            let mut h = Histogram::<u64>::new(3).unwrap();
-            for (_, run) in &runs {
-                h.add(run).unwrap();
-            }
-            println!(
-                "HTTP, {sessions:>3} concurrent sessions:            {rate:>7.0} events/s  [{lo:.0}–{hi:.0}]  ({:.0}% of ceiling)  request p50 {:.2} ms  p99 {:.2} ms",
-                100.0 * rate / c,
-                ms(&h, 0.5),
-                ms(&h, 0.99)
-            );
-        }
+        drop(app);
+        rounds.print(durability, "HTTP", "request");
     }
 }
 
@@ -276,7 +179,8 @@ async fn read(dir: &std::path::Path, client: &reqwest::Client) {
     );
     store.close().await;
     drop(store);
-    let (base, _stop) = start_server(&db, Durability::default()).await;
+    let app = start_server(&db, Durability::default()).await;
+    let base = app.base.as_str();
     let events_url = format!("{base}/api/sessions/{id}/events");
     for (name, query) in [
         ("first page (100)", "limit=100"),

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use hdrhistogram::Histogram;
 use realtime_store::{NewEvent, NewSession, SessionPatch, Store};
+use realtime_testkit::console::ConsoleApp;
 use serde_json::{Value, json};
 
 const BIG: u64 = 1_000_000;
@@ -367,26 +368,13 @@ fn main() {
         store.close().await;
         drop(store);
 
-        let config = realtime_console::Config::from_args([
-            "realtime-console",
-            "--database-url",
-            url.as_str(),
-        ])
-        .unwrap();
-        let state = realtime_console::AppState::new(config.settings().unwrap())
-            .await
-            .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(realtime_console::serve(listener, state, async {
-            let _ = rx.await;
-        }));
+        let app = ConsoleApp::start_with(|config| config.database_url = url).await;
+        let base = app.base.as_str();
         let http = reqwest::Client::new();
-        api_figures(&http, &base, &big).await;
-        library_page(&http, &base).await;
-        live_delay(&http, &base).await;
-        first_rows(&base, &big).await;
-        let _ = tx.send(());
+        api_figures(&http, base, &big).await;
+        library_page(&http, base).await;
+        live_delay(&http, base).await;
+        first_rows(base, &big).await;
+        drop(app);
     });
 }

@@ -7,6 +7,7 @@
 //! copies the WAL into the database file (checkpoints), so the writer never waits on that.
 
 #[doc(hidden)]
+#[cfg(feature = "bench")]
 pub mod bench;
 mod checkpoint;
 mod domain;
