@@ -1,4 +1,5 @@
 // Token usage, estimated cost and per-turn latency from recorded events. No DOM.
+import { addEach } from "./fold.js";
 
 /**
  * USD per 1M tokens. These are ESTIMATES copied from OpenAI's public pricing page (gpt-realtime /
@@ -255,11 +256,7 @@ export function createMetrics({ prices = DEFAULT_PRICES, model } = {}) {
 
   return {
     add,
-    addMany(entries) {
-      let any = false;
-      for (const e of entries) any = add(e) || any;
-      return any;
-    },
+    addMany: addEach(add),
     get responses() {
       return responses;
     },

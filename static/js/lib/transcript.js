@@ -1,5 +1,6 @@
 // Conversation turns (user, assistant, tool calls) assembled from recorded events, in conversation order.
 // No DOM: the transcript view renders it and the tests drive it directly.
+import { addEach } from "./fold.js";
 
 const FINAL = new Set(["completed", "incomplete", "cancelled", "failed"]);
 
@@ -341,11 +342,7 @@ export function createTranscript() {
 
   return {
     add,
-    addMany(entries) {
-      let any = false;
-      for (const e of entries) any = add(e) || any;
-      return any;
-    },
+    addMany: addEach(add),
     get turns() {
       return turns;
     },
