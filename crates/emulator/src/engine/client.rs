@@ -10,7 +10,7 @@ use super::Engine;
 use super::conversation::{normalize_item, not_found, without_audio};
 use crate::io::{FromEngine, Transport};
 use crate::params::{ParamError, integer_in, object, only_keys, string};
-use crate::session::Merge;
+use crate::session::{Kind, Merge};
 
 /// Base64 as clients write it: standard alphabet, padding optional.
 const BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
@@ -159,6 +159,13 @@ impl Engine {
                 self.sh
                     .emit(json!({"type": "conversation.item.deleted", "item_id": id}));
                 Ok(())
+            }
+            "response.create" if self.session.kind() == Kind::Transcription => {
+                Err(ParamError::invalid_value(
+                    "type",
+                    "Responses are not supported in transcription sessions: 'response.create' cannot be used here.",
+                )
+                .into())
             }
             "response.create" => self.create_response(v.get("response"), event_id),
             "response.cancel" => self.cancel(v),

@@ -81,10 +81,8 @@ impl Engine {
             json!({"type": "conversation.item.done", "previous_item_id": previous, "item": item}),
         );
         if let Some(transcription) = self.session.transcription() {
-            let diarize = transcription["model"]
-                .as_str()
-                .is_some_and(|m| m.contains("diarize"));
-            self.transcribe(&item_id, duration_ms, diarize);
+            let model = transcription["model"].as_str().unwrap_or("").to_owned();
+            self.transcribe(&item_id, duration_ms, &model);
         }
         if respond
             && !self.responses.iter().any(|r| r.in_conversation())
@@ -95,7 +93,8 @@ impl Engine {
     }
 
     /// The transcription events of one user audio item: a stand-in transcript, or a scripted failure.
-    fn transcribe(&mut self, item_id: &str, duration_ms: u64, diarize: bool) {
+    fn transcribe(&mut self, item_id: &str, duration_ms: u64, model: &str) {
+        let diarize = model.contains("diarize");
         let transcript = stand_in(duration_ms);
         let scripted = self.sh.settings.scenario.as_ref().and_then(|s| {
             s.action_for(&transcript, self.turn + 1)
@@ -107,10 +106,12 @@ impl Engine {
                 "content_index": 0, "error": {"type": e.r#type, "code": code, "message": e.message}}));
             return;
         }
-        self.sh.emit(
-            json!({"type": "conversation.item.input_audio_transcription.delta", "item_id": item_id,
-            "content_index": 0, "delta": transcript}),
-        );
+        for delta in transcription_deltas(model, &transcript) {
+            self.sh.emit(
+                json!({"type": "conversation.item.input_audio_transcription.delta", "item_id": item_id,
+                "content_index": 0, "delta": delta}),
+            );
+        }
         if diarize {
             // One speaker, one segment: enough for a client to exercise its diarization path.
             self.sh.emit(json!({"type": "conversation.item.input_audio_transcription.segment", "item_id": item_id,
@@ -119,7 +120,7 @@ impl Engine {
         }
         self.sh.emit(json!({"type": "conversation.item.input_audio_transcription.completed", "item_id": item_id,
             "content_index": 0, "transcript": transcript,
-            "usage": {"type": "duration", "seconds": duration_ms as f64 / 1000.0}}));
+            "usage": transcription_usage(model, duration_ms, &transcript)}));
         if let Some(stored) = self.sh.conversation.get_mut(item_id) {
             stored["content"][0]["transcript"] = json!(transcript);
         }
@@ -339,4 +340,49 @@ impl Engine {
 /// The deterministic "transcript" of user speech: its duration.
 pub fn stand_in(duration_ms: u64) -> String {
     format!("[speech {:.1} s]", duration_ms as f64 / 1000.0)
+}
+
+/// `whisper-1` sends a turn's transcript in one delta; the streaming models send it word by word
+/// (PROTOCOL §15.6), each delta with the space before its word so that they add up to the transcript.
+fn transcription_deltas<'a>(model: &str, transcript: &'a str) -> Vec<&'a str> {
+    if model == "whisper-1" {
+        return vec![transcript];
+    }
+    let starts = transcript
+        .char_indices()
+        .filter(|&(i, c)| i > 0 && c == ' ')
+        .map(|(i, _)| i);
+    let mut cuts: Vec<usize> = std::iter::once(0).chain(starts).collect();
+    cuts.push(transcript.len());
+    cuts.windows(2).map(|w| &transcript[w[0]..w[1]]).collect()
+}
+
+/// The `usage` of a completed transcription: tokens for the `gpt-4o…-transcribe` family, the audio's
+/// duration for the others (PROTOCOL §15.6). Tokens are counted as responses count them: 10 a second of
+/// audio in, a token per four characters out.
+fn transcription_usage(model: &str, duration_ms: u64, transcript: &str) -> Value {
+    if model.starts_with("gpt-4o") {
+        let audio_tokens = duration_ms / 100;
+        let output_tokens = (transcript.chars().count() as u64).div_ceil(4);
+        json!({"type": "tokens", "input_tokens": audio_tokens, "output_tokens": output_tokens,
+            "total_tokens": audio_tokens + output_tokens,
+            "input_token_details": {"text_tokens": 0, "audio_tokens": audio_tokens}})
+    } else {
+        json!({"type": "duration", "seconds": duration_ms as f64 / 1000.0})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streaming_models_send_the_transcript_word_by_word() {
+        let t = stand_in(1400);
+        assert_eq!(transcription_deltas("whisper-1", &t), ["[speech 1.4 s]"]);
+        let words = transcription_deltas("gpt-4o-transcribe", &t);
+        assert_eq!(words, ["[speech", " 1.4", " s]"]);
+        assert_eq!(words.concat(), t);
+        assert_eq!(transcription_deltas("gpt-live-transcribe", "").concat(), "");
+    }
 }

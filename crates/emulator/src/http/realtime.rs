@@ -20,7 +20,7 @@ use super::AppState;
 use super::auth::{self, Caller};
 use super::error::{ApiError, invalid_key_message};
 use crate::engine::{self, Transport};
-use crate::session::Session;
+use crate::session::{Kind, Session};
 use crate::ws::{self, Refusal, code};
 
 /// The subprotocol browsers and the SDKs offer, selected in the answer when offered.
@@ -109,14 +109,10 @@ fn open(
                 .into(),
         ));
     }
-    match query.get("intent").map(String::as_str) {
-        None | Some("realtime") => {}
-        Some("transcription") => {
-            return Err(request_refusal(
-                "invalid_value",
-                "Transcription sessions (?intent=transcription) are not emulated yet.".into(),
-            ));
-        }
+    let intent = match query.get("intent").map(String::as_str) {
+        None => None,
+        Some("realtime") => Some(Kind::Realtime),
+        Some("transcription") => Some(Kind::Transcription),
         Some(other) => {
             return Err(request_refusal(
                 "invalid_value",
@@ -125,7 +121,7 @@ fn open(
                 ),
             ));
         }
-    }
+    };
     let model = query.get("model");
     if let Some(model) = model
         && !is_realtime_model(model)
@@ -138,7 +134,21 @@ fn open(
     match caller {
         // As over WebRTC, an ephemeral key opens the session it was minted with; a model in the URL is
         // checked but does not replace the secret's.
-        Caller::Ephemeral { session, .. } => Ok(session.with_new_id()),
+        // Without an intent the secret's type wins (PROTOCOL §15.1); an intent that contradicts it is
+        // refused rather than guessed at (the real API's answer is not known, §15.10).
+        Caller::Ephemeral { session, .. } => match intent {
+            Some(kind) if kind != session.kind() => Err(request_refusal(
+                "invalid_value",
+                format!(
+                    "This client secret is for a {} session, not '?intent={}'.",
+                    session.kind().name(),
+                    kind.name()
+                ),
+            )),
+            _ => Ok(session.with_new_id()),
+        },
+        // A transcription socket has no model (a `?model=` beside the intent is checked, not applied).
+        Caller::Standard if intent == Some(Kind::Transcription) => Ok(Session::for_transcription()),
         Caller::Standard => {
             let Some(model) = model else {
                 return Err(request_refusal(

@@ -18,6 +18,23 @@ fn semantic_vad_defaults() -> Value {
     json!({"type": "semantic_vad", "eagerness": "auto", "create_response": true, "interrupt_response": true})
 }
 
+pub(super) fn check_include(v: &Value, param: &str) -> Result<(), ParamError> {
+    if v.is_null() {
+        return Ok(());
+    }
+    let items = v
+        .as_array()
+        .ok_or_else(|| ParamError::invalid_type(param, "an array", v))?;
+    for (i, item) in items.iter().enumerate() {
+        choice(
+            item,
+            &format!("{param}[{i}]"),
+            &["item.input_audio_transcription.logprobs"],
+        )?;
+    }
+    Ok(())
+}
+
 pub fn check_modalities(v: &Value, param: &str) -> Result<(), ParamError> {
     let arr = v
         .as_array()

@@ -4,12 +4,13 @@
 use serde_json::{Map, Value, json};
 
 mod checks;
+mod transcription;
 
 pub use checks::{
     check_format, check_max_output_tokens, check_modalities, check_tool_choice, check_tools,
     check_voice,
 };
-use checks::{check_truncation, merge_audio};
+use checks::{check_include, check_truncation, merge_audio};
 
 use crate::audio::Format;
 use crate::ids;
@@ -36,6 +37,13 @@ const SESSION_KEYS: &[&str] = &[
     "parallel_tool_calls",
     "reasoning",
 ];
+
+/// Which kind of session: a conversation with the model, or transcription only (PROTOCOL §15.6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Realtime,
+    Transcription,
+}
 
 /// Turn detection as the engine applies it.
 #[derive(Clone, Debug, PartialEq)]
@@ -105,7 +113,14 @@ pub enum ModelChange {
 impl Session {
     /// A new session from a client-secret or call `session` body (`param` is where it sits, e.g. `session`).
     pub fn create(patch: Option<&Value>, param: &str) -> Result<Session, ParamError> {
-        let base = Session::default();
+        let transcription = patch
+            .and_then(|p| p.get("type"))
+            .is_some_and(|t| t == "transcription");
+        let base = if transcription {
+            Session::for_transcription()
+        } else {
+            Session::default()
+        };
         match patch {
             Some(p) => base.merged(p, param, Merge::Create),
             None => Ok(base),
@@ -121,11 +136,18 @@ impl Session {
             None => return Err(ParamError::missing(&at("type"))),
             Some(t) => {
                 let t = choice(t, &at("type"), &["realtime", "transcription"])?;
-                if t == "transcription" {
+                let kind = self.kind();
+                if t != kind.name() {
                     return Err(ParamError::invalid_value(
                         &at("type"),
-                        "Transcription sessions are not emulated; use 'realtime'.",
+                        format!(
+                            "This is a {} session; a session's type cannot be changed to '{t}'.",
+                            kind.name()
+                        ),
                     ));
+                }
+                if kind == Kind::Transcription {
+                    return transcription::merged(self, p, param);
                 }
             }
         }
@@ -160,18 +182,7 @@ impl Session {
                 }
                 "audio" => merge_audio(&mut s, v, &param)?,
                 "include" => {
-                    if !v.is_null() {
-                        let items = v
-                            .as_array()
-                            .ok_or_else(|| ParamError::invalid_type(&param, "an array", v))?;
-                        for (i, item) in items.iter().enumerate() {
-                            choice(
-                                item,
-                                &format!("{param}[{i}]"),
-                                &["item.input_audio_transcription.logprobs"],
-                            )?;
-                        }
-                    }
+                    check_include(v, &param)?;
                     s.insert(k.clone(), v.clone());
                 }
                 "tools" => {
@@ -261,6 +272,13 @@ impl Session {
         self
     }
 
+    pub fn kind(&self) -> Kind {
+        match self.0.get("type").and_then(Value::as_str) {
+            Some("transcription") => Kind::Transcription,
+            _ => Kind::Realtime,
+        }
+    }
+
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.0.get(key)
     }
@@ -304,9 +322,11 @@ impl Session {
             .filter(|t| t.is_object())
     }
 
+    /// A transcription session never creates or interrupts responses, whatever its turn detection says.
     pub fn turn_detection(&self) -> TurnDetection {
         let td = &self.0["audio"]["input"]["turn_detection"];
-        let flag = |k: &str| td.get(k).and_then(Value::as_bool).unwrap_or(true);
+        let conversation = self.kind() == Kind::Realtime;
+        let flag = |k: &str| conversation && td.get(k).and_then(Value::as_bool).unwrap_or(true);
         match td.get("type").and_then(Value::as_str) {
             Some("server_vad") => TurnDetection::Vad {
                 threshold: td["threshold"].as_f64().unwrap_or(0.5),
