@@ -6,6 +6,8 @@ mod common;
 mod items;
 #[path = "conformance/midway.rs"]
 mod midway;
+#[path = "conformance/transcription.rs"]
+mod transcription;
 #[path = "conformance/transport.rs"]
 mod transport;
 #[path = "conformance/turns.rs"]
@@ -17,6 +19,7 @@ mod ws_audio;
 
 use items::*;
 use midway::*;
+use transcription::*;
 use transport::*;
 use turns::*;
 use ws::*;
@@ -352,6 +355,11 @@ mod each {
         manual_turns_fill_the_buffer_from_the_track,
         idle_timeout_prompts_a_response,
         diarized_and_failed_transcriptions,
+        transcription_turn_from_the_track_ends_in_a_transcript_not_a_response,
+        ws_intent_socket_opens_a_transcription_session,
+        ws_transcription_vad_turn_from_appended_audio,
+        ws_transcription_manual_commit_with_whisper,
+        ws_ephemeral_keys_minted_for_transcription_open_transcription_sessions,
         websocket_answers_carry_the_voice_in_audio_deltas,
         websocket_audio_leaves_at_real_time_on_the_realistic_pace,
         websocket_barge_in_cancels_and_the_client_truncates,

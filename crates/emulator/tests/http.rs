@@ -107,6 +107,11 @@ async fn minting_rejects_bad_requests_with_documented_errors() {
             "decimal_above_max_value",
             Some("session.audio.output.speed"),
         ),
+        (
+            json!({"session": {"type": "transcription", "instructions": "x"}}),
+            "unknown_parameter",
+            Some("session.instructions"),
+        ),
         (json!({"foo": 1}), "unknown_parameter", Some("foo")),
     ];
     for (body, code, param) in cases {
@@ -385,6 +390,41 @@ async fn a_real_offer_gets_an_answer_a_location_and_can_be_hung_up() {
             &real_offer(),
             Some(&json!({"type": "realtime", "instructions": "Hi"})),
         )
+        .await;
+    assert_eq!(res.status(), 201);
+}
+
+#[tokio::test]
+async fn a_transcription_secret_or_session_opens_a_transcription_call() {
+    let app = EmulatorApp::start(EmulatorConfig::default()).await;
+    let minted = app
+        .mint_ok(&json!({"session": {"type": "transcription",
+            "audio": {"input": {"transcription": {"model": "whisper-1"}, "turn_detection": null}}}}))
+        .await;
+    let s = &minted["session"];
+    realtime_testkit::schema::assert_valid("RealtimeTranscriptionSessionCreateResponseGA", s);
+    assert_eq!(
+        (&s["type"], &s["object"]),
+        (
+            &json!("transcription"),
+            &json!("realtime.transcription_session")
+        )
+    );
+    assert!(s["audio"]["input"]["turn_detection"].is_null());
+    assert!(s.get("model").is_none() && s["audio"].get("output").is_none());
+    let ek = minted["value"].as_str().unwrap();
+    assert_eq!(app.call_sdp(ek, &real_offer()).await.status(), 201);
+    // A call's session body may not turn the secret's transcription session into a conversation.
+    let e = expect_error(
+        app.call_multipart(ek, &real_offer(), Some(&json!({"type": "realtime"})))
+            .await,
+        400,
+        Some("invalid_value"),
+    )
+    .await;
+    assert_eq!(e["param"], "session.type");
+    let res = app
+        .call_multipart(KEY, &real_offer(), Some(&json!({"type": "transcription"})))
         .await;
     assert_eq!(res.status(), 201);
 }

@@ -39,6 +39,18 @@ struct Engine {
 impl Client {
     /// Connects to the transport; `audio_level_header` false leaves RFC 6464 out of the offer.
     async fn connect(audio_level_header: bool) -> (Client, Engine) {
+        let (to_engine, rx) = mpsc::channel(256);
+        let (tx, from_engine) = mpsc::channel(256);
+        let io = TransportIo {
+            to_engine,
+            from_engine,
+        };
+        let client = Client::connect_to(audio_level_header, io).await;
+        (client, Engine { rx, tx })
+    }
+
+    /// Connects to a transport whose engine is at the other end of `io`.
+    async fn connect_to(audio_level_header: bool, io: TransportIo) -> Client {
         install_crypto();
         let mut config = RtcConfig::new().clear_codecs().enable_opus(true, false);
         if !audio_level_header {
@@ -52,13 +64,6 @@ impl Client {
         let mid = change.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
         let channel = change.add_channel("oai-events".into());
         let (offer, pending) = change.apply().unwrap();
-
-        let (to_engine, rx) = mpsc::channel(256);
-        let (tx, from_engine) = mpsc::channel(256);
-        let io = TransportIo {
-            to_engine,
-            from_engine,
-        };
         let answer = answer_offer(&offer.to_sdp_string(), RtcOptions::on(local.ip()), io)
             .await
             .unwrap();
@@ -70,7 +75,7 @@ impl Client {
         rtc.sdp_api()
             .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap())
             .unwrap();
-        let client = Client {
+        Client {
             rtc,
             socket,
             local,
@@ -78,8 +83,7 @@ impl Client {
             mid,
             channel,
             rtp_time: 0,
-        };
-        (client, Engine { rx, tx })
+        }
     }
 
     /// Drains str0m up to its next timeout (after every mutation): sends datagrams, queues events.
@@ -355,4 +359,71 @@ async fn the_peer_closing_ends_the_call() {
     let heard = next_non_level(&mut client, &mut engine).await;
     assert!(matches!(heard, ToEngine::Closed), "{heard:?}");
     assert!(engine.rx.recv().await.is_none(), "the call's task is gone");
+}
+
+/// The next JSON event on the data channel, checked against its schema.
+async fn next_event(client: &mut Client) -> serde_json::Value {
+    let text = client
+        .until(|e| match e {
+            Event::ChannelData(d) if !d.binary => Some(String::from_utf8(d.data).unwrap()),
+            _ => None,
+        })
+        .await;
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    realtime_testkit::schema::schemas().check_server_event(&v);
+    v
+}
+
+/// A transcription session over WebRTC with the real engine: the track's levels make a turn, the data
+/// channel carries its transcript, and no response follows.
+#[tokio::test]
+async fn a_transcription_call_transcribes_the_track() {
+    let session = crate::session::Session::create(
+        Some(&serde_json::json!({"type": "transcription",
+            "audio": {"input": {"transcription": {"model": "whisper-1"}}}})),
+        "session",
+    )
+    .unwrap();
+    let settings = std::sync::Arc::new(crate::engine::EngineSettings::default());
+    let (_handle, io) = crate::engine::start(session, settings, crate::io::Transport::WebRtc);
+    let mut client = Client::connect_to(true, io).await;
+    let mut said = Vec::new();
+    let created = next_event(&mut client).await;
+    assert_eq!(created["session"]["type"], "transcription");
+    // Half a second of speech between silences, in 20 ms packets labelled with their level.
+    for level in [-127; 10].into_iter().chain([-20; 25]).chain([-127; 15]) {
+        client.send_audio(vec![0xF8, 0xFF, 0xFE], Some(level)).await;
+    }
+    loop {
+        let event = next_event(&mut client).await;
+        let ty = event["type"].as_str().unwrap().to_owned();
+        said.push(ty.clone());
+        if ty == "conversation.item.input_audio_transcription.completed" {
+            assert_eq!(
+                event["transcript"], "[speech 0.7 s]",
+                "from the start (the 300 ms of padding reaches back past it) to the end of the speech"
+            );
+            break;
+        }
+    }
+    assert_eq!(
+        said,
+        [
+            "input_audio_buffer.speech_started",
+            "input_audio_buffer.speech_stopped",
+            "input_audio_buffer.committed",
+            "conversation.item.added",
+            "conversation.item.done",
+            "conversation.item.input_audio_transcription.delta",
+            "conversation.item.input_audio_transcription.completed",
+        ]
+    );
+    // Nothing more is on its way: the next event answers a `clear` sent now.
+    client
+        .send_text(r#"{"type":"input_audio_buffer.clear"}"#)
+        .await;
+    assert_eq!(
+        next_event(&mut client).await["type"],
+        "input_audio_buffer.cleared"
+    );
 }

@@ -68,8 +68,17 @@ impl TestCall {
 
     /// The same over another transport.
     pub fn open_over(transport: Transport, settings: EngineSettings) -> (TestCall, Value) {
+        Self::open_session(Session::default(), transport, settings)
+    }
+
+    /// The same with another session (a transcription session, say).
+    pub fn open_session(
+        session: Session,
+        transport: Transport,
+        settings: EngineSettings,
+    ) -> (TestCall, Value) {
         let mut call = TestCall {
-            call: VirtualCall::start(Session::default(), settings, transport),
+            call: VirtualCall::start(session, settings, transport),
             audio: vec![],
         };
         call.call.input(ToEngine::ChannelOpen);
