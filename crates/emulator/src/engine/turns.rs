@@ -14,8 +14,8 @@ use crate::ids;
 use crate::model::{self, NO_SPEECH};
 use crate::params::{ParamError, choice, join, object, only_keys};
 use crate::session::{
-    TurnDetection, check_format, check_max_output_tokens, check_modalities, check_tool_choice,
-    check_tools, check_voice,
+    Kind, TurnDetection, check_format, check_max_output_tokens, check_modalities,
+    check_tool_choice, check_tools, check_voice,
 };
 
 impl Engine {
@@ -96,8 +96,14 @@ impl Engine {
     fn transcribe(&mut self, item_id: &str, duration_ms: u64, model: &str) {
         let diarize = model.contains("diarize");
         let transcript = stand_in(duration_ms);
+        // A rule's turn is the upcoming response's; a transcription session has none, so its turns are
+        // the user audio items so far, this one included.
+        let turn = match self.session.kind() {
+            Kind::Realtime => self.turn + 1,
+            Kind::Transcription => self.audio_ms.len() as u32,
+        };
         let scripted = self.sh.settings.scenario.as_ref().and_then(|s| {
-            s.action_for(&transcript, self.turn + 1)
+            s.action_for(&transcript, turn)
                 .and_then(|a| a.transcription_error.clone())
         });
         if let Some(e) = scripted {

@@ -2,8 +2,9 @@
 //! ephemeral keys minted for them, their session object, what an update may change, turns from appended
 //! audio (VAD or manual commit) that end in a transcript and never in a response.
 
+use realtime_emulator::Scenario;
 use realtime_emulator::audio::Format;
-use realtime_emulator::engine::Transport;
+use realtime_emulator::engine::{EngineSettings, Transport};
 use realtime_emulator::session::Session;
 use realtime_testkit::emulator::{EmulatorApp, KEY};
 use realtime_testkit::schema::assert_valid;
@@ -301,7 +302,16 @@ pub fn transcription_turn_from_the_track_ends_in_a_transcript_not_a_response() {
         "session",
     )
     .unwrap();
-    let (mut call, created) = TestCall::open_session(session, Transport::WebRtc, instant());
+    let scenario = Scenario::from_json(
+        r#"{"rules": [{"match": {"turn": 2}, "transcription_error": {"type": "invalid_request_error",
+            "code": "audio_unintelligible", "message": "Could not transcribe (scripted)."}}]}"#,
+    )
+    .unwrap();
+    let settings = EngineSettings {
+        scenario: Some(scenario),
+        ..instant()
+    };
+    let (mut call, created) = TestCall::open_session(session, Transport::WebRtc, settings);
     assert_eq!(created["session"]["type"], "transcription");
     call.level(QUIET, 20, 20);
     call.level(LOUD, 20, 50);
@@ -316,6 +326,21 @@ pub fn transcription_turn_from_the_track_ends_in_a_transcript_not_a_response() {
     );
     call.advance_ms(60_000);
     assert!(call.pending_events().is_empty());
+    // A scenario's second turn fails to transcribe, as scripted; it is still committed.
+    call.level(LOUD, 20, 25);
+    call.level(QUIET, 20, 10);
+    let events = call.pending_events();
+    assert_eq!(
+        types(&events)[2..],
+        [
+            "input_audio_buffer.committed",
+            "conversation.item.added",
+            "conversation.item.done",
+            "conversation.item.input_audio_transcription.failed",
+        ]
+    );
+    assert_eq!(events[5]["error"]["code"], "audio_unintelligible");
+    assert_eq!(events[2]["previous_item_id"], completed["item_id"]);
     assert!(
         call.audio.is_empty(),
         "a transcription session plays nothing"
