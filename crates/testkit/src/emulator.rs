@@ -142,6 +142,23 @@ impl EmulatorApp {
             .await
             .unwrap()
     }
+
+    /// A SIP call-control endpoint: `action` is `accept`, `reject` or `refer`.
+    pub async fn call_control(
+        &self,
+        key: &str,
+        call_id: &str,
+        action: &str,
+        body: &Value,
+    ) -> reqwest::Response {
+        self.client
+            .post(format!("{}/realtime/calls/{call_id}/{action}", self.base))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
 }
 
 impl Drop for EmulatorApp {

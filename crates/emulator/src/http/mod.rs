@@ -157,6 +157,14 @@ impl AppState {
         calls.live.insert(call_id, Call { handle, key });
     }
 
+    /// Whether `call_id` is a call in progress.
+    fn has_call(&self, call_id: &str) -> bool {
+        self.calls()
+            .live
+            .get(call_id)
+            .is_some_and(|c| !c.handle.is_finished())
+    }
+
     fn take_call(&self, call_id: &str) -> Option<EngineHandle> {
         self.calls()
             .live
@@ -180,8 +188,8 @@ impl AppState {
     }
 }
 
-/// The emulator's routes (`/realtime/client_secrets`, `/realtime/calls`, `/realtime/calls/{id}/hangup`,
-/// and the WebSocket endpoint `GET /realtime?model=…`), with CORS for browsers that post their offer directly, and the API's 404 envelope for any other path.
+/// The emulator's routes (`/realtime/client_secrets`, `/realtime/calls`, `/realtime/calls/{id}/hangup`, the
+/// SIP call-control `…/{id}/accept`, `reject`, `refer`, and the WebSocket endpoint `GET /realtime?model=…`), with CORS for browsers that post their offer directly, and the API's 404 envelope for any other path.
 ///
 /// A preflight may ask for any request headers and gets them all: the SDKs add their own
 /// (`X-OpenAI-Agents-SDK`, `OpenAI-Beta`, `X-Stainless-*`), and what authenticates a call is its bearer key,
