@@ -225,12 +225,17 @@ async fn unknown_route(
     }
 }
 
-/// Serves the emulator under `/v1` until `shutdown` resolves.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
+/// Serves the emulator under `/v1` until `shutdown` resolves, over plain HTTP (a `TcpListener`) or TLS (a
+/// [`crate::TlsListener`]).
+pub async fn serve<L>(
+    listener: L,
     config: EmulatorConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     let app = Router::new()
         .nest("/v1", router(config))
         .layer(tower_http::trace::TraceLayer::new_for_http());
