@@ -88,7 +88,12 @@ struct Args {
     #[arg(long, env = "EMULATOR_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
     /// Where --tls writes its self-signed certificate (PEM) [default: <temp dir>/realtime-emulator-<port>.pem].
-    #[arg(long, env = "EMULATOR_TLS_CERT_OUT", conflicts_with = "tls_cert")]
+    #[arg(
+        long,
+        env = "EMULATOR_TLS_CERT_OUT",
+        requires = "tls",
+        conflicts_with = "tls_cert"
+    )]
     tls_cert_out: Option<PathBuf>,
 }
 
@@ -141,7 +146,7 @@ impl Args {
             let tls = Tls::from_pem_files(cert, key).context("loading --tls-cert / --tls-key")?;
             return Ok(Some((tls, Some(cert.clone()))));
         }
-        if self.tls || self.tls_cert_out.is_some() {
+        if self.tls {
             let tls = Tls::self_signed().context("making the self-signed certificate")?;
             return Ok(Some((tls, None)));
         }
@@ -176,7 +181,7 @@ async fn main() -> anyhow::Result<()> {
                     let file = args.tls_cert_out.clone().unwrap_or_else(|| {
                         std::env::temp_dir().join(format!("realtime-emulator-{}.pem", addr.port()))
                     });
-                    std::fs::write(&file, tls.cert_pem())
+                    write_new(&file, tls.cert_pem())
                         .with_context(|| format!("writing the certificate to {}", file.display()))?;
                     file
                 }
@@ -195,6 +200,21 @@ async fn main() -> anyhow::Result<()> {
     }
     .context("serving")?;
     Ok(())
+}
+
+/// Replaces `file` with a new one holding `text`. Never writes through a link someone else left at that path in
+/// a shared temp directory: the old entry is removed and the new file created exclusively.
+fn write_new(file: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    match std::fs::remove_file(file) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(file)?
+        .write_all(text.as_bytes())
 }
 
 async fn shutdown_signal() {

@@ -155,7 +155,15 @@ async fn the_binary_writes_its_certificate_and_says_how_to_trust_it() {
         "the start-up lines say {hint}: {:#?}",
         bin.lines
     );
-    let v = mint_trusting(&std::fs::read(&cert).unwrap(), &bin.base).await;
+    let first = std::fs::read(&cert).unwrap();
+    let v = mint_trusting(&first, &bin.base).await;
+    assert!(v["value"].as_str().unwrap().starts_with("ek_"), "{v}");
+
+    // The next start makes a new certificate and replaces the file with it.
+    let next = Binary::start(&["--tls", "--tls-cert-out", cert.to_str().unwrap()]).await;
+    let second = std::fs::read(&cert).unwrap();
+    assert_ne!(first, second);
+    let v = mint_trusting(&second, &next.base).await;
     assert!(v["value"].as_str().unwrap().starts_with("ek_"), "{v}");
 }
 
@@ -204,6 +212,7 @@ async fn the_binary_refuses_unusable_certificate_files_and_says_why() {
             vec!["--tls-cert", missing, "--tls-key", cert],
             vec!["missing.pem"],
         ),
+        (vec!["--tls-cert-out", cert], vec!["--tls"]),
     ] {
         let out = tokio::process::Command::new(BIN)
             .args(["--port", "0"])
