@@ -1,7 +1,7 @@
 //! The official Node clients (pinned in tests/clients/package-lock.json) against the emulator, unchanged: the
 //! `openai` SDK's `OpenAIRealtimeWS` over WSS (the SDK only speaks `wss:`, so the emulator serves TLS and Node
 //! trusts its certificate through `NODE_EXTRA_CA_CERTS`), and `@openai/agents-realtime`'s WebSocket transport
-//! with a tool. Needs Node and the test package that `just test` installs.
+//! with a tool, over `ws:` and `wss:`. Needs Node and the test package that `just test` installs.
 //!
 //! `openai` 7.x declares `engines.node >= 22`; on Node 20 (Debian's, and this project's machines) npm warns
 //! `EBADENGINE` and what these tests use works.
@@ -70,11 +70,23 @@ async fn the_openai_sdks_realtime_ws_holds_a_text_turn_and_a_tool_call_over_wss(
 #[tokio::test]
 async fn the_agents_sdk_runs_a_tool_over_its_websocket_transport_in_node() {
     let app = EmulatorApp::start(instant()).await;
+    agents_run_a_tool(&app, &[]).await;
+}
+
+#[tokio::test]
+async fn the_agents_sdk_runs_a_tool_over_wss_in_node() {
+    let app = EmulatorApp::start_tls(instant()).await;
+    let cert = app.cert_path.as_ref().unwrap().to_str().unwrap();
+    agents_run_a_tool(&app, &[("NODE_EXTRA_CA_CERTS", cert)]).await;
+}
+
+/// agents-ws.mjs against `app`'s WebSocket URL (`ws:` or `wss:`): the tool runs once and the answer uses it.
+async fn agents_run_a_tool(app: &EmulatorApp, envs: &[(&str, &str)]) {
     let url = app.ws_url("?model=gpt-realtime");
     let got = node(
         "agents-ws.mjs",
         &[&url, "what does get_weather say for Paris?"],
-        &[],
+        envs,
     )
     .await;
 
