@@ -13,9 +13,11 @@ pub mod params;
 pub mod rtc;
 pub mod scenario;
 pub mod session;
+pub mod tls;
 pub mod ws;
 
 pub use clock::Clock;
 pub use config::{EmulatorConfig, Faults, HttpFault, Pace};
 pub use http::{router, serve};
 pub use scenario::Scenario;
+pub use tls::{Tls, TlsListener};

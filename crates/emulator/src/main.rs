@@ -1,4 +1,4 @@
-//! `realtime-emulator`: serves the emulated Realtime API at `http://HOST:PORT/v1`.
+//! `realtime-emulator`: serves the emulated Realtime API at `http://HOST:PORT/v1` (`https://` with `--tls`).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use realtime_emulator::session::ModelChange;
-use realtime_emulator::{EmulatorConfig, Faults, HttpFault, Pace, Scenario};
+use realtime_emulator::{EmulatorConfig, Faults, HttpFault, Pace, Scenario, Tls, TlsListener};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -76,6 +76,25 @@ struct Args {
     /// How many calls one ephemeral key may hold open at once; more answer 429 `call_limit_reached`.
     #[arg(long, env = "EMULATOR_MAX_CALLS_PER_KEY", default_value_t = 2)]
     max_calls_per_key: u32,
+    /// Serve HTTPS and WSS (the Node SDK always connects with wss:) with a self-signed certificate made at
+    /// start-up for localhost, 127.0.0.1 and ::1. Its PEM is written to --tls-cert-out; trust it with
+    /// NODE_EXTRA_CA_CERTS=<that file>.
+    #[arg(long, env = "EMULATOR_TLS")]
+    tls: bool,
+    /// Serve HTTPS and WSS with this certificate chain (PEM) instead of a self-signed one; needs --tls-key.
+    #[arg(long, env = "EMULATOR_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, env = "EMULATOR_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Where --tls writes its self-signed certificate (PEM) [default: <temp dir>/realtime-emulator-<port>.pem].
+    #[arg(
+        long,
+        env = "EMULATOR_TLS_CERT_OUT",
+        requires = "tls",
+        conflicts_with = "tls_cert"
+    )]
+    tls_cert_out: Option<PathBuf>,
 }
 
 impl Args {
@@ -120,6 +139,19 @@ impl Args {
             ..EmulatorConfig::default()
         })
     }
+
+    /// The certificate to serve, and the file clients trust it from when one was given; `None`: plain HTTP.
+    fn tls_source(&self) -> anyhow::Result<Option<(Tls, Option<PathBuf>)>> {
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            let tls = Tls::from_pem_files(cert, key).context("loading --tls-cert / --tls-key")?;
+            return Ok(Some((tls, Some(cert.clone()))));
+        }
+        if self.tls {
+            let tls = Tls::self_signed().context("making the self-signed certificate")?;
+            return Ok(Some((tls, None)));
+        }
+        Ok(None)
+    }
 }
 
 #[tokio::main]
@@ -132,14 +164,57 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let config = args.config()?;
     let addr = SocketAddr::new(args.host, args.port);
+    let tls = args.tls_source()?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
-    tracing::info!(base_url = %format!("http://{addr}/v1"), "realtime emulator listening");
-    realtime_emulator::serve(listener, config, shutdown_signal())
-        .await
-        .context("serving")?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    match tls {
+        None => {
+            tracing::info!(base_url = %format!("http://{addr}/v1"), "realtime emulator listening");
+            realtime_emulator::serve(listener, config, shutdown_signal()).await
+        }
+        Some((tls, cert_file)) => {
+            let cert_file = match cert_file {
+                Some(file) => file,
+                None => {
+                    let file = args.tls_cert_out.clone().unwrap_or_else(|| {
+                        std::env::temp_dir().join(format!("realtime-emulator-{}.pem", addr.port()))
+                    });
+                    write_new(&file, tls.cert_pem())
+                        .with_context(|| format!("writing the certificate to {}", file.display()))?;
+                    file
+                }
+            };
+            let listener = TlsListener::new(listener, &tls).context("starting TLS")?;
+            // Before the listening line, which is the last one a script waits for.
+            tracing::info!(
+                certificate = %cert_file.display(),
+                "clients must trust this certificate: NODE_EXTRA_CA_CERTS={} for Node (the openai SDK, \
+                 @openai/agents-realtime), a CA option elsewhere",
+                cert_file.display()
+            );
+            tracing::info!(base_url = %format!("https://{addr}/v1"), "realtime emulator listening (TLS)");
+            realtime_emulator::serve(listener, config, shutdown_signal()).await
+        }
+    }
+    .context("serving")?;
     Ok(())
+}
+
+/// Replaces `file` with a new one holding `text`. Never writes through a link someone else left at that path in
+/// a shared temp directory: the old entry is removed and the new file created exclusively.
+fn write_new(file: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    match std::fs::remove_file(file) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(file)?
+        .write_all(text.as_bytes())
 }
 
 async fn shutdown_signal() {

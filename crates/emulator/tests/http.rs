@@ -325,6 +325,82 @@ async fn hangup_of_an_unknown_call_is_404() {
     .await;
 }
 
+/// What `accept`, `reject` and `refer` are sent by the SDKs (PROTOCOL §15.7).
+fn sip_requests() -> [(&'static str, Value); 3] {
+    [
+        (
+            "accept",
+            json!({"type": "realtime", "model": "gpt-realtime", "instructions": "Hi"}),
+        ),
+        ("reject", json!({"status_code": 486})),
+        ("refer", json!({"target_uri": "tel:+14155550123"})),
+    ]
+}
+
+#[tokio::test]
+async fn sip_call_control_of_an_unknown_call_is_404_with_the_envelope() {
+    let app = EmulatorApp::start(EmulatorConfig::default()).await;
+    for (action, body) in sip_requests() {
+        let e = expect_error(
+            app.call_control(KEY, "rtc_u1_nope", action, &body).await,
+            404,
+            Some("call_not_found"),
+        )
+        .await;
+        assert_eq!(e["param"], "call_id", "{action}: {e}");
+        assert!(
+            e["message"].as_str().unwrap().contains("rtc_u1_nope"),
+            "{action}: {e}"
+        );
+        expect_error(
+            app.call_control("bad", "rtc_u1_nope", action, &body).await,
+            401,
+            Some("invalid_api_key"),
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn sip_call_control_of_a_webrtc_call_is_refused_and_leaves_it_up() {
+    let app = EmulatorApp::start(EmulatorConfig::default()).await;
+    let ek = app.ephemeral_key().await;
+    let res = app.call_sdp(&ek, &real_offer()).await;
+    assert_eq!(res.status(), 201);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let call_id = location.rsplit('/').next().unwrap();
+    for (action, body) in sip_requests() {
+        let e = expect_error(
+            app.call_control(KEY, call_id, action, &body).await,
+            400,
+            Some("not_sip_call"),
+        )
+        .await;
+        assert_eq!(e["type"], "invalid_request_error");
+        assert_eq!(e["param"], "call_id");
+        assert!(
+            e["message"].as_str().unwrap().contains("hangup"),
+            "{action}: {e}"
+        );
+        // Server-side endpoints: the browser's ephemeral key may not use them.
+        expect_error(
+            app.call_control(&ek, call_id, action, &body).await,
+            401,
+            Some("invalid_api_key"),
+        )
+        .await;
+    }
+    // Nothing changed: the call is still up until it is hung up, and then it is unknown.
+    assert_eq!(app.hangup(KEY, call_id).await.status(), 200);
+    let (action, body) = &sip_requests()[0];
+    expect_error(
+        app.call_control(KEY, call_id, action, body).await,
+        404,
+        Some("call_not_found"),
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn injected_faults_fail_requests_then_recover() {
     let faults = Faults {

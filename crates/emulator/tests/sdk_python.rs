@@ -3,7 +3,7 @@
 
 use realtime_emulator::EmulatorConfig;
 use realtime_testkit::clients::python;
-use realtime_testkit::emulator::EmulatorApp;
+use realtime_testkit::emulator::{EmulatorApp, KEY};
 use serde_json::json;
 
 #[tokio::test]
@@ -34,4 +34,32 @@ async fn client_secrets_calls_and_hangup() {
         json!({"status": 404, "code": "call_not_found"}),
         "the call is gone after the first hangup: {got}"
     );
+}
+
+#[tokio::test]
+async fn sip_call_control_raises_not_found_or_bad_request_with_the_code() {
+    let app = EmulatorApp::start(EmulatorConfig::default()).await;
+    let ek = app.ephemeral_key().await;
+    let res = app
+        .call_sdp(&ek, realtime_emulator::rtc::CHROMIUM_OFFER)
+        .await;
+    assert_eq!(res.status(), 201);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let call_id = location.rsplit('/').next().unwrap();
+
+    let got = python("sip.py", &[&app.base, call_id]).await;
+    for action in ["accept", "reject", "refer"] {
+        assert_eq!(
+            got["unknown"][action],
+            json!({"error": "NotFoundError", "status": 404, "code": "call_not_found", "param": "call_id"}),
+            "{action}: {got}"
+        );
+        assert_eq!(
+            got["webrtc"][action],
+            json!({"error": "BadRequestError", "status": 400, "code": "not_sip_call", "param": "call_id"}),
+            "{action}: {got}"
+        );
+    }
+    // The WebRTC call is still up: it hangs up once.
+    assert_eq!(app.hangup(KEY, call_id).await.status(), 200);
 }

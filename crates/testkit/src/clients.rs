@@ -1,6 +1,7 @@
 //! The official clients the tests drive, installed by `just test` (scripts/test-deps.sh) at pinned versions:
-//! the Python `openai` SDK in `tests/clients/.venv`, the npm packages in `tests/clients/node_modules`. A
-//! script prints one JSON object as its last line of output; its failure fails the test with what it said.
+//! the Python `openai` SDK in `tests/clients/.venv`, the npm packages (`openai`, `@openai/agents-realtime`)
+//! in `tests/clients/node_modules`. A script prints one JSON object as its last line of output; its failure
+//! fails the test with what it said.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -20,13 +21,27 @@ pub async fn python(script: &str, args: &[&str]) -> Value {
         "{} is missing: install the test clients with `just test` (or scripts/test-deps.sh)",
         venv.display()
     );
-    run(venv, clients_dir().join("python").join(script), args).await
+    run(venv, clients_dir().join("python").join(script), args, &[]).await
 }
 
-async fn run(program: PathBuf, script: PathBuf, args: &[&str]) -> Value {
+/// Runs `tests/clients/node/<script>` with `args` and the environment variables `envs` on the `node` of the
+/// `PATH`, with the test package's `node_modules`; its JSON.
+pub async fn node(script: &str, args: &[&str], envs: &[(&str, &str)]) -> Value {
+    let modules = clients_dir().join("node_modules");
+    assert!(
+        modules.exists(),
+        "{} is missing: install the test clients with `just test` (or scripts/test-deps.sh)",
+        modules.display()
+    );
+    let script = clients_dir().join("node").join(script);
+    run(PathBuf::from("node"), script, args, envs).await
+}
+
+async fn run(program: PathBuf, script: PathBuf, args: &[&str], envs: &[(&str, &str)]) -> Value {
     let child = tokio::process::Command::new(&program)
         .arg(&script)
         .args(args)
+        .envs(envs.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -1,10 +1,12 @@
-//! The emulator served in-process on 127.0.0.1:0 under `/v1`, optionally with a test page on its origin,
-//! and one helper per endpoint.
+//! The emulator served in-process on 127.0.0.1:0 under `/v1`, over HTTP or TLS, optionally with a test page on
+//! its origin, and one helper per endpoint.
+
+use std::path::PathBuf;
 
 use axum::Router;
 use axum::http::header;
 use axum::routing::get;
-use realtime_emulator::EmulatorConfig;
+use realtime_emulator::{EmulatorConfig, Tls, TlsListener};
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
 
@@ -17,11 +19,16 @@ pub const KEY: &str = "sk-test-0123456789";
 pub type PageFile = (&'static str, &'static str, &'static str);
 
 pub struct EmulatorApp {
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>` (`https://` for [`EmulatorApp::start_tls`]).
     pub origin: String,
     /// `{origin}/v1`, the API's base URL.
     pub base: String,
+    /// Trusts the emulator's certificate when it serves TLS.
     pub client: reqwest::Client,
+    /// The self-signed certificate (PEM) a TLS emulator serves, for clients to trust
+    /// (`NODE_EXTRA_CA_CERTS`); `None` over plain HTTP.
+    pub cert_path: Option<PathBuf>,
+    _cert_dir: Option<tempfile::TempDir>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -30,8 +37,31 @@ impl EmulatorApp {
         Self::with_page(config, &[]).await
     }
 
+    /// The emulator over HTTPS and WSS with a new self-signed certificate, as `realtime-emulator --tls`.
+    pub async fn start_tls(config: EmulatorConfig) -> Self {
+        let tls = Tls::self_signed().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("emulator-cert.pem");
+        std::fs::write(&path, tls.cert_pem()).unwrap();
+        let client = reqwest::Client::builder()
+            .add_root_certificate(
+                reqwest::Certificate::from_pem(tls.cert_pem().as_bytes()).unwrap(),
+            )
+            .build()
+            .unwrap();
+        let mut app = Self::serve(config, &[], Some(tls)).await;
+        app.client = client;
+        app.cert_path = Some(path);
+        app._cert_dir = Some(dir);
+        app
+    }
+
     /// The emulator under `/v1`, and `files` at their paths on the same origin.
     pub async fn with_page(config: EmulatorConfig, files: &[PageFile]) -> Self {
+        Self::serve(config, files, None).await
+    }
+
+    async fn serve(config: EmulatorConfig, files: &[PageFile], tls: Option<Tls>) -> Self {
         crate::init_test_log();
         let mut app = Router::new();
         for &(path, content_type, body) in files {
@@ -42,24 +72,34 @@ impl EmulatorApp {
         }
         let app = app.nest("/v1", realtime_emulator::router(config));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let origin = format!("http://{}", listener.local_addr().unwrap());
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
+        let addr = listener.local_addr().unwrap();
+        let (origin, server) = match tls {
+            None => (
+                format!("http://{addr}"),
+                tokio::spawn(async move { axum::serve(listener, app).await.unwrap() }),
+            ),
+            Some(tls) => {
+                let listener = TlsListener::new(listener, &tls).unwrap();
+                (
+                    format!("https://{addr}"),
+                    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() }),
+                )
+            }
+        };
         Self {
             base: format!("{origin}/v1"),
             origin,
             client: reqwest::Client::new(),
+            cert_path: None,
+            _cert_dir: None,
             server,
         }
     }
 
-    /// The WebSocket endpoint with `query` (`"?model=gpt-realtime"`), for [`crate::ws::WsClient`].
+    /// The WebSocket endpoint with `query` (`"?model=gpt-realtime"`), for [`crate::ws::WsClient`]; `wss:`
+    /// over TLS.
     pub fn ws_url(&self, query: &str) -> String {
-        format!(
-            "{}/realtime{query}",
-            self.base.replacen("http://", "ws://", 1)
-        )
+        format!("{}/realtime{query}", self.base.replacen("http", "ws", 1))
     }
 
     /// A page (or any path) on the emulator's origin.
@@ -138,6 +178,23 @@ impl EmulatorApp {
         self.client
             .post(format!("{}/realtime/calls/{call_id}/hangup", self.base))
             .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A SIP call-control endpoint: `action` is `accept`, `reject` or `refer`.
+    pub async fn call_control(
+        &self,
+        key: &str,
+        call_id: &str,
+        action: &str,
+        body: &Value,
+    ) -> reqwest::Response {
+        self.client
+            .post(format!("{}/realtime/calls/{call_id}/{action}", self.base))
+            .bearer_auth(key)
+            .json(body)
             .send()
             .await
             .unwrap()

@@ -1,5 +1,6 @@
 //! `POST /realtime/calls` (raw SDP with an ephemeral key, or multipart `sdp` + `session` with a standard
-//! key) and `POST /realtime/calls/{call_id}/hangup`.
+//! key), `POST /realtime/calls/{call_id}/hangup`, and the SIP call-control endpoints `accept`, `reject` and
+//! `refer` (PROTOCOL §15.7).
 
 use axum::Router;
 use axum::extract::multipart::Multipart;
@@ -22,6 +23,9 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/realtime/calls", post(create_call))
         .route("/realtime/calls/{call_id}/hangup", post(hangup))
+        .route("/realtime/calls/{call_id}/accept", post(accept))
+        .route("/realtime/calls/{call_id}/reject", post(reject))
+        .route("/realtime/calls/{call_id}/refer", post(refer))
 }
 
 /// The offer and optional session patch, whichever form the body came in.
@@ -163,4 +167,32 @@ async fn hangup(
     handle.hangup().await;
     tracing::info!(%call_id, "call hung up");
     Ok(StatusCode::OK)
+}
+
+// The emulator places no SIP calls, so `accept`, `reject` and `refer` can only find a WebRTC call (400) or
+// nothing (404). What the real API answers for a WebRTC call is not documented (PROTOCOL §15.7); the body is
+// not read, since no call here could act on it.
+async fn accept(state: State<AppState>, headers: HeaderMap, call_id: Path<String>) -> Result<()> {
+    sip_control(state, headers, call_id, "accepted").await
+}
+
+async fn reject(state: State<AppState>, headers: HeaderMap, call_id: Path<String>) -> Result<()> {
+    sip_control(state, headers, call_id, "rejected").await
+}
+
+async fn refer(state: State<AppState>, headers: HeaderMap, call_id: Path<String>) -> Result<()> {
+    sip_control(state, headers, call_id, "referred").await
+}
+
+async fn sip_control(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(call_id): Path<String>,
+    action: &'static str,
+) -> Result<()> {
+    auth::standard(&state, &headers)?;
+    if state.has_call(&call_id) {
+        return Err(ApiError::NotSipCall { call_id, action });
+    }
+    Err(ApiError::CallNotFound(call_id))
 }

@@ -21,6 +21,13 @@ pub enum ApiError {
     InvalidOffer(String),
     #[error("unknown call {0}")]
     CallNotFound(String),
+    /// A SIP call-control endpoint (`accept`, `reject`, `refer`) named a WebRTC call.
+    #[error("call {call_id} is not a SIP call")]
+    NotSipCall {
+        call_id: String,
+        /// What was asked, as a participle: `accepted`, `rejected`, `referred`.
+        action: &'static str,
+    },
     /// `GET /realtime` without a WebSocket upgrade.
     #[error("not a WebSocket upgrade")]
     NotWebSocket(StatusCode),
@@ -98,6 +105,16 @@ impl IntoResponse for ApiError {
                 "invalid_request_error",
                 Some("call_not_found"),
                 format!("No active call with id '{id}'."),
+                Some("call_id".to_owned()),
+            ),
+            ApiError::NotSipCall { call_id, action } => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                Some("not_sip_call"),
+                format!(
+                    "Call '{call_id}' is a WebRTC call; only an incoming SIP call can be {action}. End a \
+                     WebRTC call with POST /v1/realtime/calls/{call_id}/hangup."
+                ),
                 Some("call_id".to_owned()),
             ),
             ApiError::NotWebSocket(status) => (

@@ -157,6 +157,14 @@ impl AppState {
         calls.live.insert(call_id, Call { handle, key });
     }
 
+    /// Whether `call_id` is a call in progress.
+    fn has_call(&self, call_id: &str) -> bool {
+        self.calls()
+            .live
+            .get(call_id)
+            .is_some_and(|c| !c.handle.is_finished())
+    }
+
     fn take_call(&self, call_id: &str) -> Option<EngineHandle> {
         self.calls()
             .live
@@ -180,8 +188,8 @@ impl AppState {
     }
 }
 
-/// The emulator's routes (`/realtime/client_secrets`, `/realtime/calls`, `/realtime/calls/{id}/hangup`,
-/// and the WebSocket endpoint `GET /realtime?model=…`), with CORS for browsers that post their offer directly, and the API's 404 envelope for any other path.
+/// The emulator's routes (`/realtime/client_secrets`, `/realtime/calls`, `/realtime/calls/{id}/hangup`, the
+/// SIP call-control `…/{id}/accept`, `reject`, `refer`, and the WebSocket endpoint `GET /realtime?model=…`), with CORS for browsers that post their offer directly, and the API's 404 envelope for any other path.
 ///
 /// A preflight may ask for any request headers and gets them all: the SDKs add their own
 /// (`X-OpenAI-Agents-SDK`, `OpenAI-Beta`, `X-Stainless-*`), and what authenticates a call is its bearer key,
@@ -217,12 +225,17 @@ async fn unknown_route(
     }
 }
 
-/// Serves the emulator under `/v1` until `shutdown` resolves.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
+/// Serves the emulator under `/v1` until `shutdown` resolves, over plain HTTP (a `TcpListener`) or TLS (a
+/// [`crate::TlsListener`]).
+pub async fn serve<L>(
+    listener: L,
     config: EmulatorConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     let app = Router::new()
         .nest("/v1", router(config))
         .layer(tower_http::trace::TraceLayer::new_for_http());
