@@ -1,12 +1,13 @@
 //! A call's engine on a virtual clock, for tests: time moves only when the test moves it, so a client
 //! event can land at an exact moment of a response (between two deltas, during playback) with no sleeping
-//! and no race. It drives the same engine as `engine::start`, without the task and the channels.
+//! and no race. It drives the same engine as `engine::start`, without the task and the channels, and shows
+//! what the call's own transport receives.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::{Engine, EngineSettings};
+use super::{Engine, EngineSettings, Peer};
 use crate::io::{FromEngine, ToEngine, Transport};
 use crate::session::Session;
 
@@ -113,8 +114,10 @@ impl VirtualCall {
     /// Takes what the engine produced right away, as the real driver does after every input or timer, so
     /// a close (or `close_after_events`) stops the call at the same point.
     fn collect(&mut self) {
-        while let Some(msg) = self.engine.poll_output() {
-            self.out.push_back(msg);
+        while let Some((audience, msg)) = self.engine.poll_output() {
+            if audience.reaches(Peer::Call) {
+                self.out.push_back(msg);
+            }
         }
     }
 }

@@ -157,6 +157,15 @@ impl AppState {
         calls.live.insert(call_id, Call { handle, key });
     }
 
+    /// The engine of a call in progress, left registered (a sideband attaches to it).
+    fn live_call(&self, call_id: &str) -> Option<EngineHandle> {
+        self.calls()
+            .live
+            .get(call_id)
+            .map(|c| c.handle.clone())
+            .filter(|h| !h.is_finished())
+    }
+
     fn take_call(&self, call_id: &str) -> Option<EngineHandle> {
         self.calls()
             .live
@@ -181,7 +190,7 @@ impl AppState {
 }
 
 /// The emulator's routes (`/realtime/client_secrets`, `/realtime/calls`, `/realtime/calls/{id}/hangup`,
-/// and the WebSocket endpoint `GET /realtime?model=…`), with CORS for browsers that post their offer directly, and the API's 404 envelope for any other path.
+/// and the WebSocket endpoint `GET /realtime?model=…`, or `?call_id=…` for a sideband), with CORS for browsers that post their offer directly, and the API's 404 envelope for any other path.
 ///
 /// A preflight may ask for any request headers and gets them all: the SDKs add their own
 /// (`X-OpenAI-Agents-SDK`, `OpenAI-Beta`, `X-Stainless-*`), and what authenticates a call is its bearer key,
