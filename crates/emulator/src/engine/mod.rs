@@ -15,6 +15,7 @@ mod audio_in;
 mod client;
 mod conversation;
 mod driver;
+mod peers;
 mod response;
 pub mod testing;
 mod turns;
@@ -36,6 +37,7 @@ pub use audio_in::is_speech;
 use audio_in::{Frames, InputAudio};
 use conversation::Conversation;
 pub use driver::{AttachError, EngineHandle, start};
+pub use peers::{Audience, Peer};
 use response::ActiveResponse;
 
 /// Audio in one `response.output_audio.delta` on WebSocket (the last of a response may be shorter). The
@@ -77,31 +79,6 @@ impl EngineSettings {
 impl Default for EngineSettings {
     fn default() -> Self {
         EngineSettings::from_config(&EmulatorConfig::default())
-    }
-}
-
-/// Who sent an input: the call's own transport, or one of its sideband sockets (numbered by the driver).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Peer {
-    Call,
-    Sideband(u32),
-}
-
-/// Who an output is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Audience {
-    /// The call and every attached sideband (audio commands reach the call only: sidebands have no track).
-    All,
-    /// One peer alone: the `error` answering its client event, a sideband's own `session.created`.
-    Only(Peer),
-}
-
-impl Audience {
-    pub fn reaches(self, peer: Peer) -> bool {
-        match self {
-            Audience::All => true,
-            Audience::Only(p) => p == peer,
-        }
     }
 }
 
@@ -281,51 +258,18 @@ impl Engine {
         self.source = None;
     }
 
-    /// Where an `error` caused by the input being handled goes.
-    pub(crate) fn error_audience(&self) -> Audience {
-        self.source.map_or(Audience::All, Audience::Only)
-    }
-
-    /// A sideband socket has just attached, at `now`: it hears the call's events from here on, starting
-    /// with its own `session.created` when the settings ask for one.
-    pub(crate) fn sideband_attached(&mut self, id: u32, now: Instant) {
-        if !self.accepts_input() {
-            return;
-        }
-        self.set_now(now);
-        if self.sh.settings.sideband_session_created {
-            let session = self.session_json();
-            self.sh.emit_to(
-                Audience::Only(Peer::Sideband(id)),
-                json!({"type": "session.created", "session": session}),
-            );
-        }
-    }
-
-    fn on_sideband_input(&mut self, id: u32, msg: ToEngine) {
-        match msg {
-            ToEngine::ClientMessage(text) if !self.open => self.held.push_back((id, text)),
-            // It was greeted when it attached ([`Engine::sideband_attached`]); it has no track; its leaving
-            // changes nothing for the call.
-            ToEngine::ChannelOpen | ToEngine::InputLevel { .. } | ToEngine::Closed => {}
-            other => self.on_call_input(other),
-        }
-    }
-
-    fn on_call_input(&mut self, msg: ToEngine) {
+    pub(super) fn on_call_input(&mut self, msg: ToEngine) {
         match msg {
             ToEngine::ChannelOpen => {
                 if !self.open {
                     self.open = true;
+                    // The call's own greeting: a sideband attached this early is not greeted by it.
                     let session = self.session_json();
-                    self.sh
-                        .emit(json!({"type": "session.created", "session": session}));
-                    let caller = self.source;
-                    while let Some((id, text)) = self.held.pop_front() {
-                        self.source = Some(Peer::Sideband(id));
-                        self.on_client_message(&text);
-                    }
-                    self.source = caller;
+                    self.sh.emit_to(
+                        Audience::Only(Peer::Call),
+                        json!({"type": "session.created", "session": session}),
+                    );
+                    self.release_held();
                 }
             }
             ToEngine::ClientMessage(text) => self.on_client_message(&text),
