@@ -1,4 +1,4 @@
-//! The emulator served in-process on 127.0.0.1:0 under `/v1`, optionally with a test page on its origin,
+//! The emulator served in-process on 127.0.0.1:0 under `/v1` (or another prefix), optionally with a test page on its origin,
 //! and one helper per endpoint.
 
 use axum::Router;
@@ -32,6 +32,15 @@ impl EmulatorApp {
 
     /// The emulator under `/v1`, and `files` at their paths on the same origin.
     pub async fn with_page(config: EmulatorConfig, files: &[PageFile]) -> Self {
+        Self::serve(config, "/v1", files).await
+    }
+
+    /// The emulator under another prefix (the console mounts it at `/emulator/v1`); `base` follows it.
+    pub async fn mounted_at(config: EmulatorConfig, prefix: &str) -> Self {
+        Self::serve(config, prefix, &[]).await
+    }
+
+    async fn serve(config: EmulatorConfig, prefix: &str, files: &[PageFile]) -> Self {
         crate::init_test_log();
         let mut app = Router::new();
         for &(path, content_type, body) in files {
@@ -40,14 +49,14 @@ impl EmulatorApp {
                 get(move || async move { ([(header::CONTENT_TYPE, content_type)], body) }),
             );
         }
-        let app = app.nest("/v1", realtime_emulator::router(config));
+        let app = app.nest(prefix, realtime_emulator::router(config));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let origin = format!("http://{}", listener.local_addr().unwrap());
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
         Self {
-            base: format!("{origin}/v1"),
+            base: format!("{origin}{prefix}"),
             origin,
             client: reqwest::Client::new(),
             server,
