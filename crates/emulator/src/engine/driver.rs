@@ -226,6 +226,8 @@ async fn run(
             () = tokio::time::sleep_until(deadline.into()) => engine.tick(Instant::now()),
         }
     }
+    // The call is gone for new sidebands before the attached ones hear that it ended.
+    drop(control);
     sidebands.end();
     tracing::debug!(session = ?engine.session.get("id"), "call engine ended");
 }
