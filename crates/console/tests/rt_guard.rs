@@ -220,3 +220,20 @@ async fn the_built_in_emulator_serves_websocket_sessions_too() {
     let created = ws.expect("session.created").await;
     assert_eq!(created["session"]["instructions"], "Over a socket.");
 }
+
+#[tokio::test]
+async fn the_built_in_emulator_answers_sideband_sockets_too() {
+    let app = ConsoleApp::start_with(|_| {}).await;
+    let url = app
+        .url("/emulator/v1/realtime?call_id=rtc_u1_0123456789abcdef")
+        .replacen("http://", "ws://", 1);
+    let status =
+        realtime_testkit::ws::WsClient::refused(&url, realtime_testkit::ws::Auth::Bearer("sk-x"))
+            .await;
+    assert_eq!(status, 404, "an unknown call, refused before the upgrade");
+    let (status, body) = app
+        .get("/emulator/v1/realtime?call_id=rtc_u1_0123456789abcdef")
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "call_not_found", "{body}");
+}

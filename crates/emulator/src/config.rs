@@ -102,6 +102,11 @@ pub struct EmulatorConfig {
     pub max_calls_per_key: u32,
     /// How often a WebSocket session pings its client (the real API: about every 20 s).
     pub ws_ping_interval: Duration,
+    /// Send a sideband socket (`?call_id=`) its own `session.created` when it attaches. Off by default:
+    /// recorded sideband traffic starts without one (PROTOCOL §15.4).
+    pub sideband_session_created: bool,
+    /// How many sideband sockets may be attached to one call at once (the real API's rule is unknown).
+    pub max_sidebands_per_call: u32,
     /// Source of `expires_at` and key expiry.
     pub clock: Clock,
 }
@@ -120,6 +125,8 @@ impl Default for EmulatorConfig {
             model_change: ModelChange::default(),
             max_calls_per_key: 2,
             ws_ping_interval: Duration::from_secs(20),
+            sideband_session_created: false,
+            max_sidebands_per_call: 4,
             clock: Clock::default(),
         }
     }
@@ -163,6 +170,8 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("model_change", &self.model_change)
             .field("max_calls_per_key", &self.max_calls_per_key)
             .field("ws_ping_interval", &self.ws_ping_interval)
+            .field("sideband_session_created", &self.sideband_session_created)
+            .field("max_sidebands_per_call", &self.max_sidebands_per_call)
             .finish_non_exhaustive()
     }
 }

@@ -1,7 +1,8 @@
 //! The seam between the event engine and a transport: the engine speaks JSON events and audio commands,
 //! the transport (WebRTC, see `rtc`; WebSocket, see `ws`) moves them over the wire. Neither side knows the
-//! other's internals. One engine has one transport today; a sideband socket (later) would be a second
-//! reader of the same `FromEngine` stream and a second writer of `ToEngine` messages.
+//! other's internals. One engine has one transport (the call's), and any number of sideband sockets
+//! (`GET /realtime?call_id=…`) attached to it later: each is one more reader of the call's server events
+//! and one more writer of client events, through the same two message types.
 
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -56,6 +57,8 @@ pub enum CloseReason {
     Expired(String),
     /// A scripted `drop` or the `close_after_events` fault: the connection is cut, not closed politely.
     Dropped,
+    /// Told to a sideband socket: the call it is attached to has ended, whatever the reason.
+    CallEnded,
 }
 
 /// The transport's ends of one session's channels.

@@ -95,6 +95,14 @@ struct Args {
         conflicts_with = "tls_cert"
     )]
     tls_cert_out: Option<PathBuf>,
+    /// Send each sideband socket (`/v1/realtime?call_id=…`) its own `session.created` when it attaches
+    /// (recorded sideband traffic has none, so by default none is sent).
+    #[arg(long, env = "EMULATOR_SIDEBAND_SESSION_CREATED")]
+    sideband_session_created: bool,
+    /// How many sideband sockets may be attached to one call at once; one more is refused with 429
+    /// `sideband_limit_reached`.
+    #[arg(long, env = "EMULATOR_MAX_SIDEBANDS_PER_CALL", default_value_t = 4)]
+    max_sidebands_per_call: u32,
 }
 
 impl Args {
@@ -131,6 +139,8 @@ impl Args {
                 close_after_events: self.close_after_events,
             },
             max_calls_per_key: self.max_calls_per_key,
+            sideband_session_created: self.sideband_session_created,
+            max_sidebands_per_call: self.max_sidebands_per_call,
             model_change: if self.reject_model_change {
                 ModelChange::Reject
             } else {

@@ -1,5 +1,5 @@
-//! The emulator served in-process on 127.0.0.1:0 under `/v1`, over HTTP or TLS, optionally with a test page on
-//! its origin, and one helper per endpoint.
+//! The emulator served in-process on 127.0.0.1:0 under `/v1` (or another prefix), over HTTP or TLS, optionally
+//! with a test page on its origin, and one helper per endpoint.
 
 use std::path::PathBuf;
 
@@ -49,7 +49,7 @@ impl EmulatorApp {
             )
             .build()
             .unwrap();
-        let mut app = Self::serve(config, &[], Some(tls)).await;
+        let mut app = Self::serve(config, "/v1", &[], Some(tls)).await;
         app.client = client;
         app.cert_path = Some(path);
         app._cert_dir = Some(dir);
@@ -58,10 +58,20 @@ impl EmulatorApp {
 
     /// The emulator under `/v1`, and `files` at their paths on the same origin.
     pub async fn with_page(config: EmulatorConfig, files: &[PageFile]) -> Self {
-        Self::serve(config, files, None).await
+        Self::serve(config, "/v1", files, None).await
     }
 
-    async fn serve(config: EmulatorConfig, files: &[PageFile], tls: Option<Tls>) -> Self {
+    /// The emulator under another prefix (the console mounts it at `/emulator/v1`); `base` follows it.
+    pub async fn mounted_at(config: EmulatorConfig, prefix: &str) -> Self {
+        Self::serve(config, prefix, &[], None).await
+    }
+
+    async fn serve(
+        config: EmulatorConfig,
+        prefix: &str,
+        files: &[PageFile],
+        tls: Option<Tls>,
+    ) -> Self {
         crate::init_test_log();
         let mut app = Router::new();
         for &(path, content_type, body) in files {
@@ -70,7 +80,7 @@ impl EmulatorApp {
                 get(move || async move { ([(header::CONTENT_TYPE, content_type)], body) }),
             );
         }
-        let app = app.nest("/v1", realtime_emulator::router(config));
+        let app = app.nest(prefix, realtime_emulator::router(config));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (origin, server) = match tls {
@@ -87,7 +97,7 @@ impl EmulatorApp {
             }
         };
         Self {
-            base: format!("{origin}/v1"),
+            base: format!("{origin}{prefix}"),
             origin,
             client: reqwest::Client::new(),
             cert_path: None,

@@ -38,6 +38,28 @@ pub struct WsClient {
     pub pings: usize,
 }
 
+/// The upgrade request for `url`, with the key presented as `auth` says.
+fn handshake(
+    url: &str,
+    auth: Auth<'_>,
+) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+    let mut request = url.into_client_request().unwrap();
+    let headers = request.headers_mut();
+    let mut set = |name: &'static str, value: String| {
+        headers.insert(name, HeaderValue::from_str(&value).unwrap());
+    };
+    match auth {
+        Auth::Bearer(key) => set("authorization", format!("Bearer {key}")),
+        Auth::Subprotocol(key) => set(
+            "sec-websocket-protocol",
+            format!("realtime, openai-insecure-api-key.{key}"),
+        ),
+        Auth::Protocols(list) => set("sec-websocket-protocol", list.to_owned()),
+        Auth::None => {}
+    }
+    request
+}
+
 /// How a socket ended, as the client saw it.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Closed {
@@ -50,20 +72,7 @@ pub enum Closed {
 impl WsClient {
     /// Connects to `url` (`ws://…/v1/realtime?model=…`); panics if the handshake fails.
     pub async fn connect(url: &str, auth: Auth<'_>) -> WsClient {
-        let mut request = url.into_client_request().unwrap();
-        let headers = request.headers_mut();
-        let mut set = |name: &'static str, value: String| {
-            headers.insert(name, HeaderValue::from_str(&value).unwrap());
-        };
-        match auth {
-            Auth::Bearer(key) => set("authorization", format!("Bearer {key}")),
-            Auth::Subprotocol(key) => set(
-                "sec-websocket-protocol",
-                format!("realtime, openai-insecure-api-key.{key}"),
-            ),
-            Auth::Protocols(list) => set("sec-websocket-protocol", list.to_owned()),
-            Auth::None => {}
-        }
+        let request = handshake(url, auth);
         // Server messages may exceed tungstenite's defaults (and the API's 1 MiB of some clients).
         let config = WebSocketConfig::default()
             .max_message_size(Some(64 << 20))
@@ -84,6 +93,23 @@ impl WsClient {
             socket,
             protocol,
             pings: 0,
+        }
+    }
+
+    /// A handshake the server must refuse without upgrading: the HTTP status it answered with.
+    pub async fn refused(url: &str, auth: Auth<'_>) -> u16 {
+        let attempt = tokio::time::timeout(
+            PATIENCE,
+            tokio_tungstenite::connect_async(handshake(url, auth)),
+        )
+        .await
+        .expect("the handshake hung");
+        match attempt {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                response.status().as_u16()
+            }
+            Ok(_) => panic!("{url} was upgraded"),
+            Err(e) => panic!("the handshake to {url} failed before any answer: {e}"),
         }
     }
 

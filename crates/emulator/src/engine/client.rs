@@ -83,9 +83,13 @@ impl Engine {
     }
 
     pub(super) fn emit_error(&mut self, e: EventError, client_event_id: Option<&str>) {
-        self.sh.emit(json!({"type": "error", "error": {
+        let audience = self.error_audience();
+        self.sh.emit_to(
+            audience,
+            json!({"type": "error", "error": {
             "type": e.r#type, "code": e.inner.code, "message": e.inner.message,
-            "param": e.inner.param, "event_id": client_event_id}}));
+            "param": e.inner.param, "event_id": client_event_id}}),
+        );
     }
 
     fn dispatch(&mut self, v: &Value) -> Result {
@@ -361,7 +365,7 @@ impl Engine {
             .is_some_and(|p| p.response_id == r.id)
         {
             self.sh.playback = None;
-            self.sh.outbox.push_back(FromEngine::StopAudio);
+            self.sh.command(FromEngine::StopAudio);
             self.sh
                 .emit(json!({"type": "output_audio_buffer.stopped", "response_id": r.id}));
         }
@@ -372,7 +376,7 @@ impl Engine {
     pub(super) fn clear_output_audio(&mut self) {
         let response_id = match self.sh.playback.take() {
             Some(p) => {
-                self.sh.outbox.push_back(FromEngine::StopAudio);
+                self.sh.command(FromEngine::StopAudio);
                 let heard = self.now.saturating_duration_since(p.started);
                 self.truncate_unheard(&p.item_id, heard);
                 p.response_id

@@ -6,11 +6,16 @@
 //! The engine knows which kind of transport it serves ([`Transport`]) only where the API differs: how
 //! audio travels (a track and `output_audio_buffer.*` on WebRTC; `response.output_audio.delta` and
 //! `input_audio_buffer.append` on WebSocket) and which client events are accepted.
+//!
+//! Besides the call's own transport, sideband sockets may attach to a call ([`Peer::Sideband`]): they hear
+//! the call's server events from then on and their client events act on the same session. An `error`
+//! answering a client event goes to the peer that sent it; everything else goes to everyone.
 
 mod audio_in;
 mod client;
 mod conversation;
 mod driver;
+mod peers;
 mod response;
 pub mod testing;
 mod turns;
@@ -31,7 +36,8 @@ pub use crate::io::Transport;
 pub use audio_in::is_speech;
 use audio_in::{Frames, InputAudio};
 use conversation::Conversation;
-pub use driver::{EngineHandle, start};
+pub use driver::{AttachError, EngineHandle, start};
+pub use peers::{Audience, Peer};
 use response::ActiveResponse;
 
 /// Audio in one `response.output_audio.delta` on WebSocket (the last of a response may be shorter). The
@@ -49,6 +55,10 @@ pub struct EngineSettings {
     pub close_after_events: Option<u32>,
     /// What `session.update` does with another model.
     pub model_change: ModelChange,
+    /// Greet each sideband socket with its own `session.created` (the real API is not seen to).
+    pub sideband_session_created: bool,
+    /// How many sideband sockets may be attached to one call at once.
+    pub max_sidebands: u32,
 }
 
 impl EngineSettings {
@@ -60,6 +70,8 @@ impl EngineSettings {
             max_session: config.max_session,
             close_after_events: config.effective_faults().close_after_events,
             model_change: config.model_change,
+            sideband_session_created: config.sideband_session_created,
+            max_sidebands: config.max_sidebands_per_call,
         }
     }
 }
@@ -84,15 +96,20 @@ pub(crate) struct Shared {
     pub settings: Arc<EngineSettings>,
     pub transport: Transport,
     pub conversation: Conversation,
-    outbox: VecDeque<FromEngine>,
+    outbox: VecDeque<(Audience, FromEngine)>,
     playback: Option<Playback>,
     closing: bool,
     pub tokens_used: u64,
 }
 
 impl Shared {
-    /// Queues a server event, stamping it with a fresh `event_id` right after its `type`.
+    /// Queues a server event for everyone, stamping it with a fresh `event_id` right after its `type`.
     pub fn emit(&mut self, event: Value) {
+        self.emit_to(Audience::All, event);
+    }
+
+    /// Queues a server event for `audience`.
+    pub fn emit_to(&mut self, audience: Audience, event: Value) {
         let Value::Object(fields) = event else {
             return;
         };
@@ -107,12 +124,17 @@ impl Shared {
             }
         }
         self.outbox
-            .push_back(FromEngine::Send(Value::Object(out).to_string()));
+            .push_back((audience, FromEngine::Send(Value::Object(out).to_string())));
+    }
+
+    /// Queues an audio command or a close (for the call's transport; the driver tells sidebands itself).
+    pub fn command(&mut self, msg: FromEngine) {
+        self.outbox.push_back((Audience::All, msg));
     }
 
     pub fn close(&mut self, reason: CloseReason) {
         if !self.closing {
-            self.outbox.push_back(FromEngine::Close(reason));
+            self.command(FromEngine::Close(reason));
             self.closing = true;
         }
     }
@@ -124,7 +146,7 @@ impl Shared {
         duration: Duration,
         now: Instant,
     ) {
-        self.outbox.push_back(FromEngine::PlayAudio { duration });
+        self.command(FromEngine::PlayAudio { duration });
         self.emit(json!({"type": "output_audio_buffer.started", "response_id": response_id}));
         self.playback = Some(Playback {
             response_id: response_id.to_owned(),
@@ -146,6 +168,11 @@ pub(crate) struct Engine {
     /// Duration of user audio items, for usage.
     audio_ms: HashMap<String, u64>,
     open: bool,
+    /// Client events of sidebands that arrived before the call's channel opened: handled right after its
+    /// `session.created`, so the call hears nothing before it.
+    held: VecDeque<(u32, String)>,
+    /// The peer whose input is being handled (`None` for timers): where an `error` it causes goes.
+    source: Option<Peer>,
     /// Responses created so far (scenario rules match on it).
     turn: u32,
     last_response_id: Option<String>,
@@ -189,6 +216,8 @@ impl Engine {
             frames: Frames::default(),
             audio_ms: HashMap::new(),
             open: false,
+            held: VecDeque::new(),
+            source: None,
             turn: 0,
             last_response_id: None,
             idle_deadline: None,
@@ -210,19 +239,37 @@ impl Engine {
         self.now = self.now.max(now);
     }
 
-    /// One message from the transport, which arrived at `now`.
+    /// One message from the call's transport, which arrived at `now`.
     pub(crate) fn handle(&mut self, msg: ToEngine, now: Instant) {
+        self.handle_from(Peer::Call, msg, now);
+    }
+
+    /// One message from `peer`, which arrived at `now`.
+    pub(crate) fn handle_from(&mut self, peer: Peer, msg: ToEngine, now: Instant) {
         if !self.accepts_input() {
             return;
         }
         self.set_now(now);
+        self.source = Some(peer);
+        match peer {
+            Peer::Call => self.on_call_input(msg),
+            Peer::Sideband(id) => self.on_sideband_input(id, msg),
+        }
+        self.source = None;
+    }
+
+    pub(super) fn on_call_input(&mut self, msg: ToEngine) {
         match msg {
             ToEngine::ChannelOpen => {
                 if !self.open {
                     self.open = true;
+                    // The call's own greeting: a sideband attached this early is not greeted by it.
                     let session = self.session_json();
-                    self.sh
-                        .emit(json!({"type": "session.created", "session": session}));
+                    self.sh.emit_to(
+                        Audience::Only(Peer::Call),
+                        json!({"type": "session.created", "session": session}),
+                    );
+                    self.release_held();
                 }
             }
             ToEngine::ClientMessage(text) => self.on_client_message(&text),
@@ -271,29 +318,28 @@ impl Engine {
         Some(at)
     }
 
-    /// The next message for the transport, in order. After the `Close` (its own, or the fault injected by
-    /// `close_after_events`) there are no more.
-    pub(crate) fn poll_output(&mut self) -> Option<FromEngine> {
+    /// The next message, in order, and who it is for. After the `Close` (its own, or the fault injected
+    /// by `close_after_events`) there are no more.
+    pub(crate) fn poll_output(&mut self) -> Option<(Audience, FromEngine)> {
         if self.ended {
             return None;
         }
-        let msg = self.sh.outbox.pop_front()?;
+        let (audience, msg) = self.sh.outbox.pop_front()?;
         match &msg {
             FromEngine::Close(_) => self.ended = true,
-            FromEngine::Send(_) => {
+            // The fault counts what the call's own transport carries.
+            FromEngine::Send(_) if audience.reaches(Peer::Call) => {
                 self.sent += 1;
                 if self.sh.settings.close_after_events == Some(self.sent) {
                     tracing::info!(after = self.sent, "fault injection: closing the call");
                     self.sh.outbox.clear();
-                    self.sh
-                        .outbox
-                        .push_back(FromEngine::Close(CloseReason::Dropped));
+                    self.sh.command(FromEngine::Close(CloseReason::Dropped));
                     self.sh.closing = true;
                 }
             }
-            FromEngine::PlayAudio { .. } | FromEngine::StopAudio => {}
+            FromEngine::Send(_) | FromEngine::PlayAudio { .. } | FromEngine::StopAudio => {}
         }
-        Some(msg)
+        Some((audience, msg))
     }
 
     pub(crate) fn is_ended(&self) -> bool {

@@ -1,12 +1,13 @@
 //! A call's engine on a virtual clock, for tests: time moves only when the test moves it, so a client
 //! event can land at an exact moment of a response (between two deltas, during playback) with no sleeping
-//! and no race. It drives the same engine as `engine::start`, without the task and the channels.
+//! and no race. It drives the same engine as `engine::start`, without the task and the channels: what the
+//! call's own transport receives, and what each attached sideband does.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::{Engine, EngineSettings};
+use super::{Engine, EngineSettings, Peer};
 use crate::io::{FromEngine, ToEngine, Transport};
 use crate::session::Session;
 
@@ -17,6 +18,8 @@ pub struct VirtualCall {
     now: Instant,
     /// What the engine handed out and the test has not taken yet.
     out: VecDeque<FromEngine>,
+    /// The same for each attached sideband: the server events it was sent.
+    sidebands: Vec<(u32, VecDeque<String>)>,
 }
 
 impl VirtualCall {
@@ -37,6 +40,7 @@ impl VirtualCall {
             origin,
             now: origin,
             out: VecDeque::new(),
+            sidebands: Vec::new(),
         }
     }
 
@@ -49,6 +53,28 @@ impl VirtualCall {
     pub fn input(&mut self, msg: ToEngine) {
         self.engine.handle(msg, self.now);
         self.collect();
+    }
+
+    /// Attaches sideband `id` now, as the driver does when a socket attaches.
+    pub fn attach(&mut self, id: u32) {
+        self.sidebands.push((id, VecDeque::new()));
+        self.engine.sideband_attached(id, self.now);
+        self.collect();
+    }
+
+    /// A message from `peer` (the call's transport or a sideband), arriving now.
+    pub fn input_from(&mut self, peer: Peer, msg: ToEngine) {
+        self.engine.handle_from(peer, msg, self.now);
+        self.collect();
+    }
+
+    /// The server events sideband `id` was sent and the test has not taken yet.
+    pub fn sideband_output(&mut self, id: u32) -> Vec<String> {
+        self.sidebands
+            .iter_mut()
+            .find(|(i, _)| *i == id)
+            .map(|(_, out)| out.drain(..).collect())
+            .unwrap_or_default()
     }
 
     /// What `POST /realtime/calls/{id}/hangup` does; false if the call had already ended.
@@ -113,8 +139,17 @@ impl VirtualCall {
     /// Takes what the engine produced right away, as the real driver does after every input or timer, so
     /// a close (or `close_after_events`) stops the call at the same point.
     fn collect(&mut self) {
-        while let Some(msg) = self.engine.poll_output() {
-            self.out.push_back(msg);
+        while let Some((audience, msg)) = self.engine.poll_output() {
+            if let FromEngine::Send(text) = &msg {
+                for (id, out) in &mut self.sidebands {
+                    if audience.reaches(Peer::Sideband(*id)) {
+                        out.push_back(text.clone());
+                    }
+                }
+            }
+            if audience.reaches(Peer::Call) {
+                self.out.push_back(msg);
+            }
         }
     }
 }
@@ -159,6 +194,63 @@ mod tests {
         assert_eq!(said_after(Duration::from_millis(420), 1), stepped);
         let deltas = stepped.iter().filter(|t| t.contains(".delta")).count();
         assert_eq!(deltas, 4);
+    }
+
+    fn types(texts: &[String]) -> Vec<String> {
+        texts
+            .iter()
+            .map(|t| serde_json::from_str::<serde_json::Value>(t).unwrap()["type"].to_string())
+            .collect()
+    }
+
+    fn call_types(call: &mut VirtualCall) -> Vec<String> {
+        let texts: Vec<String> = std::iter::from_fn(|| call.output())
+            .filter_map(|out| match out {
+                FromEngine::Send(text) => Some(text),
+                _ => None,
+            })
+            .collect();
+        types(&texts)
+    }
+
+    #[test]
+    fn a_sidebands_events_wait_for_the_calls_channel_and_its_errors_are_its_own() {
+        let mut call = VirtualCall::start(
+            Session::default(),
+            EngineSettings::default(),
+            Transport::WebRtc,
+        );
+        call.attach(1);
+        let item = r#"{"type": "conversation.item.create", "item": {"type": "message", "role": "user",
+            "content": [{"type": "input_text", "text": "early"}]}}"#;
+        call.input_from(Peer::Sideband(1), ToEngine::ClientMessage(item.into()));
+        call.input_from(
+            Peer::Sideband(1),
+            ToEngine::ClientMessage(r#"{"type": "nope", "event_id": "e1"}"#.into()),
+        );
+        assert!(
+            call.output().is_none(),
+            "the call hears nothing before it opens"
+        );
+        assert!(call.sideband_output(1).is_empty());
+
+        call.input(ToEngine::ChannelOpen);
+        assert_eq!(
+            call_types(&mut call),
+            [
+                r#""session.created""#,
+                r#""conversation.item.added""#,
+                r#""conversation.item.done""#
+            ]
+        );
+        assert_eq!(
+            types(&call.sideband_output(1)),
+            [
+                r#""conversation.item.added""#,
+                r#""conversation.item.done""#,
+                r#""error""#
+            ]
+        );
     }
 
     #[test]

@@ -34,6 +34,12 @@ pub enum ApiError {
     /// An ephemeral key already holds its bound of open calls.
     #[error("too many open calls for one key")]
     TooManyCalls { limit: u32 },
+    /// A sideband (`?call_id=`) was opened with an ephemeral key: it takes a standard key.
+    #[error("ephemeral key on a sideband")]
+    SidebandNeedsStandardKey,
+    /// The call already has its bound of attached sidebands.
+    #[error("too many sidebands on one call")]
+    TooManySidebands { limit: u32 },
     /// No such path, or not with this method (405 then, so `Allow` is not a lie).
     #[error("no route {method} {path}")]
     UnknownRoute {
@@ -135,6 +141,24 @@ impl IntoResponse for ApiError {
                      (the emulator's --max-calls-per-key). End a call, or mint a new key."
                 ),
                 None,
+            ),
+            ApiError::SidebandNeedsStandardKey => (
+                StatusCode::FORBIDDEN,
+                "invalid_request_error",
+                Some("ephemeral_key_not_allowed"),
+                "Sideband connections (?call_id=) take a standard API key (sk-…), not an ephemeral key (ek_…)."
+                    .to_owned(),
+                None,
+            ),
+            ApiError::TooManySidebands { limit } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "invalid_request_error",
+                Some("sideband_limit_reached"),
+                format!(
+                    "This call already has {limit} sideband connection(s), the most one call may have at once \
+                     (the emulator's --max-sidebands-per-call). Close one first."
+                ),
+                Some("call_id".to_owned()),
             ),
             ApiError::UnknownRoute {
                 method,

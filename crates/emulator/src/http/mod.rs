@@ -157,12 +157,18 @@ impl AppState {
         calls.live.insert(call_id, Call { handle, key });
     }
 
-    /// Whether `call_id` is a call in progress.
-    fn has_call(&self, call_id: &str) -> bool {
+    /// The engine of a call in progress, left registered (a sideband attaches to it).
+    fn live_call(&self, call_id: &str) -> Option<EngineHandle> {
         self.calls()
             .live
             .get(call_id)
-            .is_some_and(|c| !c.handle.is_finished())
+            .map(|c| c.handle.clone())
+            .filter(|h| !h.is_finished())
+    }
+
+    /// Whether `call_id` is a call in progress.
+    fn has_call(&self, call_id: &str) -> bool {
+        self.live_call(call_id).is_some()
     }
 
     fn take_call(&self, call_id: &str) -> Option<EngineHandle> {
@@ -189,7 +195,9 @@ impl AppState {
 }
 
 /// The emulator's routes (`/realtime/client_secrets`, `/realtime/calls`, `/realtime/calls/{id}/hangup`, the
-/// SIP call-control `…/{id}/accept`, `reject`, `refer`, and the WebSocket endpoint `GET /realtime?model=…`), with CORS for browsers that post their offer directly, and the API's 404 envelope for any other path.
+/// SIP call-control `…/{id}/accept`, `reject`, `refer`, and the WebSocket endpoint `GET /realtime?model=…`, or
+/// `?call_id=…` for a sideband), with CORS for browsers that post their offer directly, and the API's 404
+/// envelope for any other path.
 ///
 /// A preflight may ask for any request headers and gets them all: the SDKs add their own
 /// (`X-OpenAI-Agents-SDK`, `OpenAI-Beta`, `X-Stainless-*`), and what authenticates a call is its bearer key,

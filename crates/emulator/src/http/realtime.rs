@@ -1,9 +1,14 @@
-//! `GET /realtime?model=…`: the WebSocket transport's handshake (PROTOCOL §15.1–15.4).
+//! `GET /realtime?model=…`: the WebSocket transport's handshake (PROTOCOL §15.1–15.4), and
+//! `GET /realtime?call_id=rtc_…`: a sideband socket attached to a live WebRTC call.
 //!
 //! Credentials and the model are checked after the upgrade, as the real API does: a refused socket gets
 //! its 101, one `error` event and a close (3000 for the key, 4000 for the model or the API shape). The
 //! key comes from `Authorization: Bearer` or, for browsers, the `openai-insecure-api-key.<key>`
 //! subprotocol; `realtime` is selected when offered, and no subprotocol is when none is.
+//!
+//! A sideband is refused before any upgrade when what it asks cannot be had at all: an unknown or ended
+//! call (404, as the real API answers), an ephemeral key (403), a call with all its sidebands (429). A
+//! missing or wrong key is refused after the 101, as on any socket.
 
 use std::collections::HashMap;
 
@@ -19,7 +24,7 @@ use serde_json::json;
 use super::AppState;
 use super::auth::{self, Caller};
 use super::error::{ApiError, invalid_key_message};
-use crate::engine::{self, Transport};
+use crate::engine::{self, AttachError, Transport};
 use crate::session::{Kind, Session};
 use crate::ws::{self, Refusal, code};
 
@@ -40,22 +45,14 @@ async fn connect(
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    // Sideband sockets attach to a call; none can be attached to yet, so every call is unknown (the real
-    // API answers an unknown call_id with 404 before any upgrade).
     if let Some(call_id) = query.get("call_id") {
-        return ApiError::CallNotFound(call_id.clone()).into_response();
+        return sideband(&state, call_id, &headers, upgrade).await;
     }
+    let offered = offered_protocols(&headers);
     let upgrade = match upgrade {
-        Ok(upgrade) => upgrade,
+        Ok(upgrade) => configured(upgrade, &offered),
         Err(rejection) => return ApiError::NotWebSocket(rejection.status()).into_response(),
     };
-    let offered = offered_protocols(&headers);
-    let mut upgrade = upgrade
-        .max_message_size(ws::READ_LIMIT_BYTES)
-        .max_frame_size(ws::READ_LIMIT_BYTES);
-    if offered.iter().any(|p| p == REALTIME_PROTOCOL) {
-        upgrade = upgrade.protocols([REALTIME_PROTOCOL]);
-    }
     let opened = open(&state, &query, &headers, &offered);
     let settings = state.0.settings.clone();
     let ping_every = state.config().ws_ping_interval;
@@ -70,6 +67,67 @@ async fn connect(
             Err(refusal) => ws::refuse(socket, refusal).await,
         }
     })
+}
+
+/// `?call_id=`: attaches the socket to that call's engine, as one more peer of the same session.
+async fn sideband(
+    state: &AppState,
+    call_id: &str,
+    headers: &HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let not_found = || ApiError::CallNotFound(call_id.to_owned()).into_response();
+    let Some(call) = state.live_call(call_id) else {
+        return not_found();
+    };
+    let offered = offered_protocols(headers);
+    let key = presented_key(headers, &offered);
+    if key.is_some_and(|k| k.starts_with("ek_")) {
+        return ApiError::SidebandNeedsStandardKey.into_response();
+    }
+    let upgrade = match upgrade {
+        Ok(upgrade) => configured(upgrade, &offered),
+        Err(rejection) => return ApiError::NotWebSocket(rejection.status()).into_response(),
+    };
+    let checked = key
+        .ok_or(ApiError::MissingApiKey)
+        .and_then(|key| auth::caller_with_key(state, key));
+    if let Err(e) = checked {
+        let refusal = key_refusal(e);
+        return upgrade.on_upgrade(move |socket| ws::refuse(socket, refusal));
+    }
+    let io = match call.attach().await {
+        Ok(io) => io,
+        Err(AttachError::Ended) => return not_found(),
+        Err(AttachError::Full { limit }) => {
+            return ApiError::TooManySidebands { limit }.into_response();
+        }
+    };
+    let ping_every = state.config().ws_ping_interval;
+    let call_id = call_id.to_owned();
+    upgrade.on_upgrade(move |socket| async move {
+        tracing::info!(%call_id, "sideband attached");
+        ws::run(socket, io, ping_every).await;
+    })
+}
+
+/// The upgrade with the socket's limits, selecting `realtime` when it was offered.
+fn configured(upgrade: WebSocketUpgrade, offered: &[String]) -> WebSocketUpgrade {
+    let upgrade = upgrade
+        .max_message_size(ws::READ_LIMIT_BYTES)
+        .max_frame_size(ws::READ_LIMIT_BYTES);
+    if offered.iter().any(|p| p == REALTIME_PROTOCOL) {
+        upgrade.protocols([REALTIME_PROTOCOL])
+    } else {
+        upgrade
+    }
+}
+
+/// The key from `Authorization: Bearer`, or else from the browsers' subprotocol.
+fn presented_key<'a>(headers: &'a HeaderMap, offered: &'a [String]) -> Option<&'a str> {
+    auth::bearer(headers)
+        .ok()
+        .or_else(|| offered.iter().find_map(|p| p.strip_prefix(KEY_PROTOCOL)))
 }
 
 /// The subprotocols offered, in order.
@@ -91,10 +149,7 @@ fn open(
     headers: &HeaderMap,
     offered: &[String],
 ) -> Result<Session, Refusal> {
-    let key = auth::bearer(headers)
-        .ok()
-        .or_else(|| offered.iter().find_map(|p| p.strip_prefix(KEY_PROTOCOL)));
-    let caller = key
+    let caller = presented_key(headers, offered)
         .ok_or(ApiError::MissingApiKey)
         .and_then(|key| auth::caller_with_key(state, key))
         .map_err(key_refusal)?;

@@ -109,7 +109,7 @@ pub async fn run(mut socket: WebSocket, io: TransportIo, ping_every: Duration) {
             let _ = tokio::time::timeout(CLOSE_GRACE, socket.recv()).await;
         }
         End::Broken | End::Engine(CloseReason::Dropped) => {}
-        End::Engine(CloseReason::Hangup) | End::EngineGone => {
+        End::Engine(CloseReason::Hangup | CloseReason::CallEnded) | End::EngineGone => {
             close(socket, code::NORMAL, String::new()).await;
         }
         End::Engine(CloseReason::Expired(message)) => {

@@ -3,3 +3,4 @@
 
 pub mod audio;
 pub mod call;
+pub mod peer;
