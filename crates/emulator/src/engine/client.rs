@@ -388,7 +388,7 @@ impl Engine {
     }
 
     /// Over WebRTC the server knows what was played and cuts the assistant transcript there itself.
-    fn truncate_unheard(&mut self, item_id: &str, heard: std::time::Duration) {
+    pub(super) fn truncate_unheard(&mut self, item_id: &str, heard: std::time::Duration) {
         let per_char = self.sh.settings.audio_per_char.as_millis().max(1);
         let chars = (heard.as_millis() / per_char) as usize;
         if let Some(item) = self.sh.conversation.get_mut(item_id)

@@ -56,12 +56,23 @@ impl Engine {
 
     /// The user spoke over the assistant: stop its audio and cancel the response in progress.
     fn barge_in(&mut self) {
-        if self.sh.playback.is_some() {
+        let heard = self.sh.playback.as_ref().map(|p| {
+            (
+                p.item_id.clone(),
+                self.now.saturating_duration_since(p.started),
+            )
+        });
+        if heard.is_some() {
             self.clear_output_audio();
         }
         if let Some(at) = self.responses.iter().position(|r| r.in_conversation()) {
             let mut r = self.responses.remove(at);
             r.cancel("turn_detected", &mut self.sh);
+        }
+        // The cancel stores the item as far as it was streamed; the user heard less, and the stored
+        // transcript ends where the audio stopped (as clear_output_audio cut it).
+        if let Some((item_id, heard)) = heard {
+            self.truncate_unheard(&item_id, heard);
         }
     }
 

@@ -98,6 +98,12 @@ pub fn barge_in_cancels_the_response_and_clears_audio() {
         "{:?}",
         call.audio
     );
+    // The stored item keeps what was heard, not what was streamed ("You said \"tell "): the audio played
+    // for less than 200 ms, the length of one character.
+    let item_id = done["response"]["output"][0]["id"].clone();
+    call.send(json!({"type": "conversation.item.retrieve", "item_id": item_id}));
+    let stored = call.expect("conversation.item.retrieved");
+    assert_eq!(stored["item"]["content"][0]["transcript"], "", "{stored}");
     call.advance_ms(10_000);
     assert!(call.pending().is_empty(), "nothing of the answer follows");
 }
