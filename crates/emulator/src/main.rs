@@ -109,15 +109,11 @@ struct Args {
     #[arg(long, env = "EMULATOR_SIP_WEBHOOK", requires = "sip_webhook_secret")]
     sip_webhook: Option<String>,
     /// The secret SIP webhooks are signed with (`whsec_<base64>`, as the SDKs' `webhooks.unwrap()` expects).
-    #[arg(long, env = "EMULATOR_SIP_WEBHOOK_SECRET", hide_env_values = true, value_parser = parse_secret)]
-    sip_webhook_secret: Option<WebhookSecret>,
+    #[arg(long, env = "EMULATOR_SIP_WEBHOOK_SECRET", hide_env_values = true)]
+    sip_webhook_secret: Option<String>,
     /// An injected SIP call not accepted (or rejected) within this many seconds has ended.
     #[arg(long, env = "EMULATOR_SIP_ACCEPT_TIMEOUT_SECS", default_value_t = 30)]
     sip_accept_timeout_secs: u64,
-}
-
-fn parse_secret(secret: &str) -> Result<WebhookSecret, String> {
-    WebhookSecret::parse(secret)
 }
 
 impl Args {
@@ -136,6 +132,13 @@ impl Args {
                 times: self.fail_times,
             })
         };
+        // Parsed here rather than by clap, whose error would repeat the secret.
+        let sip_webhook_secret = self
+            .sip_webhook_secret
+            .as_deref()
+            .map(WebhookSecret::parse)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--sip-webhook-secret: {e}"))?;
         Ok(EmulatorConfig {
             api_key: self.api_key.clone(),
             rtc_host: self.rtc_host,
@@ -157,7 +160,7 @@ impl Args {
             sideband_session_created: self.sideband_session_created,
             max_sidebands_per_call: self.max_sidebands_per_call,
             sip_webhook: self.sip_webhook.clone(),
-            sip_webhook_secret: self.sip_webhook_secret.clone(),
+            sip_webhook_secret,
             sip_accept_timeout: Duration::from_secs(self.sip_accept_timeout_secs),
             model_change: if self.reject_model_change {
                 ModelChange::Reject

@@ -274,8 +274,8 @@ impl AppState {
 }
 
 /// The emulator's routes (`/realtime/client_secrets`, `/realtime/calls`, `/realtime/calls/{id}/hangup`, the
-/// SIP call-control `…/{id}/accept`, `reject`, `refer`, and the WebSocket endpoint `GET /realtime?model=…`, or
-/// `?call_id=…` for a sideband), with CORS for browsers that post their offer directly, and the API's 404
+/// SIP call-control `…/{id}/accept`, `reject`, `refer`, the WebSocket endpoint `GET /realtime?model=…`, or
+/// `?call_id=…` for a sideband, and the emulator-only `/emulator/sip/calls` that rings SIP calls), with CORS for browsers that post their offer directly, and the API's 404
 /// envelope for any other path.
 ///
 /// A preflight may ask for any request headers and gets them all: the SDKs add their own
