@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::clock::Clock;
 use crate::scenario::Scenario;
 use crate::session::ModelChange;
+use crate::sip::WebhookSecret;
 
 /// How fast the scripted model streams.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -107,6 +108,14 @@ pub struct EmulatorConfig {
     pub sideband_session_created: bool,
     /// How many sideband sockets may be attached to one call at once (the real API's rule is unknown).
     pub max_sidebands_per_call: u32,
+    /// Where an injected SIP call's `realtime.call.incoming` webhook is POSTed (`POST
+    /// /v1/emulator/sip/calls`); `None`: nowhere, unless the injection names a URL.
+    pub sip_webhook: Option<String>,
+    /// What the SIP webhook is signed with; `None` sends it unsigned.
+    pub sip_webhook_secret: Option<WebhookSecret>,
+    /// An injected SIP call not accepted or rejected within this long has ended (the real API's ring
+    /// timeout is not documented).
+    pub sip_accept_timeout: Duration,
     /// Source of `expires_at` and key expiry.
     pub clock: Clock,
 }
@@ -127,6 +136,9 @@ impl Default for EmulatorConfig {
             ws_ping_interval: Duration::from_secs(20),
             sideband_session_created: false,
             max_sidebands_per_call: 4,
+            sip_webhook: None,
+            sip_webhook_secret: None,
+            sip_accept_timeout: Duration::from_secs(30),
             clock: Clock::default(),
         }
     }
@@ -172,6 +184,9 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("ws_ping_interval", &self.ws_ping_interval)
             .field("sideband_session_created", &self.sideband_session_created)
             .field("max_sidebands_per_call", &self.max_sidebands_per_call)
+            .field("sip_webhook", &self.sip_webhook)
+            .field("sip_webhook_secret", &self.sip_webhook_secret)
+            .field("sip_accept_timeout", &self.sip_accept_timeout)
             .finish_non_exhaustive()
     }
 }

@@ -52,6 +52,11 @@ pub fn call_id() -> String {
     format!("rtc_u1_{}", uuid::Uuid::now_v7().simple())
 }
 
+/// Incoming SIP call ids in the webhook example's `rtc_<32 hex>` shape.
+pub fn sip_call_id() -> String {
+    format!("rtc_{}", uuid::Uuid::new_v4().simple())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

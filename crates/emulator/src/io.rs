@@ -11,7 +11,8 @@ use tokio::sync::mpsc;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Transport {
     /// Audio on RTP tracks: the engine says `PlayAudio` / `StopAudio` and emits `output_audio_buffer.*`,
-    /// input arrives as packet levels, and the server cuts what the user did not hear.
+    /// input arrives as packet levels, and the server cuts what the user did not hear. An accepted SIP call
+    /// runs as one too, on a line that carries no audio (`sip::phone_line`).
     #[default]
     WebRtc,
     /// Audio as base64 in JSON: `response.output_audio.delta` out, `input_audio_buffer.append` in, voice

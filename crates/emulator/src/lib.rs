@@ -13,6 +13,7 @@ pub mod params;
 pub mod rtc;
 pub mod scenario;
 pub mod session;
+pub mod sip;
 pub mod tls;
 pub mod ws;
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use realtime_emulator::session::ModelChange;
+use realtime_emulator::sip::WebhookSecret;
 use realtime_emulator::{EmulatorConfig, Faults, HttpFault, Pace, Scenario, Tls, TlsListener};
 use tracing_subscriber::EnvFilter;
 
@@ -103,6 +104,16 @@ struct Args {
     /// `sideband_limit_reached`.
     #[arg(long, env = "EMULATOR_MAX_SIDEBANDS_PER_CALL", default_value_t = 4)]
     max_sidebands_per_call: u32,
+    /// Where injected SIP calls (`POST /v1/emulator/sip/calls`, an emulator-only endpoint) deliver their
+    /// signed `realtime.call.incoming` webhook.
+    #[arg(long, env = "EMULATOR_SIP_WEBHOOK", requires = "sip_webhook_secret")]
+    sip_webhook: Option<String>,
+    /// The secret SIP webhooks are signed with (`whsec_<base64>`, as the SDKs' `webhooks.unwrap()` expects).
+    #[arg(long, env = "EMULATOR_SIP_WEBHOOK_SECRET", hide_env_values = true)]
+    sip_webhook_secret: Option<String>,
+    /// An injected SIP call not accepted (or rejected) within this many seconds has ended.
+    #[arg(long, env = "EMULATOR_SIP_ACCEPT_TIMEOUT_SECS", default_value_t = 30)]
+    sip_accept_timeout_secs: u64,
 }
 
 impl Args {
@@ -121,6 +132,13 @@ impl Args {
                 times: self.fail_times,
             })
         };
+        // Parsed here rather than by clap, whose error would repeat the secret.
+        let sip_webhook_secret = self
+            .sip_webhook_secret
+            .as_deref()
+            .map(WebhookSecret::parse)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--sip-webhook-secret: {e}"))?;
         Ok(EmulatorConfig {
             api_key: self.api_key.clone(),
             rtc_host: self.rtc_host,
@@ -141,6 +159,9 @@ impl Args {
             max_calls_per_key: self.max_calls_per_key,
             sideband_session_created: self.sideband_session_created,
             max_sidebands_per_call: self.max_sidebands_per_call,
+            sip_webhook: self.sip_webhook.clone(),
+            sip_webhook_secret,
+            sip_accept_timeout: Duration::from_secs(self.sip_accept_timeout_secs),
             model_change: if self.reject_model_change {
                 ModelChange::Reject
             } else {

@@ -307,6 +307,36 @@ fn sessions_end_on_expiry_hangup_and_close() {
     assert!(end.is_none(), "the engine stops when the transport closes");
 }
 
+/// A SIP call's keypad (PROTOCOL §8.2): each key reaches everyone, stamped with when it arrived.
+fn dtmf_keys_reach_every_peer_stamped_with_their_arrival() {
+    let (mut call, created) = TestCall::open(instant());
+    call.call.attach(1);
+    let start = created["session"]["expires_at"].as_i64().unwrap() - 3600;
+    call.advance_ms(90_000);
+    call.call.dtmf("5");
+    let heard = call.expect("input_audio_buffer.dtmf_event_received");
+    assert_eq!(heard["event"], "5");
+    let received_at = heard["received_at"].as_i64().unwrap();
+    assert!(
+        (start + 89..=start + 91).contains(&received_at),
+        "90 s into the call: {received_at} vs a start at {start}"
+    );
+    let sideband: Vec<Value> = call
+        .call
+        .sideband_output(1)
+        .iter()
+        .map(|t| serde_json::from_str(t).unwrap())
+        .collect();
+    assert_eq!(sideband, [heard]);
+    assert!(call.call.hangup());
+    call.until_close();
+    call.call.dtmf("6");
+    assert!(
+        call.call.sideband_output(1).is_empty(),
+        "nothing after the end"
+    );
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         $(
@@ -337,6 +367,7 @@ mod each {
 
     conformance!(
         session_update_merges_and_rejects_bad_updates,
+        dtmf_keys_reach_every_peer_stamped_with_their_arrival,
         text_in_audio_out_follows_the_documented_order,
         text_modality_streams_text_without_audio,
         response_overrides_are_honoured,

@@ -95,6 +95,92 @@ async fn sip_call_control_raises_not_found_or_bad_request_with_the_code() {
 }
 
 #[tokio::test]
+async fn incoming_sip_calls_verified_with_webhooks_unwrap_then_accepted_rejected_and_referred() {
+    let secret = "whsec_cHl0aG9uLXNkay1zaXAtc2VjcmV0";
+    let app = EmulatorApp::start(EmulatorConfig {
+        sip_webhook_secret: Some(realtime_emulator::sip::WebhookSecret::parse(secret).unwrap()),
+        ..instant()
+    })
+    .await;
+    let got = python("sip_incoming.py", &[&app.base, secret]).await;
+    assert!(
+        got["unwrapped_call_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("rtc_"),
+        "{got}"
+    );
+    assert_eq!(
+        got["sip_headers"][0],
+        json!({"name": "From", "value": "sip:+15550001111@carrier.example"}),
+        "{got}"
+    );
+    // The SDK refuses what was not signed with the secret, or was signed too long ago.
+    for (case, message) in [
+        (
+            "tampered",
+            "The given webhook signature does not match the expected signature",
+        ),
+        ("old", "Webhook timestamp is too old"),
+        (
+            "wrong_secret",
+            "The given webhook signature does not match the expected signature",
+        ),
+    ] {
+        assert_eq!(
+            got["refused_deliveries"][case],
+            json!({"invalid_signature": message}),
+            "{case}: {got}"
+        );
+    }
+    let bad = |code: &str, param: &str| json!({"status": 400, "code": code, "param": param});
+    let gone = json!({"status": 404, "code": "call_not_found", "param": "call_id"});
+    assert_eq!(
+        got["bad_accept"],
+        bad(
+            "unsupported_for_sip",
+            "audio.input.turn_detection.silence_duration_ms"
+        ),
+        "{got}"
+    );
+    assert_eq!(
+        got["second_accept"],
+        bad("call_already_accepted", "call_id"),
+        "{got}"
+    );
+    assert_eq!(got["instructions"], "Answer the phone.", "{got}");
+    assert!(!got["transcript"].as_str().unwrap().is_empty(), "{got}");
+    assert_eq!(got["dtmf"], "7", "{got}");
+    assert_eq!(got["hangup_close"], 1000, "{got}");
+    assert_eq!(got["after_hangup"], gone, "{got}");
+    assert_eq!(
+        got["bad_reject"],
+        bad("integer_below_min_value", "status_code"),
+        "{got}"
+    );
+    assert_eq!(got["after_reject"], gone, "{got}");
+    assert_eq!(
+        got["refer_ringing"],
+        bad("call_not_accepted", "call_id"),
+        "{got}"
+    );
+    assert_eq!(
+        got["bad_refer"],
+        bad("invalid_value", "target_uri"),
+        "{got}"
+    );
+    assert_eq!(got["refer_close"], 1000, "{got}");
+    assert_eq!(got["after_refer"], gone, "{got}");
+    let events = checked_events(&got);
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "input_audio_buffer.dtmf_event_received"),
+        "{got}"
+    );
+}
+
+#[tokio::test]
 async fn realtime_connect_text_turn_and_tool_round_trip() {
     let app = EmulatorApp::start(instant()).await;
     let got = python("realtime_ws.py", &[&app.base]).await;

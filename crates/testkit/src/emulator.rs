@@ -193,6 +193,28 @@ impl EmulatorApp {
             .unwrap()
     }
 
+    /// `POST /emulator/sip/calls` (emulator-only): rings an incoming SIP call and delivers its webhook.
+    pub async fn inject_sip_call(&self, key: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}/emulator/sip/calls", self.base))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `POST /emulator/sip/calls/{call_id}/dtmf` (emulator-only): presses `digit` on an accepted SIP call.
+    pub async fn sip_dtmf(&self, key: &str, call_id: &str, digit: &str) -> reqwest::Response {
+        self.client
+            .post(format!("{}/emulator/sip/calls/{call_id}/dtmf", self.base))
+            .bearer_auth(key)
+            .json(&serde_json::json!({ "digit": digit }))
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// A SIP call-control endpoint: `action` is `accept`, `reject` or `refer`.
     pub async fn call_control(
         &self,

@@ -18,6 +18,7 @@ const SIDEBAND_BACKLOG: usize = 1024;
 
 enum Control {
     Hangup,
+    Dtmf(String),
     Attach {
         inbox: mpsc::Receiver<ToEngine>,
         out: mpsc::Sender<FromEngine>,
@@ -44,6 +45,14 @@ impl EngineHandle {
     /// Asks the engine to close the call; false if it had already ended.
     pub async fn hangup(&self) -> bool {
         self.control.send(Control::Hangup).await.is_ok()
+    }
+
+    /// Tells the call a keypad key was pressed (an accepted SIP call); false if it had already ended.
+    pub async fn dtmf(&self, key: &str) -> bool {
+        self.control
+            .send(Control::Dtmf(key.to_owned()))
+            .await
+            .is_ok()
     }
 
     pub fn is_finished(&self) -> bool {
@@ -215,6 +224,7 @@ async fn run(
             }
             Some(command) = control.recv() => match command {
                 Control::Hangup => engine.hangup(),
+                Control::Dtmf(key) => engine.dtmf(&key, Instant::now()),
                 Control::Attach { inbox, out, reply } => {
                     let attached = sidebands.attach(engine.sh.settings.max_sidebands, inbox, out);
                     if let Ok(id) = attached {

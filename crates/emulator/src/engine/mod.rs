@@ -297,6 +297,27 @@ impl Engine {
         }
     }
 
+    /// A key pressed on an accepted SIP call's keypad (PROTOCOL §8.2): everyone hears it.
+    pub(crate) fn dtmf(&mut self, key: &str, now: Instant) {
+        if !self.accepts_input() {
+            return;
+        }
+        self.set_now(now);
+        let received_at = self.now_unix();
+        self.sh.emit(
+            json!({"type": "input_audio_buffer.dtmf_event_received", "event": key,
+            "received_at": received_at}),
+        );
+    }
+
+    /// The engine's "now" on the wall clock, in Unix seconds.
+    fn now_unix(&self) -> u64 {
+        let wall = self.started_wall + self.now.saturating_duration_since(self.started);
+        wall.duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    }
+
     /// When the engine next needs `tick`: the next streamed step, the end of playback, the idle timeout
     /// or the session's expiry. `None` once the call is over.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
@@ -348,11 +369,7 @@ impl Engine {
 
     fn session_json(&self) -> Value {
         let mut s = self.session.to_json();
-        let wall = self.started_wall + self.now.saturating_duration_since(self.started);
-        let now_unix = wall
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let now_unix = self.now_unix();
         s["expires_at"] = json!(now_unix + self.sh.settings.max_session.as_secs());
         s
     }

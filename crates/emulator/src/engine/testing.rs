@@ -85,6 +85,12 @@ impl VirtualCall {
         live
     }
 
+    /// What `POST /emulator/sip/calls/{id}/dtmf` does: a keypad key pressed now.
+    pub fn dtmf(&mut self, key: &str) {
+        self.engine.dtmf(key, self.now);
+        self.collect();
+    }
+
     /// The next message for the transport that is already out; the clock does not move.
     pub fn output(&mut self) -> Option<FromEngine> {
         self.out.pop_front()

@@ -1,6 +1,6 @@
 //! `POST /realtime/calls` (raw SDP with an ephemeral key, or multipart `sdp` + `session` with a standard
 //! key), `POST /realtime/calls/{call_id}/hangup`, and the SIP call-control endpoints `accept`, `reject` and
-//! `refer` (PROTOCOL §15.7).
+//! `refer` (PROTOCOL §15.7) for the incoming SIP calls injected with `POST /emulator/sip/calls` (`sip`).
 
 use axum::Router;
 use axum::extract::multipart::Multipart;
@@ -8,16 +8,18 @@ use axum::extract::{FromRequest, OriginalUri, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use super::AppState;
 use super::auth::{self, Caller};
 use super::error::{ApiError, Result};
+use super::sip::object_body;
+use super::{AppState, CallState};
 use crate::engine::{self, Transport};
 use crate::ids;
-use crate::params::ParamError;
+use crate::params::{ParamError, integer_in, only_keys, string};
 use crate::rtc::{self, RtcError};
 use crate::session::{Merge, Session};
+use crate::sip;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -161,6 +163,11 @@ async fn hangup(
     Path(call_id): Path<String>,
 ) -> Result<StatusCode> {
     auth::standard(&state, &headers)?;
+    // A SIP call hung up while ringing is simply gone, as if rejected.
+    if state.stop_ringing(&call_id) {
+        tracing::info!(%call_id, "ringing SIP call hung up");
+        return Ok(StatusCode::OK);
+    }
     let handle = state
         .take_call(&call_id)
         .ok_or(ApiError::CallNotFound(call_id.clone()))?;
@@ -169,30 +176,148 @@ async fn hangup(
     Ok(StatusCode::OK)
 }
 
-// The emulator places no SIP calls, so `accept`, `reject` and `refer` can only find a WebRTC call (400) or
-// nothing (404). What the real API answers for a WebRTC call is not documented (PROTOCOL §15.7); the body is
-// not read, since no call here could act on it.
-async fn accept(state: State<AppState>, headers: HeaderMap, call_id: Path<String>) -> Result<()> {
-    sip_control(state, headers, call_id, "accepted").await
-}
+/// The turn-detection settings a SIP session may not set (PROTOCOL §15.7: the phone line's own are used).
+const SIP_FIXED_TURN_DETECTION: &[&str] =
+    &["threshold", "prefix_padding_ms", "silence_duration_ms"];
 
-async fn reject(state: State<AppState>, headers: HeaderMap, call_id: Path<String>) -> Result<()> {
-    sip_control(state, headers, call_id, "rejected").await
-}
-
-async fn refer(state: State<AppState>, headers: HeaderMap, call_id: Path<String>) -> Result<()> {
-    sip_control(state, headers, call_id, "referred").await
-}
-
-async fn sip_control(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(call_id): Path<String>,
-    action: &'static str,
-) -> Result<()> {
-    auth::standard(&state, &headers)?;
-    if state.has_call(&call_id) {
-        return Err(ApiError::NotSipCall { call_id, action });
+/// `accept`'s body: a `RealtimeSessionCreateRequestGA` with `type: "realtime"`, checked as every session is,
+/// and without the turn-detection settings SIP sessions refuse.
+fn sip_session(body: Option<&Map<String, Value>>) -> Result<Session> {
+    let body = body.ok_or_else(|| ParamError::missing("type"))?;
+    match body.get("type") {
+        None => return Err(ParamError::missing("type").into()),
+        Some(Value::String(t)) if t == "realtime" => {}
+        Some(Value::String(t)) => {
+            return Err(ParamError::invalid_choice("type", t, &["realtime"]).into());
+        }
+        Some(other) => return Err(ParamError::invalid_type("type", "a string", other).into()),
     }
-    Err(ApiError::CallNotFound(call_id))
+    if let Some(td) = body
+        .get("audio")
+        .and_then(|a| a.get("input"))
+        .and_then(|i| i.get("turn_detection"))
+        .and_then(Value::as_object)
+        && let Some(key) = SIP_FIXED_TURN_DETECTION
+            .iter()
+            .find(|k| td.contains_key(**k))
+    {
+        return Err(ParamError::new(
+            "unsupported_for_sip",
+            format!(
+                "'{key}' cannot be set on a SIP call's turn detection: the phone line's is used."
+            ),
+            Some(&format!("audio.input.turn_detection.{key}")),
+        )
+        .into());
+    }
+    Ok(Session::create(Some(&Value::Object(body.clone())), "")?)
+}
+
+/// Answers a ringing SIP call: its engine starts with the body's session, and sidebands may attach.
+async fn accept(
+    State(state): State<AppState>,
+    Path(call_id): Path<String>,
+    req: Request,
+) -> Result<StatusCode> {
+    auth::standard(&state, req.headers())?;
+    sip_call_ringing(&state, &call_id, "accepted")?;
+    let session = sip_session(object_body(req).await?.as_ref())?;
+    let settings = state.0.settings.clone();
+    let answered = state.answer(&call_id, || {
+        let (handle, io) = engine::start(session, settings, Transport::WebRtc);
+        sip::phone_line(io);
+        handle
+    });
+    if !answered {
+        // Another accept, a reject or the ring timeout got there while the body was read.
+        sip_call_ringing(&state, &call_id, "accepted")?;
+    }
+    tracing::info!(%call_id, "SIP call accepted");
+    Ok(StatusCode::OK)
+}
+
+/// Declines a ringing SIP call (SIP 603 unless `status_code` says otherwise): it is gone.
+async fn reject(
+    State(state): State<AppState>,
+    Path(call_id): Path<String>,
+    req: Request,
+) -> Result<StatusCode> {
+    auth::standard(&state, req.headers())?;
+    sip_call_ringing(&state, &call_id, "rejected")?;
+    let status = match object_body(req).await? {
+        None => 603,
+        Some(body) => {
+            only_keys(&body, &["status_code"], "")?;
+            match body.get("status_code") {
+                None => 603,
+                Some(v) => integer_in(v, "status_code", 400, 699)?,
+            }
+        }
+    };
+    if !state.stop_ringing(&call_id) {
+        sip_call_ringing(&state, &call_id, "rejected")?;
+    }
+    tracing::info!(%call_id, status, "SIP call rejected");
+    Ok(StatusCode::OK)
+}
+
+/// Transfers an accepted SIP call to `target_uri`: for the emulator, which has no phone network, the call
+/// ends there (its sidebands close with 1000).
+async fn refer(
+    State(state): State<AppState>,
+    Path(call_id): Path<String>,
+    req: Request,
+) -> Result<StatusCode> {
+    auth::standard(&state, req.headers())?;
+    let handle = match state.call_state(&call_id) {
+        CallState::Sip(handle) => handle,
+        CallState::Ringing => {
+            return Err(ApiError::CallNotAccepted {
+                call_id,
+                action: "referred",
+            });
+        }
+        CallState::WebRtc => {
+            return Err(ApiError::NotSipCall {
+                call_id,
+                action: "referred",
+            });
+        }
+        CallState::Gone => return Err(ApiError::CallNotFound(call_id)),
+    };
+    let body = object_body(req).await?.unwrap_or_default();
+    only_keys(&body, &["target_uri"], "")?;
+    let target = body
+        .get("target_uri")
+        .ok_or_else(|| ParamError::missing("target_uri"))?;
+    let target = string(target, "target_uri")?;
+    if !["tel:", "sip:", "sips:"]
+        .iter()
+        .any(|s| target.starts_with(s))
+        || target.len() < 5
+    {
+        return Err(ParamError::invalid_value(
+            "target_uri",
+            format!("Invalid 'target_uri': '{target}'. Expected a tel: or sip: URI, e.g. 'tel:+14155550123'."),
+        )
+        .into());
+    }
+    if state.take_call(&call_id).is_none() {
+        return Err(ApiError::CallNotFound(call_id));
+    }
+    handle.hangup().await;
+    tracing::info!(%call_id, %target, "SIP call referred");
+    Ok(StatusCode::OK)
+}
+
+/// Ok when `call_id` is a ringing SIP call; otherwise why `action` cannot be done to it.
+fn sip_call_ringing(state: &AppState, call_id: &str, action: &'static str) -> Result<()> {
+    let call_id = call_id.to_owned();
+    match state.call_state(&call_id) {
+        CallState::Ringing => Ok(()),
+        CallState::Sip(_) => Err(ApiError::CallAlreadyAccepted { call_id, action }),
+        // What the real API answers for a WebRTC call is not documented (PROTOCOL §15.7).
+        CallState::WebRtc => Err(ApiError::NotSipCall { call_id, action }),
+        CallState::Gone => Err(ApiError::CallNotFound(call_id)),
+    }
 }

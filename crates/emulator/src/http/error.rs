@@ -28,6 +28,23 @@ pub enum ApiError {
         /// What was asked, as a participle: `accepted`, `rejected`, `referred`.
         action: &'static str,
     },
+    /// `accept` or `reject` on a SIP call that was already accepted.
+    #[error("call {call_id} was already accepted")]
+    CallAlreadyAccepted {
+        call_id: String,
+        /// What was asked, as a participle: `accepted`, `rejected`.
+        action: &'static str,
+    },
+    /// `refer` or a DTMF key on a SIP call still ringing.
+    #[error("call {call_id} has not been accepted")]
+    CallNotAccepted {
+        call_id: String,
+        /// What was asked, as a noun phrase: `referred`, `sent DTMF`.
+        action: &'static str,
+    },
+    /// `POST /emulator/sip/calls` with a standard key: no webhook URL is configured or given.
+    #[error("no SIP webhook configured")]
+    NoSipWebhook,
     /// `GET /realtime` without a WebSocket upgrade.
     #[error("not a WebSocket upgrade")]
     NotWebSocket(StatusCode),
@@ -122,6 +139,35 @@ impl IntoResponse for ApiError {
                      WebRTC call with POST /v1/realtime/calls/{call_id}/hangup."
                 ),
                 Some("call_id".to_owned()),
+            ),
+            ApiError::CallAlreadyAccepted { call_id, action } => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                Some("call_already_accepted"),
+                format!(
+                    "Call '{call_id}' has already been accepted, so it cannot be {action}. Use refer or hangup \
+                     to end it."
+                ),
+                Some("call_id".to_owned()),
+            ),
+            ApiError::CallNotAccepted { call_id, action } => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                Some("call_not_accepted"),
+                format!(
+                    "Call '{call_id}' is still ringing, so it cannot be {action}. Accept it first \
+                     (POST /v1/realtime/calls/{call_id}/accept), or reject it."
+                ),
+                Some("call_id".to_owned()),
+            ),
+            ApiError::NoSipWebhook => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                Some("sip_webhook_not_configured"),
+                "No SIP webhook to deliver realtime.call.incoming to: start the emulator with --sip-webhook \
+                 URL, or give \"webhook_url\" in the body."
+                    .to_owned(),
+                Some("webhook_url".to_owned()),
             ),
             ApiError::NotWebSocket(status) => (
                 status,

@@ -7,11 +7,13 @@ mod calls;
 mod client_secrets;
 pub mod error;
 mod realtime;
+mod sip;
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use axum::Router;
 use axum::extract::OriginalUri;
@@ -32,11 +34,26 @@ struct EphemeralKey {
 struct Call {
     handle: EngineHandle,
     key: Option<String>,
+    /// An incoming SIP call that was accepted (not a WebRTC call).
+    sip: bool,
+}
+
+/// What a call id names, for the SIP call-control endpoints.
+pub(crate) enum CallState {
+    /// An injected SIP call waiting for `accept` or `reject`.
+    Ringing,
+    /// An accepted SIP call.
+    Sip(EngineHandle),
+    WebRtc,
+    /// Unknown, or ended.
+    Gone,
 }
 
 #[derive(Default)]
 struct Calls {
     live: HashMap<String, Call>,
+    /// Injected SIP calls not yet accepted or rejected, and when each stops ringing.
+    ringing: HashMap<String, Instant>,
     /// Calls being set up, per ephemeral key: counted against the key's bound until registered.
     pending: HashMap<String, u32>,
 }
@@ -154,7 +171,74 @@ impl AppState {
             calls.release(key);
         }
         calls.live.retain(|_, c| !c.handle.is_finished());
-        calls.live.insert(call_id, Call { handle, key });
+        calls.live.insert(
+            call_id,
+            Call {
+                handle,
+                key,
+                sip: false,
+            },
+        );
+    }
+
+    /// An injected SIP call starts ringing: it can be accepted or rejected until the accept timeout.
+    fn ring(&self, call_id: String) {
+        let now = Instant::now();
+        let mut calls = self.calls();
+        calls.ringing.retain(|_, until| *until > now);
+        calls
+            .ringing
+            .insert(call_id, now + self.0.config.sip_accept_timeout);
+    }
+
+    pub(crate) fn call_state(&self, call_id: &str) -> CallState {
+        let calls = self.calls();
+        if calls
+            .ringing
+            .get(call_id)
+            .is_some_and(|until| *until > Instant::now())
+        {
+            return CallState::Ringing;
+        }
+        match calls.live.get(call_id) {
+            Some(c) if c.handle.is_finished() => CallState::Gone,
+            Some(c) if c.sip => CallState::Sip(c.handle.clone()),
+            Some(_) => CallState::WebRtc,
+            None => CallState::Gone,
+        }
+    }
+
+    /// Stops a ringing call (rejected, or hung up before it was answered); false if it was not ringing.
+    fn stop_ringing(&self, call_id: &str) -> bool {
+        let now = Instant::now();
+        self.calls()
+            .ringing
+            .remove(call_id)
+            .is_some_and(|until| until > now)
+    }
+
+    /// Answers a ringing call with the engine `start` makes, in one step (of two `accept`s of one call,
+    /// one wins); false if it was not ringing, and then nothing is started.
+    fn answer(&self, call_id: &str, start: impl FnOnce() -> EngineHandle) -> bool {
+        let now = Instant::now();
+        let mut calls = self.calls();
+        let ringing = calls
+            .ringing
+            .remove(call_id)
+            .is_some_and(|until| until > now);
+        if !ringing {
+            return false;
+        }
+        calls.live.retain(|_, c| !c.handle.is_finished());
+        calls.live.insert(
+            call_id.to_owned(),
+            Call {
+                handle: start(),
+                key: None,
+                sip: true,
+            },
+        );
+        true
     }
 
     /// The engine of a call in progress, left registered (a sideband attaches to it).
@@ -164,11 +248,6 @@ impl AppState {
             .get(call_id)
             .map(|c| c.handle.clone())
             .filter(|h| !h.is_finished())
-    }
-
-    /// Whether `call_id` is a call in progress.
-    fn has_call(&self, call_id: &str) -> bool {
-        self.live_call(call_id).is_some()
     }
 
     fn take_call(&self, call_id: &str) -> Option<EngineHandle> {
@@ -195,8 +274,8 @@ impl AppState {
 }
 
 /// The emulator's routes (`/realtime/client_secrets`, `/realtime/calls`, `/realtime/calls/{id}/hangup`, the
-/// SIP call-control `…/{id}/accept`, `reject`, `refer`, and the WebSocket endpoint `GET /realtime?model=…`, or
-/// `?call_id=…` for a sideband), with CORS for browsers that post their offer directly, and the API's 404
+/// SIP call-control `…/{id}/accept`, `reject`, `refer`, the WebSocket endpoint `GET /realtime?model=…`, or
+/// `?call_id=…` for a sideband, and the emulator-only `/emulator/sip/calls` that rings SIP calls), with CORS for browsers that post their offer directly, and the API's 404
 /// envelope for any other path.
 ///
 /// A preflight may ask for any request headers and gets them all: the SDKs add their own
@@ -212,6 +291,7 @@ pub fn router(config: EmulatorConfig) -> Router {
         .merge(client_secrets::router())
         .merge(calls::router())
         .merge(realtime::router())
+        .merge(sip::router())
         .fallback(|method, uri| unknown_route(method, uri, StatusCode::NOT_FOUND))
         .method_not_allowed_fallback(|method, uri| {
             unknown_route(method, uri, StatusCode::METHOD_NOT_ALLOWED)

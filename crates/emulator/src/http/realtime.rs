@@ -1,5 +1,5 @@
 //! `GET /realtime?model=…`: the WebSocket transport's handshake (PROTOCOL §15.1–15.4), and
-//! `GET /realtime?call_id=rtc_…`: a sideband socket attached to a live WebRTC call.
+//! `GET /realtime?call_id=rtc_…`: a sideband socket attached to a live WebRTC call or accepted SIP call.
 //!
 //! Credentials and the model are checked after the upgrade, as the real API does: a refused socket gets
 //! its 101, one `error` event and a close (3000 for the key, 4000 for the model or the API shape). The
