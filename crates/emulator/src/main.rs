@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::serve::ListenerExt as _;
 use clap::{Parser, ValueEnum};
 use realtime_emulator::session::ModelChange;
 use realtime_emulator::sip::WebhookSecret;
@@ -203,7 +204,7 @@ async fn main() -> anyhow::Result<()> {
     match tls {
         None => {
             tracing::info!(base_url = %format!("http://{addr}/v1"), "realtime emulator listening");
-            realtime_emulator::serve(listener, config, shutdown_signal()).await
+            realtime_emulator::serve(listener.tap_io(no_delay), config, shutdown_signal()).await
         }
         Some((tls, cert_file)) => {
             let cert_file = match cert_file {
@@ -231,6 +232,12 @@ async fn main() -> anyhow::Result<()> {
     }
     .context("serving")?;
     Ok(())
+}
+
+/// Sends each event as it is written: Nagle's algorithm would hold a small frame back until the client
+/// acknowledges the previous one, 40 ms with a delayed ACK.
+fn no_delay(tcp: &mut tokio::net::TcpStream) {
+    let _ = tcp.set_nodelay(true);
 }
 
 /// Replaces `file` with a new one holding `text`. Never writes through a link someone else left at that path in

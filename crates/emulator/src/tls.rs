@@ -157,6 +157,8 @@ async fn accept_loop(
     loop {
         // axum's own accept: it logs and pauses on errors (out of file descriptors…) as over plain HTTP.
         let (stream, remote) = axum::serve::Listener::accept(&mut listener).await;
+        // Each event is sent as it is written (see `TcpStream::set_nodelay`): no 40 ms Nagle stalls.
+        let _ = stream.set_nodelay(true);
         let acceptor = acceptor.clone();
         let done = done.clone();
         tokio::spawn(async move {

@@ -393,6 +393,7 @@ mod each {
         ws_ephemeral_keys_minted_for_transcription_open_transcription_sessions,
         websocket_answers_carry_the_voice_in_audio_deltas,
         websocket_audio_leaves_at_real_time_on_the_realistic_pace,
+        websocket_audio_keeps_its_schedule_when_the_driver_wakes_late,
         websocket_barge_in_cancels_and_the_client_truncates,
         websocket_refuses_output_audio_buffer_clear_as_an_unknown_type,
         ws_session_answers_events_sent_before_session_created_in_order,

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use axum::Router;
 use axum::http::header;
 use axum::routing::get;
+use axum::serve::ListenerExt as _;
 use realtime_emulator::{EmulatorConfig, Tls, TlsListener};
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
@@ -86,7 +87,12 @@ impl EmulatorApp {
         let (origin, server) = match tls {
             None => (
                 format!("http://{addr}"),
-                tokio::spawn(async move { axum::serve(listener, app).await.unwrap() }),
+                tokio::spawn(async move {
+                    let listener = listener.tap_io(|tcp| {
+                        let _ = tcp.set_nodelay(true);
+                    });
+                    axum::serve(listener, app).await.unwrap()
+                }),
             ),
             Some(tls) => {
                 let listener = TlsListener::new(listener, &tls).unwrap();

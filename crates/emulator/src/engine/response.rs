@@ -212,8 +212,10 @@ impl ActiveResponse {
             if self.run(step, sh, now) {
                 return true;
             }
+            // From when the step was due, not when it ran: a driver that wakes late does not push the
+            // rest of the response later (over WebSocket the audio chunks keep to real time).
             match self.steps.front() {
-                Some((wait, _)) => self.next_at = now + *wait,
+                Some((wait, _)) => self.next_at += *wait,
                 None => return true,
             }
         }

@@ -119,6 +119,18 @@ impl VirtualCall {
         self.now = self.now.max(target);
     }
 
+    /// Fires the next timer `late` after it was due, as a driver on a busy machine wakes up; `false` when no
+    /// timer is left.
+    pub fn fire_late(&mut self, late: Duration) -> bool {
+        match self.engine.next_deadline() {
+            Some(deadline) => {
+                self.fire(deadline + late);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The next message for the transport, moving the clock from timer to timer until there is one (as a
     /// real transport would wait for it). `None` once the call is over with nothing left to hand out.
     pub fn next_output(&mut self) -> Option<FromEngine> {

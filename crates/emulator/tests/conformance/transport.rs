@@ -103,6 +103,34 @@ pub fn websocket_audio_leaves_at_real_time_on_the_realistic_pace() {
     assert!(call.pending().is_empty(), "no output_audio_buffer.stopped");
 }
 
+/// A driver that wakes late (here every timer fires 5 ms after it was due) keeps the audio on its
+/// schedule: each chunk is due 100 ms after the previous one was due, not after it was sent, so the
+/// lateness of one wake-up never adds up over an answer.
+pub fn websocket_audio_keeps_its_schedule_when_the_driver_wakes_late() {
+    let (mut call, _) = TestCall::open_over(Transport::WebSocket, spoken(realistic()));
+    call.send(user_text("hi"));
+    call.send(json!({"type": "response.create"}));
+    let mut audio_at = vec![];
+    'answer: while call.call.fire_late(Duration::from_millis(5)) {
+        for e in call.pending_events() {
+            if e["type"] == AUDIO_DELTA {
+                audio_at.push(call.elapsed_ms());
+            }
+            if e["type"] == "response.done" {
+                break 'answer;
+            }
+        }
+    }
+    assert!(audio_at.len() > 20, "{} chunks", audio_at.len());
+    for (k, at) in audio_at.iter().enumerate() {
+        let due = 300 + 100 * k as u128;
+        assert!(
+            (due..=due + 5).contains(at),
+            "chunk {k} due at {due} ms went at {at} ms: {audio_at:?}"
+        );
+    }
+}
+
 pub fn websocket_barge_in_cancels_and_the_client_truncates() {
     let (mut call, _) = TestCall::open_over(Transport::WebSocket, spoken(realistic()));
     call.send(user_text("tell me a long story about the sea"));
