@@ -69,13 +69,7 @@ async fn client_secrets_calls_and_hangup() {
 #[tokio::test]
 async fn sip_call_control_raises_not_found_or_bad_request_with_the_code() {
     let app = EmulatorApp::start(EmulatorConfig::default()).await;
-    let ek = app.ephemeral_key().await;
-    let res = app
-        .call_sdp(&ek, realtime_emulator::rtc::CHROMIUM_OFFER)
-        .await;
-    assert_eq!(res.status(), 201);
-    let location = res.headers()["location"].to_str().unwrap().to_owned();
-    let call_id = location.rsplit('/').next().unwrap();
+    let call_id = &app.offered_call().await;
 
     let got = python("sip.py", &[&app.base, call_id]).await;
     for action in ["accept", "reject", "refer"] {

@@ -508,13 +508,7 @@ async fn the_injection_reports_a_failed_delivery_and_refuses_bad_requests() {
 #[tokio::test]
 async fn webrtc_calls_are_still_not_sip_calls() {
     let app = EmulatorApp::start(config(None)).await;
-    let ek = app.ephemeral_key().await;
-    let res = app
-        .call_sdp(&ek, realtime_emulator::rtc::CHROMIUM_OFFER)
-        .await;
-    assert_eq!(res.status(), 201);
-    let location = res.headers()["location"].to_str().unwrap().to_owned();
-    let call_id = location.rsplit('/').next().unwrap();
+    let call_id = &app.offered_call().await;
     for (action, body) in [
         ("accept", json!({"type": "realtime"})),
         ("reject", json!({})),

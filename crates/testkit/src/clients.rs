@@ -68,3 +68,31 @@ async fn run(program: PathBuf, script: PathBuf, args: &[&str], envs: &[(&str, &s
         )
     })
 }
+
+/// What both agents-SDK scripts (WebRTC in Chromium, WebSocket in Node) report after asking for the weather:
+/// the agent's `get_weather` tool ran once, the answer quotes its output (21), and the session's events
+/// include its start, its update and a finished response. The event types, for more checks.
+pub fn assert_the_agent_ran_its_tool(result: &Value) -> Vec<String> {
+    let calls = result["toolCalls"].as_array().unwrap();
+    assert_eq!(calls.len(), 1, "the agent's tool ran once: {result:#}");
+    assert!(calls[0]["location"].is_string(), "{result:#}");
+    let answer = result["answer"].as_str().unwrap();
+    assert!(
+        answer.contains("21"),
+        "the answer uses the tool's output: {answer}"
+    );
+    let types: Vec<String> = result["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect();
+    for kind in ["session.created", "session.updated", "response.done"] {
+        assert!(
+            types.iter().any(|t| t == kind),
+            "{kind} missing from {types:?}"
+        );
+    }
+    types
+}

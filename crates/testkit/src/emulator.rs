@@ -161,6 +161,18 @@ impl EmulatorApp {
             .unwrap()
     }
 
+    /// A WebRTC call offered with a real Chromium offer and a new ephemeral key (nobody answers its media:
+    /// enough for call control); its `rtc_…` id.
+    pub async fn offered_call(&self) -> String {
+        let ek = self.ephemeral_key().await;
+        let res = self
+            .call_sdp(&ek, realtime_emulator::rtc::CHROMIUM_OFFER)
+            .await;
+        assert_eq!(res.status(), 201);
+        let location = res.headers()["location"].to_str().unwrap();
+        location.rsplit('/').next().unwrap().to_owned()
+    }
+
     pub async fn call_multipart(
         &self,
         key: &str,

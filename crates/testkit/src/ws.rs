@@ -19,6 +19,40 @@ use crate::schema::schemas;
 /// A guard against hangs, not a timing assertion.
 const PATIENCE: Duration = Duration::from_secs(20);
 
+/// Anything that hands out server events one at a time (a socket, a WebRTC peer's data channel), with the
+/// two waits every test needs.
+#[allow(async_fn_in_trait)]
+pub trait Events {
+    /// The next server event; panics if there is none.
+    async fn event(&mut self) -> Value;
+
+    /// The next event, which must be of type `ty`.
+    async fn expect(&mut self, ty: &str) -> Value {
+        let e = self.event().await;
+        assert_eq!(e["type"], ty, "expected {ty}, got {e:#}");
+        e
+    }
+
+    /// Events up to and including the first of type `ty`.
+    async fn until(&mut self, ty: &str) -> Vec<Value> {
+        let mut out = vec![];
+        loop {
+            let e = self.event().await;
+            let done = e["type"] == ty;
+            out.push(e);
+            if done {
+                return out;
+            }
+        }
+    }
+}
+
+impl Events for WsClient {
+    async fn event(&mut self) -> Value {
+        WsClient::event(self).await
+    }
+}
+
 /// How the client presents its key.
 pub enum Auth<'a> {
     /// `Authorization: Bearer <key>`, no subprotocol.
@@ -162,22 +196,12 @@ impl WsClient {
 
     /// The next event, which must be of type `ty`.
     pub async fn expect(&mut self, ty: &str) -> Value {
-        let e = self.event().await;
-        assert_eq!(e["type"], ty, "expected {ty}, got {e:#}");
-        e
+        Events::expect(self, ty).await
     }
 
     /// Events up to and including the first of type `ty`.
     pub async fn until(&mut self, ty: &str) -> Vec<Value> {
-        let mut out = vec![];
-        loop {
-            let e = self.event().await;
-            let done = e["type"] == ty;
-            out.push(e);
-            if done {
-                return out;
-            }
-        }
+        Events::until(self, ty).await
     }
 
     /// Sends an event expected to fail and returns the `error` event's `error`.

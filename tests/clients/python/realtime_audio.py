@@ -14,6 +14,8 @@ import sys
 
 from openai import OpenAI
 
+from received import Received
+
 RATE = 24_000
 
 
@@ -35,25 +37,12 @@ def main() -> None:
     base_url = sys.argv[1]
     lead, speech, trail = (int(a) for a in sys.argv[2:5])
     client = OpenAI(api_key="sk-test-python-sdk", base_url=base_url)
-    events = []
-
-    def until(conn, event_type):
-        seen = []
-        while True:
-            raw = conn.recv_bytes()
-            event = json.loads(raw)
-            events.append(event)
-            assert conn.parse_event(raw).type == event["type"]
-            seen.append(event)
-            if event["type"] == "error":
-                raise SystemExit(f"error event: {json.dumps(event)}")
-            if event["type"] == event_type:
-                return seen
+    received = Received()
 
     audio = pcm16(silence(lead) + tone(speech) + silence(trail))
     piece = RATE * 2 // 10  # 100 ms of PCM16
     with client.realtime.connect(model="gpt-realtime") as conn:
-        until(conn, "session.created")
+        received.until(conn, "session.created")
         conn.session.update(
             session={
                 "type": "realtime",
@@ -66,13 +55,13 @@ def main() -> None:
                 },
             }
         )
-        updated = until(conn, "session.updated")[-1]
+        updated = received.until(conn, "session.updated")[-1]
         for start in range(0, len(audio), piece):
             conn.input_audio_buffer.append(audio=base64.b64encode(audio[start : start + piece]).decode())
-        turn = until(conn, "response.done")
+        turn = received.until(conn, "response.done")
 
     def first(event_type):
-        return next(e for e in events if e["type"] == event_type)
+        return next(e for e in received.events if e["type"] == event_type)
 
     started = first("input_audio_buffer.speech_started")
     stopped = first("input_audio_buffer.speech_stopped")
@@ -86,7 +75,7 @@ def main() -> None:
                 "same_item": started["item_id"] == stopped["item_id"] == committed["item_id"],
                 "response_status": turn[-1]["response"]["status"],
                 "answer": turn[-1]["response"]["output"][0]["content"][0]["text"],
-                "events": events,
+                "events": received.events,
             }
         )
     )

@@ -11,6 +11,8 @@ import sys
 
 from openai import OpenAI
 
+from received import Received
+
 WEATHER_TOOL = {
     "type": "function",
     "name": "get_weather",
@@ -26,37 +28,21 @@ WEATHER_TOOL = {
 def main() -> None:
     base_url = sys.argv[1]
     client = OpenAI(api_key="sk-test-python-sdk", base_url=base_url)
-    events = []
-
-    def until(conn, event_type):
-        """Server events up to and including the first of `event_type`; an `error` ends the script."""
-        seen = []
-        while True:
-            raw = conn.recv_bytes()
-            event = json.loads(raw)
-            events.append(event)
-            # The SDK's own parsing must accept it too.
-            parsed = conn.parse_event(raw)
-            assert parsed.type == event["type"], (parsed.type, event["type"])
-            seen.append(event)
-            if event["type"] == "error":
-                raise SystemExit(f"error event: {json.dumps(event)}")
-            if event["type"] == event_type:
-                return seen
+    received = Received()
 
     with client.realtime.connect(model="gpt-realtime") as conn:
-        created = until(conn, "session.created")[-1]
+        created = received.until(conn, "session.created")[-1]
         conn.session.update(
             session={"type": "realtime", "output_modalities": ["text"], "tools": [WEATHER_TOOL]}
         )
-        updated = until(conn, "session.updated")[-1]
+        updated = received.until(conn, "session.updated")[-1]
 
         # A text turn.
         conn.conversation.item.create(
             item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hello there"}]}
         )
         conn.response.create()
-        text_turn = until(conn, "response.done")
+        text_turn = received.until(conn, "response.done")
         answer = text_turn[-1]["response"]["output"][0]["content"][0]["text"]
         deltas = "".join(e["delta"] for e in text_turn if e["type"] == "response.output_text.delta")
 
@@ -69,7 +55,7 @@ def main() -> None:
             }
         )
         conn.response.create()
-        call_turn = until(conn, "response.done")
+        call_turn = received.until(conn, "response.done")
         call = call_turn[-1]["response"]["output"][0]
         conn.conversation.item.create(
             item={
@@ -78,9 +64,9 @@ def main() -> None:
                 "output": json.dumps({"temperature_c": 21, "sky": "clear"}),
             }
         )
-        until(conn, "conversation.item.done")
+        received.until(conn, "conversation.item.done")
         conn.response.create()
-        final_turn = until(conn, "response.done")
+        final_turn = received.until(conn, "response.done")
         final = final_turn[-1]["response"]["output"][0]["content"][0]["text"]
 
     print(
@@ -94,7 +80,7 @@ def main() -> None:
                 "call": {"type": call["type"], "name": call["name"], "arguments": json.loads(call["arguments"])},
                 "call_status": call_turn[-1]["response"]["status"],
                 "final": final,
-                "events": events,
+                "events": received.events,
             }
         )
     )

@@ -10,30 +10,19 @@ import sys
 
 from openai import OpenAI
 
+from received import Received
+
 
 def main() -> None:
     base_url, call_id = sys.argv[1], sys.argv[2]
     client = OpenAI(api_key="sk-test-python-sdk", base_url=base_url)
-    events = []
-
-    def until(conn, event_type):
-        seen = []
-        while True:
-            raw = conn.recv_bytes()
-            event = json.loads(raw)
-            events.append(event)
-            assert conn.parse_event(raw).type == event["type"]
-            seen.append(event)
-            if event["type"] == "error":
-                raise SystemExit(f"error event: {json.dumps(event)}")
-            if event["type"] == event_type:
-                return seen
+    received = Received()
 
     with client.realtime.connect(call_id=call_id) as conn:
         conn.session.update(session={"type": "realtime", "instructions": "Greet the caller."})
-        updated = until(conn, "session.updated")[-1]
+        updated = received.until(conn, "session.updated")[-1]
         conn.response.create(response={"metadata": {"from": "sideband"}})
-        turn = until(conn, "output_audio_buffer.stopped")
+        turn = received.until(conn, "output_audio_buffer.stopped")
 
     done = next(e for e in turn if e["type"] == "response.done")
     print(
@@ -43,7 +32,7 @@ def main() -> None:
                 "response_id": done["response"]["id"],
                 "metadata": done["response"].get("metadata"),
                 "transcript": done["response"]["output"][0]["content"][0]["transcript"],
-                "events": events,
+                "events": received.events,
             }
         )
     )

@@ -28,6 +28,8 @@ import openai
 import websockets
 from openai import OpenAI
 
+from received import Received
+
 deliveries: "queue.Queue[tuple[dict, str]]" = queue.Queue()
 
 
@@ -65,7 +67,7 @@ def main() -> None:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     webhook_url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    events = []
+    received = Received()
     got = {}
 
     def ring() -> tuple[str, dict, str]:
@@ -83,22 +85,11 @@ def main() -> None:
         assert event.data.call_id == answer["call_id"]
         return event.data.call_id, headers, body
 
-    def until(conn, event_type):
-        while True:
-            raw = conn.recv_bytes()
-            event = json.loads(raw)
-            events.append(event)
-            assert conn.parse_event(raw).type == event["type"]
-            if event["type"] == "error":
-                raise SystemExit(f"error event: {json.dumps(event)}")
-            if event["type"] == event_type:
-                return event
-
     def close_code(conn) -> object:
         """Reads to the end of the socket: the close code the server sent."""
         try:
             while True:
-                events.append(json.loads(conn.recv_bytes()))
+                received.events.append(json.loads(conn.recv_bytes()))
         except websockets.exceptions.ConnectionClosed as e:
             return e.rcvd.code if e.rcvd else None
 
@@ -129,12 +120,12 @@ def main() -> None:
     got["second_accept"] = outcome(lambda: client.realtime.calls.accept(call_id, type="realtime"))
     with client.realtime.connect(call_id=call_id) as conn:
         conn.session.update(session={"type": "realtime"})
-        got["instructions"] = until(conn, "session.updated")["session"]["instructions"]
+        got["instructions"] = received.until(conn, "session.updated")[-1]["session"]["instructions"]
         conn.response.create()
-        got["transcript"] = until(conn, "response.done")["response"]["output"][0]["content"][0]["transcript"]
-        until(conn, "output_audio_buffer.stopped")
+        got["transcript"] = received.until(conn, "response.done")[-1]["response"]["output"][0]["content"][0]["transcript"]
+        received.until(conn, "output_audio_buffer.stopped")
         client.post(f"/emulator/sip/calls/{call_id}/dtmf", cast_to=object, body={"digit": "7"})
-        got["dtmf"] = until(conn, "input_audio_buffer.dtmf_event_received")["event"]
+        got["dtmf"] = received.until(conn, "input_audio_buffer.dtmf_event_received")[-1]["event"]
         client.realtime.calls.hangup(call_id)
         got["hangup_close"] = close_code(conn)
     got["after_hangup"] = outcome(lambda: client.realtime.calls.hangup(call_id))
@@ -151,14 +142,14 @@ def main() -> None:
     client.realtime.calls.accept(call_id, type="realtime", model="gpt-realtime")
     with client.realtime.connect(call_id=call_id) as conn:
         conn.session.update(session={"type": "realtime"})
-        until(conn, "session.updated")
+        received.until(conn, "session.updated")
         got["bad_refer"] = outcome(lambda: client.realtime.calls.refer(call_id, target_uri="mailto:a@b.example"))
         client.realtime.calls.refer(call_id, target_uri="tel:+14155550123")
         got["refer_close"] = close_code(conn)
     got["after_refer"] = outcome(lambda: client.realtime.calls.refer(call_id, target_uri="tel:+14155550123"))
 
     server.shutdown()
-    got["events"] = events
+    got["events"] = received.events
     print(json.dumps(got))
 
 

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use realtime_testkit::emulator::{EmulatorApp, KEY};
 use realtime_testkit::schema::schemas;
+use realtime_testkit::ws::Events;
 use serde_json::Value;
 use str0m::change::SdpAnswer;
 use str0m::channel::ChannelId;
@@ -120,22 +121,12 @@ impl PeerCall {
     }
 
     pub async fn expect(&mut self, ty: &str) -> Value {
-        let e = self.event().await;
-        assert_eq!(e["type"], ty, "expected {ty}, got {e:#}");
-        e
+        Events::expect(self, ty).await
     }
 
     /// Events up to and including the first of type `ty`.
     pub async fn until(&mut self, ty: &str) -> Vec<Value> {
-        let mut out = vec![];
-        loop {
-            let e = self.event().await;
-            let done = e["type"] == ty;
-            out.push(e);
-            if done {
-                return out;
-            }
-        }
+        Events::until(self, ty).await
     }
 
     /// Reads to the end of the call: the events before it.
@@ -159,6 +150,12 @@ impl PeerCall {
     /// Leaves the call, as a browser closing its peer connection does.
     pub async fn leave(&mut self) {
         let _ = self.commands.send(Command::Close).await;
+    }
+}
+
+impl Events for PeerCall {
+    async fn event(&mut self) -> Value {
+        PeerCall::event(self).await
     }
 }
 
