@@ -11,6 +11,25 @@ use super::{Engine, EngineSettings, Peer};
 use crate::io::{FromEngine, ToEngine, Transport};
 use crate::session::Session;
 
+/// The server events of a turn of user speech with VAD, from `speech_started` to its transcript, with `deltas`
+/// transcript deltas (one for whisper-1, one a word otherwise): the same on every transport and in both kinds
+/// of session.
+pub fn transcribed_turn(deltas: usize) -> Vec<&'static str> {
+    let mut turn = vec![
+        "input_audio_buffer.speech_started",
+        "input_audio_buffer.speech_stopped",
+        "input_audio_buffer.committed",
+        "conversation.item.added",
+        "conversation.item.done",
+    ];
+    turn.extend(std::iter::repeat_n(
+        "conversation.item.input_audio_transcription.delta",
+        deltas,
+    ));
+    turn.push("conversation.item.input_audio_transcription.completed");
+    turn
+}
+
 /// One call at virtual time `elapsed()`, counted from its start.
 pub struct VirtualCall {
     engine: Engine,

@@ -4,6 +4,7 @@
 
 use realtime_emulator::Scenario;
 use realtime_emulator::audio::Format;
+use realtime_emulator::engine::testing::transcribed_turn;
 use realtime_emulator::engine::{EngineSettings, Transport};
 use realtime_emulator::session::Session;
 use realtime_testkit::emulator::{EmulatorApp, KEY};
@@ -17,19 +18,6 @@ use crate::ws::{block_on, config};
 
 const LOUD: u8 = 30;
 const QUIET: u8 = 127;
-
-/// What a transcribed turn looks like, from the first VAD event to the transcript.
-const VAD_TURN: [&str; 9] = [
-    "input_audio_buffer.speech_started",
-    "input_audio_buffer.speech_stopped",
-    "input_audio_buffer.committed",
-    "conversation.item.added",
-    "conversation.item.done",
-    "conversation.item.input_audio_transcription.delta",
-    "conversation.item.input_audio_transcription.delta",
-    "conversation.item.input_audio_transcription.delta",
-    "conversation.item.input_audio_transcription.completed",
-];
 
 async fn open_intent(app: &EmulatorApp) -> (WsClient, Value) {
     let mut ws = WsClient::connect(&app.ws_url("?intent=transcription"), Auth::Bearer(KEY)).await;
@@ -156,7 +144,7 @@ pub fn ws_transcription_vad_turn_from_appended_audio() {
         let events = ws
             .until("conversation.item.input_audio_transcription.completed")
             .await;
-        assert_eq!(types(&events), VAD_TURN);
+        assert_eq!(types(&events), transcribed_turn(3));
         let item_id = &events[0]["item_id"];
         assert_eq!(events[0]["audio_start_ms"], 700);
         assert_eq!(events[1]["audio_end_ms"], 1500);
@@ -213,14 +201,7 @@ pub fn ws_transcription_manual_commit_with_whisper() {
             let events = ws
                 .until("conversation.item.input_audio_transcription.completed")
                 .await;
-            assert_eq!(
-                types(&events),
-                VAD_TURN[2..6]
-                    .iter()
-                    .chain(&VAD_TURN[8..])
-                    .copied()
-                    .collect::<Vec<_>>()
-            );
+            assert_eq!(types(&events), transcribed_turn(1)[2..].to_vec());
             let item_id = events[0]["item_id"].clone();
             assert_eq!(events[0]["previous_item_id"], previous);
             let said = format!("[speech {:.1} s]", ms as f64 / 1000.0);
@@ -317,7 +298,7 @@ pub fn transcription_turn_from_the_track_ends_in_a_transcript_not_a_response() {
     call.level(LOUD, 20, 50);
     call.level(QUIET, 20, 15);
     let events = call.pending_events();
-    assert_eq!(types(&events), VAD_TURN);
+    assert_eq!(types(&events), transcribed_turn(3));
     let completed = events.last().unwrap();
     assert_eq!(completed["transcript"], "[speech 1.3 s]");
     assert_eq!(
