@@ -123,14 +123,19 @@ impl EmulatorApp {
         format!("{}{path}", self.origin)
     }
 
-    pub async fn mint(&self, key: &str, body: &Value) -> reqwest::Response {
+    /// `POST {base}{path}` with `key` and a JSON `body`.
+    pub async fn post_json(&self, key: &str, path: &str, body: &Value) -> reqwest::Response {
         self.client
-            .post(format!("{}/realtime/client_secrets", self.base))
+            .post(format!("{}{path}", self.base))
             .bearer_auth(key)
             .json(body)
             .send()
             .await
             .unwrap()
+    }
+
+    pub async fn mint(&self, key: &str, body: &Value) -> reqwest::Response {
+        self.post_json(key, "/realtime/client_secrets", body).await
     }
 
     /// Mints with [`KEY`] and returns the body, validated against its schema.
@@ -213,24 +218,14 @@ impl EmulatorApp {
 
     /// `POST /emulator/sip/calls` (emulator-only): rings an incoming SIP call and delivers its webhook.
     pub async fn inject_sip_call(&self, key: &str, body: &Value) -> reqwest::Response {
-        self.client
-            .post(format!("{}/emulator/sip/calls", self.base))
-            .bearer_auth(key)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        self.post_json(key, "/emulator/sip/calls", body).await
     }
 
     /// `POST /emulator/sip/calls/{call_id}/dtmf` (emulator-only): presses `digit` on an accepted SIP call.
     pub async fn sip_dtmf(&self, key: &str, call_id: &str, digit: &str) -> reqwest::Response {
-        self.client
-            .post(format!("{}/emulator/sip/calls/{call_id}/dtmf", self.base))
-            .bearer_auth(key)
-            .json(&serde_json::json!({ "digit": digit }))
-            .send()
+        let path = format!("/emulator/sip/calls/{call_id}/dtmf");
+        self.post_json(key, &path, &serde_json::json!({ "digit": digit }))
             .await
-            .unwrap()
     }
 
     /// A SIP call-control endpoint: `action` is `accept`, `reject` or `refer`.
@@ -241,13 +236,8 @@ impl EmulatorApp {
         action: &str,
         body: &Value,
     ) -> reqwest::Response {
-        self.client
-            .post(format!("{}/realtime/calls/{call_id}/{action}", self.base))
-            .bearer_auth(key)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        let path = format!("/realtime/calls/{call_id}/{action}");
+        self.post_json(key, &path, body).await
     }
 }
 

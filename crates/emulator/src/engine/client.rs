@@ -174,7 +174,7 @@ impl Engine {
             "response.create" => self.create_response(v.get("response"), event_id),
             "response.cancel" => self.cancel(v),
             _ => {
-                self.clear_output_audio();
+                let _ = self.clear_output_audio();
                 Ok(())
             }
         }
@@ -373,18 +373,21 @@ impl Engine {
     }
 
     /// `output_audio_buffer.clear`, and VAD barge-in: stop the audio and say so.
-    pub(super) fn clear_output_audio(&mut self) {
-        let response_id = match self.sh.playback.take() {
+    /// Stops the audio playing, if any, and cuts its item's transcript to what was heard; the item and how
+    /// much of it was heard, for a caller that changes the item again.
+    pub(super) fn clear_output_audio(&mut self) -> Option<(String, std::time::Duration)> {
+        let (response_id, cut) = match self.sh.playback.take() {
             Some(p) => {
                 self.sh.command(FromEngine::StopAudio);
                 let heard = self.now.saturating_duration_since(p.started);
                 self.truncate_unheard(&p.item_id, heard);
-                p.response_id
+                (p.response_id, Some((p.item_id, heard)))
             }
-            None => self.last_response_id.clone().unwrap_or_default(),
+            None => (self.last_response_id.clone().unwrap_or_default(), None),
         };
         self.sh
             .emit(json!({"type": "output_audio_buffer.cleared", "response_id": response_id}));
+        cut
     }
 
     /// Over WebRTC the server knows what was played and cuts the assistant transcript there itself.

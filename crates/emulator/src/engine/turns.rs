@@ -56,15 +56,11 @@ impl Engine {
 
     /// The user spoke over the assistant: stop its audio and cancel the response in progress.
     fn barge_in(&mut self) {
-        let heard = self.sh.playback.as_ref().map(|p| {
-            (
-                p.item_id.clone(),
-                self.now.saturating_duration_since(p.started),
-            )
-        });
-        if heard.is_some() {
-            self.clear_output_audio();
-        }
+        let heard = if self.sh.playback.is_some() {
+            self.clear_output_audio()
+        } else {
+            None
+        };
         if let Some(at) = self.responses.iter().position(|r| r.in_conversation()) {
             let mut r = self.responses.remove(at);
             r.cancel("turn_detected", &mut self.sh);
