@@ -31,6 +31,8 @@ pub struct AppState {
     pub(crate) emulator_limit: Arc<http::RtRateLimit>,
     /// Browsers let in with the access secret: their cookies.
     pub(crate) access: Arc<access::AccessSessions>,
+    /// What the gateway minted, by key fingerprint: the session a later call with that key has.
+    pub(crate) gateway_mints: Arc<http::Mints>,
 }
 
 impl AppState {
@@ -54,6 +56,7 @@ impl AppState {
             rt_limit: Arc::new(http::RtRateLimit::new(settings.rt_rate)),
             emulator_limit: Arc::new(http::RtRateLimit::new(settings.rt_rate)),
             access: Arc::new(access::AccessSessions::default()),
+            gateway_mints: Arc::new(http::Mints::default()),
             upstream: Arc::new(upstream),
             settings: Arc::new(settings),
         })

@@ -13,6 +13,10 @@ use crate::settings::UpstreamSettings;
 /// Where the emulator's routes are nested: `{EMULATOR_PREFIX}/realtime/calls` and so on.
 pub const EMULATOR_PREFIX: &str = "/emulator/v1";
 
+/// The header that marks a request the gateway relays to the built-in emulator ([`Upstream::relay_headers`]).
+pub const RELAY_HEADER: axum::http::HeaderName =
+    axum::http::HeaderName::from_static("x-console-relay");
+
 /// The upstream of `/api/rt/*`. Cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct Upstream {
@@ -32,6 +36,10 @@ enum Mode {
         /// endpoint is no way around the console's own access checks.
         key: ApiKey,
         config: Box<EmulatorConfig>,
+        /// A random value only this process knows, on what the gateway relays to the emulator
+        /// ([`Upstream::relay_headers`]); kept both ways: to send, and to check in constant time.
+        relay_mark: axum::http::HeaderValue,
+        relay_check: ApiKey,
     },
 }
 
@@ -81,9 +89,15 @@ impl Upstream {
                     rtc_host,
                     ..EmulatorConfig::default()
                 };
+                let mark = uuid::Uuid::new_v4().simple().to_string();
+                let mut relay_mark = axum::http::HeaderValue::from_str(&mark)
+                    .unwrap_or_else(|_| axum::http::HeaderValue::from_static("-"));
+                relay_mark.set_sensitive(true);
                 Mode::Emulator {
                     key: ApiKey::new(key),
                     config: Box::new(emulator),
+                    relay_check: ApiKey::new(mark),
+                    relay_mark,
                 }
             }
         };
@@ -136,6 +150,33 @@ impl Upstream {
         match &self.mode {
             Mode::Emulator { key: own, .. } => own.is(key),
             Mode::OpenAi { .. } => false,
+        }
+    }
+
+    /// Whether the built-in emulator is the upstream.
+    pub fn is_emulator(&self) -> bool {
+        matches!(self.mode, Mode::Emulator { .. })
+    }
+
+    /// The headers the gateway adds to what it relays: for the built-in emulator, its internal key in
+    /// [`RELAY_HEADER`] a random mark of this process, so the console's own access check lets the relayed
+    /// request through (the client was checked at `/v1`) while the emulator still sees the client's key.
+    pub fn relay_headers(&self) -> axum::http::HeaderMap {
+        let mut headers = axum::http::HeaderMap::new();
+        if let Mode::Emulator { relay_mark, .. } = &self.mode {
+            headers.insert(RELAY_HEADER, relay_mark.clone());
+        }
+        headers
+    }
+
+    /// Whether a request carries the gateway's mark ([`Upstream::relay_headers`]).
+    pub fn is_relayed(&self, headers: &axum::http::HeaderMap) -> bool {
+        match (
+            &self.mode,
+            headers.get(RELAY_HEADER).and_then(|v| v.to_str().ok()),
+        ) {
+            (Mode::Emulator { relay_check, .. }, Some(given)) => relay_check.is(given),
+            _ => false,
         }
     }
 

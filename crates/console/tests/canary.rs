@@ -291,3 +291,108 @@ async fn a_public_address_with_an_access_secret_guards_every_page_and_api() {
         "the log leaked the access secret"
     );
 }
+
+/// A client's own key through the gateway (`/v1`), to an upstream that takes it (a standalone emulator,
+/// started with that key): the relayed WebSocket session and the REST calls work, failures included, and the
+/// client's key is in no response, no log line and no byte of the SQLite files; nor is the server's own.
+#[tokio::test]
+async fn a_client_key_passed_through_the_gateway_never_leaves_the_request() {
+    let random = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+    let client_key = format!("sk-canary-client-{random}");
+    let server_key = format!("sk-canary-server-{:016x}", fastrand::u64(..));
+    let emulator =
+        realtime_testkit::emulator::EmulatorApp::start(realtime_emulator::EmulatorConfig {
+            api_key: Some(client_key.clone()),
+            ..realtime_emulator::EmulatorConfig::default()
+        })
+        .await;
+    let mut server = ConsoleProcess::spawn(
+        BIN,
+        &[
+            ("OPENAI_API_KEY", server_key.as_str()),
+            ("OPENAI_BASE_URL", emulator.base.as_str()),
+            ("HOST", "127.0.0.1"),
+            ("PORT", "0"),
+            ("RUST_LOG", "debug"),
+            ("RT_RATE_PER_MIN", "0"),
+        ],
+    );
+    server.wait_listening().await;
+    let gateway = server.url("/v1");
+    let mut transcript = String::new();
+    let with_key = [("TEST_CLIENT_API_KEY", client_key.as_str())];
+
+    let got = realtime_testkit::clients::python_env("realtime_ws.py", &[&gateway], &with_key).await;
+    assert_eq!(got["call_status"], "completed", "{got}");
+    transcript.push_str(&got.to_string());
+    let dir = tempfile::tempdir().unwrap();
+    let offer = dir.path().join("offer.sdp");
+    std::fs::write(&offer, realtime_emulator::rtc::CHROMIUM_OFFER).unwrap();
+    let got = realtime_testkit::clients::python_env(
+        "rest.py",
+        &[&gateway, offer.to_str().unwrap()],
+        &with_key,
+    )
+    .await;
+    assert_eq!(got["status"], 201, "{got}");
+    transcript.push_str(&got.to_string());
+
+    // A wrong key of the client's: the upstream's 401 (which echoes keys, masked) comes back scrubbed.
+    let http = no_redirects();
+    let wrong = format!("sk-canary-wrong-{random}");
+    let (status, body) = seen(
+        http.post(format!("{gateway}/realtime/client_secrets"))
+            .bearer_auth(&wrong)
+            .json(&json!({})),
+        &mut transcript,
+    )
+    .await;
+    assert_eq!(status, 401, "{body}");
+    // The server's key is never what a client's request goes up with: it was not asked for.
+    let (status, _) = seen(
+        http.post(format!("{gateway}/realtime/client_secrets"))
+            .bearer_auth(&client_key)
+            .json(&json!({"session": {"type": "realtime"}})),
+        &mut transcript,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let sessions = server.get_json("/api/sessions?limit=500").await;
+    transcript.push_str(&sessions.to_string());
+    for s in sessions["sessions"].as_array().unwrap() {
+        let id = s["id"].as_str().unwrap();
+        seen(
+            http.get(server.url(&format!("/api/sessions/{id}/events.jsonl"))),
+            &mut transcript,
+        )
+        .await;
+    }
+    assert!(
+        sessions["sessions"].as_array().unwrap().len() >= 2,
+        "{sessions}"
+    );
+
+    let while_running = sqlite_bytes(server.dir.path());
+    let (status, output) = server.stop().await;
+    assert!(status.success(), "{status}\n{output}");
+    let after_stop = sqlite_bytes(server.dir.path());
+    for needle in [
+        client_key.as_str(),
+        wrong.as_str(),
+        &random[..12],
+        server_key.as_str(),
+    ] {
+        assert!(
+            !transcript.contains(needle),
+            "a response leaked a key:\n{transcript}"
+        );
+        assert!(!output.contains(needle), "the log leaked a key:\n{output}");
+        for (name, bytes) in while_running.iter().chain(&after_stop) {
+            assert!(!contains(bytes, needle.as_bytes()), "{name} holds a key");
+        }
+    }
+    assert!(
+        output.contains("relayed session ended"),
+        "the WebSocket went through the gateway: {output}"
+    );
+}

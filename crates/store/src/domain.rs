@@ -176,6 +176,26 @@ impl NewEvent {
         Ok(parsed)
     }
 
+    /// An event the server records at a seq it numbers itself, in the client range (a relay that is the only
+    /// writer of its session). `event` must be an object with a string `type`.
+    pub fn sequenced(
+        seq: i64,
+        ts: f64,
+        direction: Direction,
+        event: &RawValue,
+    ) -> Result<Self, FieldError> {
+        let mut parsed = Self::unsequenced(ts, direction, event)?;
+        if !(1..=MAX_CLIENT_SEQ).contains(&seq) {
+            return Err(FieldError::new(
+                FieldErrorKind::Invalid,
+                "seq",
+                format!("`seq` must be an integer from 1 to {MAX_CLIENT_SEQ}"),
+            ));
+        }
+        parsed.seq = seq;
+        Ok(parsed)
+    }
+
     fn parse_in(element: &RawValue, max_seq: i64) -> Result<Self, FieldError> {
         use FieldErrorKind::*;
         let mut fields: std::collections::BTreeMap<String, &RawValue> =

@@ -38,8 +38,8 @@ pub use events::{EventPage, EventQuery, StoredEvent};
 pub use import::{ImportError, MAX_IMPORT_LINE_BYTES};
 pub use live::Change;
 pub use sessions::{
-    EventCounts, LIVE_WINDOW_MS, NewSession, Session, SessionPage, SessionPatch, SessionQuery,
-    Stats,
+    EventCounts, LIVE_WINDOW_MS, MAX_USER_AGENT_BYTES, NewSession, Session, SessionPage,
+    SessionPatch, SessionQuery, Stats,
 };
 pub use timeline::{Mark, Timeline, TimelinePoint};
 pub use writer::{AppendError, AppendOutcome};

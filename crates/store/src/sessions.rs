@@ -16,7 +16,12 @@ pub struct NewSession {
     pub model: Option<String>,
     pub config: Option<serde_json::Value>,
     pub call_id: Option<String>,
+    /// The client's `User-Agent` (cut at [`MAX_USER_AGENT_BYTES`]).
+    pub user_agent: Option<String>,
 }
+
+/// The longest `User-Agent` kept, in bytes.
+pub const MAX_USER_AGENT_BYTES: usize = 256;
 
 /// A change to a session: a new label, the upstream call id, and/or marking it ended.
 #[derive(Debug, Clone, Default)]
@@ -27,6 +32,8 @@ pub struct SessionPatch {
     pub ended: bool,
     /// The session this one was seeded from ("Open in console"); set once, later values are ignored.
     pub seeded_from: Option<SessionId>,
+    /// Why the recording lacks events; the first reason stays, later ones are ignored.
+    pub incomplete: Option<String>,
 }
 
 /// A session that is not ended and received an event (or was created) this recently is live.
@@ -72,6 +79,10 @@ pub struct Session {
     pub live: bool,
     /// The session this one was seeded from.
     pub seeded_from: Option<SessionId>,
+    /// The client's `User-Agent`, for sessions the gateway recorded.
+    pub user_agent: Option<String>,
+    /// Why the recording lacks events, when something is known to be missing.
+    pub incomplete: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -79,7 +90,7 @@ pub struct SessionQuery {
     pub limit: u32,
     /// Only sessions older than this one (cursor from `next_before`).
     pub before: Option<SessionId>,
-    /// Matches label, id, model, flow or call id (case-insensitive substring), or the text of the session's
+    /// Matches label, id, model, flow, call id or user agent (case-insensitive substring), or the text of the session's
     /// events (transcripts, tool calls, errors: every word, as a prefix).
     pub q: Option<String>,
 }
@@ -102,7 +113,7 @@ macro_rules! session_columns {
      CAST(input_audio_tokens AS INTEGER) AS input_audio_tokens, \
      CAST(output_text_tokens AS INTEGER) AS output_text_tokens, \
      CAST(output_audio_tokens AS INTEGER) AS output_audio_tokens, \
-     first_event_ts, last_event_ts, last_received_at, seeded_from"
+     first_event_ts, last_event_ts, last_received_at, seeded_from, user_agent, incomplete"
     };
 }
 
@@ -170,6 +181,8 @@ pub(crate) fn from_row(row: &impl Columns) -> Result<Session> {
         live: is_live(ended_at, &flow, heard),
         seeded_from: seeded_from.as_deref().and_then(SessionId::parse),
         label: row.text("label")?.unwrap_or_default(),
+        user_agent: row.text("user_agent")?,
+        incomplete: row.text("incomplete")?,
         flow,
         model: row.text("model")?,
         config: config.and_then(|c| serde_json::from_str(&c).ok()),
@@ -233,8 +246,8 @@ pub(crate) fn insert(
 ) -> Result<SessionId> {
     let id = SessionId::new();
     conn.prepare_cached(
-        "INSERT INTO sessions (id, created_at, label, flow, model, config, call_id, importing) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO sessions (id, created_at, label, flow, model, config, call_id, importing, user_agent) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )?
     .execute(rusqlite::params![
         id.to_string(),
@@ -245,6 +258,7 @@ pub(crate) fn insert(
         new.config.map(|c| c.to_string()),
         new.call_id,
         hidden,
+        new.user_agent.map(|ua| cut(ua, MAX_USER_AGENT_BYTES)),
     ])?;
     Ok(id)
 }
@@ -271,13 +285,14 @@ pub(crate) fn update(
     let changed = conn
         .prepare_cached(
             "UPDATE sessions SET label = COALESCE(?, label), call_id = COALESCE(call_id, ?), \
-             seeded_from = COALESCE(seeded_from, ?), \
+             seeded_from = COALESCE(seeded_from, ?), incomplete = COALESCE(incomplete, ?), \
              ended_at = CASE WHEN ? AND ended_at IS NULL THEN ? ELSE ended_at END WHERE id = ?",
         )?
         .execute(rusqlite::params![
             patch.label,
             patch.call_id,
             patch.seeded_from.map(|s| s.to_string()),
+            patch.incomplete.map(|r| cut(r, MAX_USER_AGENT_BYTES * 4)),
             patch.ended,
             crate::now_ms(),
             id.to_string(),
@@ -295,6 +310,18 @@ pub(crate) fn delete(conn: &rusqlite::Connection, pk: i64) -> Result<bool> {
         .prepare_cached("DELETE FROM sessions WHERE pk = ?")?
         .execute([pk])?;
     Ok(gone > 0)
+}
+
+/// `text` cut to at most `max` bytes, on a character boundary.
+fn cut(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
 }
 
 pub(crate) fn like_pattern(q: &str) -> String {
@@ -371,6 +398,21 @@ impl Store {
         fetch(&mut conn, id).await
     }
 
+    /// The newest session of the upstream call `call_id`, if any.
+    #[instrument(skip_all)]
+    pub async fn session_of_call(&self, call_id: &str) -> Result<Option<Session>> {
+        self.wait_until_committed().await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE call_id = ? AND importing = 0 ORDER BY id DESC LIMIT 1"
+        ))
+        .bind(call_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
     #[instrument(skip_all)]
     pub async fn update_session(
         &self,
@@ -412,6 +454,8 @@ impl Store {
                 .push(" ESCAPE '\\' OR flow LIKE ")
                 .push_bind(p.clone())
                 .push(" ESCAPE '\\' OR call_id LIKE ")
+                .push_bind(p.clone())
+                .push(" ESCAPE '\\' OR user_agent LIKE ")
                 .push_bind(p)
                 .push(" ESCAPE '\\'");
             if let Some(m) = crate::text::match_query(q) {

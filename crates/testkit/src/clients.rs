@@ -15,13 +15,19 @@ fn clients_dir() -> PathBuf {
 
 /// Runs `tests/clients/python/<script>` with `args` in the test venv; its JSON.
 pub async fn python(script: &str, args: &[&str]) -> Value {
+    python_env(script, args, &[]).await
+}
+
+/// [`python`] with the environment variables `envs` (`TEST_CLIENT_API_KEY`: the key the scripts that take one
+/// present, `sk-test-python-sdk` without it).
+pub async fn python_env(script: &str, args: &[&str], envs: &[(&str, &str)]) -> Value {
     let venv = clients_dir().join(".venv/bin/python");
     assert!(
         venv.exists(),
         "{} is missing: install the test clients with `just test` (or scripts/test-deps.sh)",
         venv.display()
     );
-    run(venv, clients_dir().join("python").join(script), args, &[]).await
+    run(venv, clients_dir().join("python").join(script), args, envs).await
 }
 
 /// Runs `tests/clients/node/<script>` with `args` and the environment variables `envs` on the `node` of the

@@ -172,6 +172,18 @@ impl Client {
         &self.base_url
     }
 
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub(crate) fn api_key(&self) -> &ApiKey {
+        &self.api_key
+    }
+
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Mints an ephemeral key: `POST /realtime/client_secrets` (PROTOCOL §2).
     ///
     /// Never retried, here or by the caller automatically: minting is not idempotent, and a request

@@ -11,6 +11,7 @@
 mod call_id;
 mod client;
 mod error;
+mod relay;
 mod secret;
 pub mod session;
 
@@ -20,5 +21,11 @@ pub mod testing;
 pub use call_id::CallId;
 pub use client::{CallAnswer, Client, ClientConfig, ClientSecret, DEFAULT_BASE_URL, ExpiresAfter};
 pub use error::{ApiError, Error, ErrorEnvelope, PublicError, Result};
+pub use relay::{
+    Credential, DialError, FORWARDED_REQUEST_HEADERS, MAX_MESSAGE_BYTES, RealtimeSocket,
+    RelayError, RelayRequest, RelayResponse,
+};
 pub use secret::{ApiKey, EphemeralKey, KeyFingerprint};
 pub use session::SessionConfig;
+/// The WebSocket library of [`RealtimeSocket`], for the relay's other hop.
+pub use tokio_tungstenite::tungstenite;

@@ -7,6 +7,7 @@ received (for the caller to check against the schema).
 """
 
 import json
+import os
 import sys
 
 from openai import OpenAI
@@ -27,7 +28,7 @@ WEATHER_TOOL = {
 
 def main() -> None:
     base_url = sys.argv[1]
-    client = OpenAI(api_key="sk-test-python-sdk", base_url=base_url)
+    client = OpenAI(api_key=os.environ.get("TEST_CLIENT_API_KEY", "sk-test-python-sdk"), base_url=base_url)
     received = Received()
 
     with client.realtime.connect(model="gpt-realtime") as conn:

@@ -5,6 +5,7 @@ Usage: rest.py <base_url> <offer.sdp>. Prints one JSON object of what it saw.
 """
 
 import json
+import os
 import sys
 
 import openai
@@ -13,7 +14,7 @@ from openai import OpenAI
 
 def main() -> None:
     base_url, offer_path = sys.argv[1], sys.argv[2]
-    client = OpenAI(api_key="sk-test-python-sdk", base_url=base_url)
+    client = OpenAI(api_key=os.environ.get("TEST_CLIENT_API_KEY", "sk-test-python-sdk"), base_url=base_url)
 
     secret = client.realtime.client_secrets.create(
         session={"type": "realtime", "instructions": "Be brief.", "audio": {"output": {"voice": "marin"}}},

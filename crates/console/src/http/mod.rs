@@ -3,6 +3,7 @@
 mod error;
 mod events;
 mod extract;
+mod gateway;
 mod library;
 mod origin;
 mod pages;
@@ -19,6 +20,7 @@ use tower_http::trace::TraceLayer;
 use crate::AppState;
 
 pub use error::ApiError;
+pub(crate) use gateway::Mints;
 pub(crate) use rt::RtRateLimit;
 
 pub fn router(state: AppState) -> Router {
@@ -32,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .merge(sessions::router())
         .merge(events::router())
         .merge(rt::router())
+        .merge(gateway::router())
         .route("/healthz", get(healthz))
         .nest_service("/static", static_files)
         .fallback(pages::not_found)

@@ -53,13 +53,15 @@ pub async fn headers(State(csp): State<HeaderValue>, req: Request, next: Next) -
 /// curl send none and are let through. `Sec-Fetch-Site`, which browsers send even where they omit `Origin`
 /// (a cross-site `<img>` or `<script>` GET), must say `same-origin` or `none` when present.
 ///
-/// Every `/api/rt/` request counts as state-changing, `GET /api/rt/token` included: it mints a key. The
+/// Every `/api/rt/` and `/v1/` request counts as state-changing, `GET /api/rt/token` and the gateway's
+/// WebSocket upgrade included: they mint a key or open a session with the server's key. The
 /// emulator under `/emulator` is exempt, like the real API it stands in for: pages on other origins post
 /// their offers to it, authenticated by the ephemeral key they got from this server.
 pub async fn check_origin(req: Request, next: Next) -> Response {
     let path = req.uri().path();
     let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
-        || path.starts_with("/api/rt/");
+        || path.starts_with("/api/rt/")
+        || path.starts_with("/v1/");
     if changes_state && !path.starts_with("/emulator/") && cross_site(req.headers()) {
         return envelope_of(
             Code::CrossOriginRequest,
@@ -139,7 +141,17 @@ pub async fn require_access(State(state): State<AppState>, req: Request, next: N
         return next.run(req).await;
     }
     let emulator = path.starts_with("/emulator/");
-    if emulator && bearer(req.headers()).is_some_and(|key| state.upstream.is_internal_key(key)) {
+    let internal = emulator
+        && (bearer(req.headers()).is_some_and(|key| state.upstream.is_internal_key(key))
+            || state.upstream.is_relayed(req.headers()));
+    if internal {
+        return next.run(req).await;
+    }
+    // The gateway with a client's own key: that key is checked upstream, not here (the gateway refuses it
+    // itself when there is no upstream to check it).
+    if path.starts_with("/v1/")
+        && super::gateway::presented_key(req.headers()).is_some_and(|key| !secret.is_secret(key))
+    {
         return next.run(req).await;
     }
     let offered = Query::<HashMap<String, String>>::try_from_uri(req.uri())
@@ -172,7 +184,12 @@ pub async fn require_access(State(state): State<AppState>, req: Request, next: N
         return denied(path);
     }
     let headers = req.headers();
-    let bearer_ok = !emulator && bearer(headers).is_some_and(|given| secret.is_secret(given));
+    let presented = if path.starts_with("/v1/") {
+        super::gateway::presented_key(headers)
+    } else {
+        bearer(headers)
+    };
+    let bearer_ok = !emulator && presented.is_some_and(|given| secret.is_secret(given));
     let cookie_ok = headers
         .get_all(header::COOKIE)
         .iter()
@@ -193,7 +210,8 @@ pub async fn require_access(State(state): State<AppState>, req: Request, next: N
 pub async fn limit_emulator(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let counted = req.method() == Method::POST
         && req.uri().path().starts_with("/emulator/")
-        && !bearer(req.headers()).is_some_and(|key| state.upstream.is_internal_key(key));
+        && !bearer(req.headers()).is_some_and(|key| state.upstream.is_internal_key(key))
+        && !state.upstream.is_relayed(req.headers());
     if counted {
         let ip = req
             .extensions()

@@ -83,6 +83,7 @@ async fn create(
             model: body.model.map(|m| m.0),
             config: body.config.map(Value::Object),
             call_id: None,
+            user_agent: None,
         })
         .await?;
     Ok((StatusCode::CREATED, Json(session)))
@@ -182,6 +183,7 @@ async fn update(
         call_id: body.call_id.map(|c| c.to_string()),
         ended: body.ended == Some(true),
         seeded_from: body.seeded_from,
+        incomplete: None,
     };
     let session = state.store.update_session(id, patch).await?;
     session

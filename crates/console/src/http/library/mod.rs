@@ -80,6 +80,23 @@ struct Row {
     live: bool,
     ended: bool,
     seeded_from: String,
+    /// Where the session came from, in words: the console page, a gateway WebSocket, …
+    source: &'static str,
+    user_agent: String,
+    /// Why the recording lacks events; empty when nothing is known to be missing.
+    incomplete: String,
+}
+
+/// Where a session of `flow` came from, for the library.
+fn source(flow: &str) -> &'static str {
+    match flow {
+        "ephemeral" | "unified" => "console page",
+        "gateway_ws" => "gateway WebSocket",
+        "gateway_call" => "gateway call",
+        "sideband" => "sideband",
+        "import" => "import",
+        _ => "recording API",
+    }
 }
 
 impl From<&Session> for Row {
@@ -105,6 +122,9 @@ impl From<&Session> for Row {
             live: s.live,
             ended: s.ended_at.is_some(),
             seeded_from: s.seeded_from.map(|p| p.to_string()).unwrap_or_default(),
+            source: source(&s.flow),
+            user_agent: s.user_agent.clone().unwrap_or_default(),
+            incomplete: s.incomplete.clone().unwrap_or_default(),
         }
     }
 }

@@ -25,7 +25,9 @@ use super::origin::RequestOrigin;
 use crate::AppState;
 use limit::Admitted;
 pub use limit::RtRateLimit;
-pub(crate) use record::RecordError;
+pub(crate) use record::{
+    FIRST_BROWSER_SEQ, RecordError, later as record_later, now_ms, opening_event,
+};
 
 /// A token request is a few overrides and a label; tool schemas fit easily.
 const MAX_TOKEN_BODY: usize = 64 * 1024;
@@ -136,6 +138,7 @@ async fn open_session_with(
                 model: session.model.clone(),
                 config: Some(session.to_json()),
                 call_id,
+                user_agent: None,
             },
             vec![record::opening_event(opening)?],
         )
@@ -158,6 +161,7 @@ async fn open_session(
             model: session.model.clone(),
             config: Some(session.to_json()),
             call_id: None,
+            user_agent: None,
         })
         .await?;
     Ok(created.id)

@@ -27,7 +27,8 @@ pub const OPENING_SEQ: i64 = 1;
 /// The first seq the browser's recording uses.
 pub const FIRST_BROWSER_SEQ: i64 = 2;
 
-fn now_ms() -> f64 {
+/// The server's clock, ms since the Unix epoch: the `ts` of what the server records.
+pub(crate) fn now_ms() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64() * 1000.0)

@@ -1,0 +1,275 @@
+//! The recording of a relayed connection: every frame, in the order the relay forwarded it, each with the
+//! server's time. The relay hands a frame over after forwarding it and never waits: a task of its own numbers
+//! the frames (seq 2 and up, after the opening event) and stores them through the store's writer, everything
+//! waiting at the time as one batch.
+//!
+//! What cannot be kept is said, never silently skipped: a frame that is not a JSON object with a `type` is
+//! kept as a `console.frame` system event holding its text; one larger than the store takes
+//! ([`realtime_store::MAX_EVENT_BYTES`]) as a `console.frame_not_kept` event with its size; and if the store
+//! fails, the relay goes on, and the session is marked incomplete with the reason.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use realtime_store::{Direction, MAX_EVENT_BYTES, NewEvent, SessionId, SessionPatch, Store};
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::http::rt::now_ms;
+
+/// Frames stored in one append at most.
+const MAX_BATCH: usize = 512;
+/// What the recording may hold in memory, not yet stored, before it drops frames (and says so): the store is
+/// then far behind a relay going at full speed.
+const MAX_BACKLOG_BYTES: usize = 256 << 20;
+/// How often a failed append is tried again before its frames are given up (the appends are idempotent).
+const RETRIES: [Duration; 3] = [
+    Duration::from_millis(50),
+    Duration::from_millis(250),
+    Duration::from_secs(1),
+];
+
+enum Item {
+    Frame {
+        ts: f64,
+        direction: Direction,
+        text: Bytes,
+    },
+    System {
+        ts: f64,
+        event: Value,
+    },
+}
+
+impl Item {
+    fn size(&self) -> usize {
+        match self {
+            Item::Frame { text, .. } => text.len(),
+            Item::System { .. } => 256,
+        }
+    }
+}
+
+/// The relay's side of a recording. Cheap to clone; the recording ends when every clone is dropped.
+#[derive(Clone)]
+pub struct Recorder {
+    items: mpsc::UnboundedSender<Item>,
+    backlog: Arc<AtomicUsize>,
+}
+
+/// How a recording went, once it has ended.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub stored: u64,
+    pub lost: u64,
+}
+
+impl Recorder {
+    /// Starts recording into `session` from seq `next_seq`. The task ends the session when the recording ends.
+    pub fn start(
+        store: Store,
+        session: SessionId,
+        next_seq: i64,
+    ) -> (Self, tokio::task::JoinHandle<Summary>) {
+        let (items, rx) = mpsc::unbounded_channel();
+        let backlog = Arc::new(AtomicUsize::new(0));
+        let writer = Writer {
+            store,
+            session,
+            next_seq,
+            backlog: backlog.clone(),
+            incomplete: None,
+            marked: false,
+            summary: Summary::default(),
+        };
+        let task = tokio::spawn(writer.run(rx));
+        (Self { items, backlog }, task)
+    }
+
+    /// A frame the relay forwarded, `direction` `client` (to the API) or `server` (from it).
+    pub fn frame(&self, direction: Direction, text: Bytes) {
+        self.push(Item::Frame {
+            ts: now_ms(),
+            direction,
+            text,
+        });
+    }
+
+    /// Something the relay itself saw (a close, a binary frame), as a `system` event.
+    pub fn system(&self, event: Value) {
+        self.push(Item::System {
+            ts: now_ms(),
+            event,
+        });
+    }
+
+    fn push(&self, item: Item) {
+        self.backlog.fetch_add(item.size(), Ordering::Relaxed);
+        // The task is gone only once every sender is: never while this one exists.
+        let _ = self.items.send(item);
+    }
+}
+
+struct Writer {
+    store: Store,
+    session: SessionId,
+    next_seq: i64,
+    backlog: Arc<AtomicUsize>,
+    /// The first reason events are missing, to mark the session with.
+    incomplete: Option<String>,
+    /// Whether the mark is stored.
+    marked: bool,
+    summary: Summary,
+}
+
+impl Writer {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Item>) -> Summary {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            let size: usize = batch.iter().map(Item::size).sum();
+            let over = self.backlog.load(Ordering::Relaxed) > MAX_BACKLOG_BYTES;
+            let events: Vec<NewEvent> = if over {
+                self.summary.lost += batch.len() as u64;
+                self.missing("the store fell behind the relay, and frames were dropped".to_owned());
+                batch.clear();
+                Vec::new()
+            } else {
+                batch
+                    .drain(..)
+                    .filter_map(|item| self.event(item))
+                    .collect()
+            };
+            self.backlog.fetch_sub(size, Ordering::Relaxed);
+            if !events.is_empty() {
+                self.append(events).await;
+            }
+            self.mark().await;
+        }
+        let ended = SessionPatch {
+            ended: true,
+            incomplete: self.incomplete.clone().filter(|_| !self.marked),
+            ..SessionPatch::default()
+        };
+        if let Err(e) = self.store.update_session(self.session, ended).await {
+            tracing::error!(error = %e, session = %self.session, "could not end a relayed session");
+        }
+        self.summary
+    }
+
+    /// The stored form of an item, at the next seq.
+    fn event(&mut self, item: Item) -> Option<NewEvent> {
+        let seq = self.next_seq;
+        let event = match item {
+            Item::Frame {
+                ts,
+                direction,
+                text,
+            } => {
+                let note = if text.len() > MAX_EVENT_BYTES {
+                    self.missing(format!(
+                        "a frame larger than {MAX_EVENT_BYTES} bytes was relayed but not kept"
+                    ));
+                    not_kept(direction, &text)
+                } else {
+                    let text = String::from_utf8_lossy(&text);
+                    match serde_json::from_str::<&RawValue>(&text) {
+                        Ok(raw) => match NewEvent::sequenced(seq, ts, direction, raw) {
+                            Ok(event) => {
+                                self.next_seq += 1;
+                                return Some(event);
+                            }
+                            Err(_) => unparsed(direction, &text),
+                        },
+                        Err(_) => unparsed(direction, &text),
+                    }
+                };
+                NewEvent::sequenced(seq, ts, Direction::System, &to_raw(&note)?)
+            }
+            Item::System { ts, event } => {
+                NewEvent::sequenced(seq, ts, Direction::System, &to_raw(&event)?)
+            }
+        };
+        match event {
+            Ok(event) => {
+                self.next_seq += 1;
+                Some(event)
+            }
+            Err(e) => {
+                tracing::error!(error = %e.message, "a relayed frame could not be recorded");
+                self.summary.lost += 1;
+                None
+            }
+        }
+    }
+
+    async fn append(&mut self, events: Vec<NewEvent>) {
+        let count = events.len() as u64;
+        let mut waits = RETRIES.iter();
+        loop {
+            match self.store.append_events(self.session, events.clone()).await {
+                Ok(outcome) => {
+                    self.summary.stored += outcome.stored + outcome.duplicates;
+                    return;
+                }
+                Err(e) => match waits.next() {
+                    Some(wait) => {
+                        tracing::warn!(error = %e, session = %self.session, "recording a relayed frame failed; retrying");
+                        tokio::time::sleep(*wait).await;
+                    }
+                    None => {
+                        tracing::error!(error = %e, session = %self.session, "recording relayed frames failed; the relay goes on");
+                        self.summary.lost += count;
+                        self.missing(format!("the event store failed mid-relay ({e}), and {count} frames were not kept"));
+                        return;
+                    }
+                },
+            }
+        }
+    }
+
+    fn missing(&mut self, reason: String) {
+        if self.incomplete.is_none() {
+            self.incomplete = Some(reason);
+        }
+    }
+
+    /// Stores the incomplete mark, once there is one (tried again after every batch until it is stored).
+    async fn mark(&mut self) {
+        if self.marked || self.incomplete.is_none() {
+            return;
+        }
+        let patch = SessionPatch {
+            incomplete: self.incomplete.clone(),
+            ..SessionPatch::default()
+        };
+        self.marked = self.store.update_session(self.session, patch).await.is_ok();
+    }
+}
+
+/// What stands for a frame too large to keep: its size and type.
+fn not_kept(direction: Direction, text: &[u8]) -> Value {
+    #[derive(serde::Deserialize)]
+    struct TypeOf {
+        #[serde(rename = "type")]
+        kind: String,
+    }
+    let event_type = serde_json::from_slice::<TypeOf>(text).ok().map(|t| t.kind);
+    json!({
+        "type": "console.frame_not_kept",
+        "direction": direction.as_str(),
+        "bytes": text.len(),
+        "event_type": event_type,
+    })
+}
+
+/// What stands for a frame that is not a JSON object with a `type`: its text.
+fn unparsed(direction: Direction, text: &str) -> Value {
+    json!({"type": "console.frame", "direction": direction.as_str(), "text": text})
+}
+
+fn to_raw(value: &Value) -> Option<Box<RawValue>> {
+    RawValue::from_string(value.to_string()).ok()
+}
