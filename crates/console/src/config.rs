@@ -107,6 +107,29 @@ pub struct Config {
     /// take as long as it needs.
     #[arg(long, env = "BODY_TIMEOUT_SECS", default_value_t = 30)]
     pub body_timeout_secs: u64,
+
+    /// Whether the gateway (`/v1`) records what it relays: `on`, or `off` to relay only (for comparison).
+    #[arg(long, env = "GATEWAY_RECORDING", default_value = "on", value_parser = parse_switch)]
+    pub gateway_recording: bool,
+
+    /// Server-side capture of WebRTC calls: `on` attaches a sideband (`/v1/realtime?call_id=`) to every call
+    /// whose id the server knows, when it holds a standard key, and records the call's server events; `off`
+    /// records only what the browser forwards.
+    #[arg(long, env = "SIDEBAND", default_value = "on", value_parser = parse_switch)]
+    pub sideband: bool,
+
+    /// Origins (`scheme://host[:port]`, comma-separated) whose pages may use the drop-in recorder
+    /// (`/recorder.js`) cross-origin: CORS on exactly the routes it needs. Every other origin gets 403.
+    #[arg(long, env = "ALLOW_ORIGIN", value_delimiter = ',')]
+    pub allow_origin: Vec<String>,
+}
+
+fn parse_switch(raw: &str) -> Result<bool, String> {
+    match raw.trim() {
+        "on" | "true" | "1" => Ok(true),
+        "off" | "false" | "0" => Ok(false),
+        other => Err(format!("`{other}` is neither `on` nor `off`")),
+    }
 }
 
 fn parse_api_key(raw: &str) -> Result<ApiKey, String> {
@@ -127,6 +150,10 @@ pub enum ConfigError {
          --access-secret) to a random string of at least {min} characters, or listen on 127.0.0.1"
     )]
     PublicWithoutSecret { host: IpAddr, min: usize },
+    #[error(
+        "ALLOW_ORIGIN: `{0}` is not an origin; give `scheme://host[:port]`, such as http://localhost:5173"
+    )]
+    AllowOrigin(String),
     #[error("ACCESS_SECRET is too short: use at least {min} random characters")]
     SecretTooShort { min: usize },
     #[error("TOKEN_TTL_SECS must be between {min} and {max}", min = ExpiresAfter::MIN_SECONDS, max = ExpiresAfter::MAX_SECONDS)]

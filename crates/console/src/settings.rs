@@ -75,8 +75,31 @@ impl Config {
                 shutdown_grace: Duration::from_secs(5),
             },
             body_timeout: Duration::from_secs(self.body_timeout_secs),
+            gateway_recording: self.gateway_recording,
+            sideband: self.sideband,
+            allow_origins: allow_origins(&self.allow_origin)?,
         })
     }
+}
+
+/// `--allow-origin` entries, checked: each an http(s) origin with nothing after the authority.
+fn allow_origins(raw: &[String]) -> Result<Vec<String>, ConfigError> {
+    raw.iter()
+        .map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase())
+        .filter(|o| !o.is_empty())
+        .map(|o| {
+            let authority = o
+                .strip_prefix("https://")
+                .or_else(|| o.strip_prefix("http://"));
+            let ok = authority
+                .is_some_and(|a| !a.is_empty() && !a.contains(['/', '?', '#', '@', ' ', '*']));
+            if ok {
+                Ok(o)
+            } else {
+                Err(ConfigError::AllowOrigin(o))
+            }
+        })
+        .collect()
 }
 
 /// `--session-defaults` as a session, with `type` and `model` set by the server.
@@ -123,6 +146,12 @@ pub struct Settings {
     pub server: crate::server::Limits,
     /// Longest pause inside a request body.
     pub body_timeout: Duration,
+    /// Whether the gateway records what it relays.
+    pub gateway_recording: bool,
+    /// Server-side capture of WebRTC calls through a sideband.
+    pub sideband: bool,
+    /// Origins allowed to use the drop-in recorder cross-origin, lowercase `scheme://host[:port]`.
+    pub allow_origins: Vec<String>,
 }
 
 /// Which Realtime API the console talks to.

@@ -219,9 +219,18 @@ impl Store {
         session: SessionId,
         event: NewEvent,
     ) -> Result<AppendOutcome, AppendError> {
+        self.append_server_events(session, vec![event]).await
+    }
+
+    /// [`Store::append_server_event`] for several, numbered in their order, stored all or none.
+    pub async fn append_server_events(
+        &self,
+        session: SessionId,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendOutcome, AppendError> {
         self.write(|reply| writer::Job::Append {
             session,
-            events: vec![event],
+            events,
             seqs: writer::Seqs::ServerRange,
             reply,
         })

@@ -56,7 +56,8 @@ impl Item {
 /// The relay's side of a recording. Cheap to clone; the recording ends when every clone is dropped.
 #[derive(Clone)]
 pub struct Recorder {
-    items: mpsc::UnboundedSender<Item>,
+    /// None: recording is off (`--gateway-recording off`), the relay only relays.
+    items: Option<mpsc::UnboundedSender<Item>>,
     backlog: Arc<AtomicUsize>,
 }
 
@@ -86,7 +87,21 @@ impl Recorder {
             summary: Summary::default(),
         };
         let task = tokio::spawn(writer.run(rx));
-        (Self { items, backlog }, task)
+        (
+            Self {
+                items: Some(items),
+                backlog,
+            },
+            task,
+        )
+    }
+
+    /// A recorder that keeps nothing.
+    pub fn off() -> Self {
+        Self {
+            items: None,
+            backlog: Arc::default(),
+        }
     }
 
     /// A frame the relay forwarded, `direction` `client` (to the API) or `server` (from it).
@@ -107,9 +122,10 @@ impl Recorder {
     }
 
     fn push(&self, item: Item) {
+        let Some(items) = &self.items else { return };
         self.backlog.fetch_add(item.size(), Ordering::Relaxed);
         // The task is gone only once every sender is: never while this one exists.
-        let _ = self.items.send(item);
+        let _ = items.send(item);
     }
 }
 

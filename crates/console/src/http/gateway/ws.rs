@@ -18,7 +18,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
-use realtime_store::{Direction, NewSession};
+use realtime_store::{Direction, NewSession, SessionId};
 use realtime_token::tungstenite::protocol::CloseFrame as UpCloseFrame;
 use realtime_token::tungstenite::protocol::frame::coding::CloseCode;
 use realtime_token::tungstenite::{self, Message as UpMessage};
@@ -26,7 +26,7 @@ use realtime_token::{Credential, DialError, MAX_MESSAGE_BYTES, RealtimeSocket, R
 use serde_json::json;
 
 use super::super::error::{ApiError, Code, SESSION_ID_HEADER};
-use super::record::Recorder;
+use super::record::{Recorder, Summary};
 use super::{KEY_PROTOCOL, credential, offered_protocols, user_agent};
 use crate::AppState;
 
@@ -82,6 +82,45 @@ pub async fn connect(
         Err(DialError::Rejected(refused)) => return super::rest::respond(refused),
         Err(DialError::Failed(e)) => return unreachable(&e),
     };
+    let recording = if state.settings.gateway_recording {
+        match open_recording(&state, &headers, &uri, credential).await {
+            Ok(recording) => Some(recording),
+            Err(e) => return e.into_response(),
+        }
+    } else {
+        None
+    };
+    let mut upgrade = upgrade
+        .max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES);
+    if let Some(selected) = upstream.protocol.clone() {
+        upgrade = upgrade.protocols(selected.to_str().ok().map(str::to_owned));
+    }
+    let sid = recording.as_ref().map(|r| r.0);
+    let mut res = upgrade.on_upgrade(move |socket| async move {
+        match recording {
+            Some((sid, recorder, task)) => {
+                relay(socket, upstream, recorder).await;
+                if let Ok(summary) = task.await {
+                    tracing::info!(session = %sid, stored = summary.stored, lost = summary.lost, "relayed session ended");
+                }
+            }
+            None => relay(socket, upstream, Recorder::off()).await,
+        }
+    });
+    if let Some(value) = sid.and_then(|sid| HeaderValue::from_str(&sid.to_string()).ok()) {
+        res.headers_mut().insert(SESSION_ID_HEADER, value);
+    }
+    res
+}
+
+/// The library session of a relayed WebSocket, with its opening event, and the recording into it.
+async fn open_recording(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    credential: Credential<'_>,
+) -> Result<(SessionId, Recorder, tokio::task::JoinHandle<Summary>), ApiError> {
     let query: serde_json::Map<String, serde_json::Value> = uri
         .query()
         .map(|q| {
@@ -116,39 +155,17 @@ pub async fn connect(
             .and_then(|v| v.as_str())
             .map(str::to_owned),
         call_id,
-        user_agent: user_agent(&headers),
+        user_agent: user_agent(headers),
         ..NewSession::default()
     };
-    let opening = match super::super::rt::opening_event(&opening) {
-        Ok(event) => event,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
-    let session = match state.store.create_session_with(new, vec![opening]).await {
-        Ok(session) => session,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
+    let opening = super::super::rt::opening_event(&opening)?;
+    let session = state.store.create_session_with(new, vec![opening]).await?;
     let (recorder, recording) = Recorder::start(
         state.store.clone(),
         session.id,
         super::super::rt::FIRST_BROWSER_SEQ,
     );
-    let mut upgrade = upgrade
-        .max_message_size(MAX_MESSAGE_BYTES)
-        .max_frame_size(MAX_MESSAGE_BYTES);
-    if let Some(selected) = upstream.protocol.clone() {
-        upgrade = upgrade.protocols(selected.to_str().ok().map(str::to_owned));
-    }
-    let sid = session.id;
-    let mut res = upgrade.on_upgrade(move |socket| async move {
-        relay(socket, upstream, recorder).await;
-        if let Ok(summary) = recording.await {
-            tracing::info!(session = %sid, stored = summary.stored, lost = summary.lost, "relayed session ended");
-        }
-    });
-    if let Ok(value) = HeaderValue::from_str(&session.id.to_string()) {
-        res.headers_mut().insert(SESSION_ID_HEADER, value);
-    }
-    res
+    Ok((session.id, recorder, recording))
 }
 
 /// 502 (or 504 on a timeout) when the upstream could not be reached.
