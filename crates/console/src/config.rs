@@ -109,13 +109,13 @@ pub struct Config {
     pub body_timeout_secs: u64,
 
     /// Whether the gateway (`/v1`) records what it relays: `on`, or `off` to relay only (for comparison).
-    #[arg(long, env = "GATEWAY_RECORDING", default_value = "on", value_parser = parse_switch)]
+    #[arg(long, env = "GATEWAY_RECORDING", default_value = "on", value_parser = parse_switch, action = clap::ArgAction::Set)]
     pub gateway_recording: bool,
 
     /// Server-side capture of WebRTC calls: `on` attaches a sideband (`/v1/realtime?call_id=`) to every call
     /// whose id the server knows, when it holds a standard key, and records the call's server events; `off`
     /// records only what the browser forwards.
-    #[arg(long, env = "SIDEBAND", default_value = "on", value_parser = parse_switch)]
+    #[arg(long, env = "SIDEBAND", default_value = "on", value_parser = parse_switch, action = clap::ArgAction::Set)]
     pub sideband: bool,
 
     /// Origins (`scheme://host[:port]`, comma-separated) whose pages may use the drop-in recorder
@@ -218,6 +218,38 @@ mod tests {
     /// The defaults, through clap, with a database: what the server runs with when given nothing else.
     fn config(database_url: &str) -> Config {
         Config::from_args(["realtime-console", "--database-url", database_url]).unwrap()
+    }
+
+    #[test]
+    fn gateway_switches_default_on_and_take_on_or_off() {
+        let c = config("sqlite://x.db");
+        assert!(c.sideband && c.gateway_recording);
+        let off = Config::from_args([
+            "realtime-console",
+            "--sideband",
+            "off",
+            "--gateway-recording",
+            "off",
+        ])
+        .unwrap();
+        assert!(!off.sideband && !off.gateway_recording);
+        assert!(Config::from_args(["realtime-console", "--sideband", "maybe"]).is_err());
+        let mut c = config("sqlite://x.db");
+        c.allow_origin = vec![
+            "http://localhost:5173/".into(),
+            "HTTPS://App.Example".into(),
+        ];
+        assert_eq!(
+            c.clone().settings().unwrap().allow_origins,
+            ["http://localhost:5173", "https://app.example"]
+        );
+        for bad in ["localhost:5173", "http://a/b", "*", "http://"] {
+            c.allow_origin = vec![bad.into()];
+            assert!(
+                matches!(c.clone().settings(), Err(ConfigError::AllowOrigin(_))),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

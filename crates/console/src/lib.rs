@@ -33,6 +33,8 @@ pub struct AppState {
     pub(crate) access: Arc<access::AccessSessions>,
     /// What the gateway minted, by key fingerprint: the session a later call with that key has.
     pub(crate) gateway_mints: Arc<http::Mints>,
+    /// Sessions recorded from a sideband (server-side capture, relayed sidebands).
+    pub(crate) taps: Arc<http::Taps>,
 }
 
 impl AppState {
@@ -57,6 +59,7 @@ impl AppState {
             emulator_limit: Arc::new(http::RtRateLimit::new(settings.rt_rate)),
             access: Arc::new(access::AccessSessions::default()),
             gateway_mints: Arc::new(http::Mints::default()),
+            taps: Arc::new(http::Taps::default()),
             upstream: Arc::new(upstream),
             settings: Arc::new(settings),
         })

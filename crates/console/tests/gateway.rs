@@ -294,3 +294,74 @@ async fn an_ek_key_with_raw_sdp_makes_a_call_with_the_session_it_was_minted_with
         .unwrap();
     assert_eq!(res.status(), 401);
 }
+
+/// One text turn over `client`: its `response.done`.
+async fn turn(client: &mut realtime_testkit::ws::WsClient, text: &str) -> Value {
+    client
+        .send(
+            &json!({"type": "conversation.item.create", "item": {"type": "message", "role": "user",
+            "content": [{"type": "input_text", "text": text}]}}),
+        )
+        .await;
+    client.send(&json!({"type": "response.create"})).await;
+    client.until("response.done").await.pop().unwrap()
+}
+
+#[tokio::test]
+async fn the_store_failing_mid_relay_leaves_the_conversation_going_and_the_session_marked_incomplete()
+ {
+    use realtime_testkit::ws::{Auth, WsClient};
+    let app = ConsoleApp::start().await;
+    let url = app
+        .url("/v1/realtime?model=gpt-realtime")
+        .replacen("http", "ws", 1);
+    let mut client = WsClient::connect(&url, Auth::Bearer("sk-any")).await;
+    client.expect("session.created").await;
+    assert_eq!(
+        turn(&mut client, "before").await["response"]["status"],
+        "completed"
+    );
+
+    // The disk fills up: every write of the store fails, for longer than the recording's retries last.
+    app.store.faults().disk_full(true);
+    let during = turn(&mut client, "during").await;
+    assert_eq!(
+        during["response"]["status"], "completed",
+        "the relay goes on"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1800)).await;
+    app.store.faults().disk_full(false);
+
+    assert_eq!(
+        turn(&mut client, "after").await["response"]["status"],
+        "completed"
+    );
+    client.close().await;
+    let sid = app.get_json("/api/sessions?limit=1").await["sessions"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut session = Value::Null;
+    for _ in 0..100 {
+        session = app.session(&sid).await.1;
+        if session["ended_at"].is_i64() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let reason = session["incomplete"].as_str().unwrap_or_default();
+    assert!(reason.contains("failed mid-relay"), "{session}");
+    let stored = app.stored(&sid).await;
+    let dones: Vec<&Value> = stored
+        .iter()
+        .filter(|e| e["type"] == "response.done")
+        .map(|e| &e["event"]["response"]["id"])
+        .collect();
+    assert!(
+        !dones.contains(&&during["response"]["id"]),
+        "the turn during the failure is not stored"
+    );
+    assert_eq!(dones.len(), 2, "the turns before and after it are");
+    let page = app.get_text("/sessions").await;
+    assert!(page.contains("incomplete-badge"), "the library shows it");
+}

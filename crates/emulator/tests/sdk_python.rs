@@ -7,10 +7,10 @@ mod common;
 use std::time::Duration;
 
 use common::call::types;
-use common::peer::PeerCall;
 use realtime_emulator::{EmulatorConfig, Pace};
 use realtime_testkit::clients::python;
 use realtime_testkit::emulator::{EmulatorApp, KEY};
+use realtime_testkit::peer::PeerCall;
 use realtime_testkit::schema::schemas;
 use serde_json::{Value, json};
 

@@ -7,9 +7,9 @@ mod common;
 use std::time::Duration;
 
 use common::call::{types, user_text};
-use common::peer::{Heard, PeerCall};
 use realtime_emulator::{EmulatorConfig, Pace};
 use realtime_testkit::emulator::{EmulatorApp, KEY, expect_error};
+use realtime_testkit::peer::{Heard, PeerCall};
 use realtime_testkit::ws::{Auth, Closed, WsClient};
 use serde_json::{Value, json};
 

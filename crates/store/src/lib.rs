@@ -74,6 +74,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// The event store. Cheap to clone: clones share the pool and the writer.
 #[derive(Clone, Debug)]
 pub struct Store {
+    #[cfg(feature = "faults")]
+    faults: Arc<Faults>,
     pool: SqlitePool,
     /// The database file, for connections of the store's own beside the pool (the writer's, exports').
     path: Arc<Path>,
@@ -82,6 +84,23 @@ pub struct Store {
 }
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Faults a test can switch on (feature `faults`).
+#[cfg(feature = "faults")]
+#[derive(Debug, Default)]
+pub struct Faults {
+    disk_full: std::sync::atomic::AtomicBool,
+}
+
+#[cfg(feature = "faults")]
+impl Faults {
+    /// While on, every append and session write fails as the store's writes do when the disk is full
+    /// (`Error::NotCommitted`: nothing of it is stored); reads go on working.
+    pub fn disk_full(&self, on: bool) {
+        self.disk_full
+            .store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+}
 
 /// How far a write has gone when the store answers for it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -162,6 +181,8 @@ impl Store {
         let path: Arc<Path> = Arc::from(opts.get_filename());
         let writer = writer::start(&path, durability, hub.clone()).await?;
         let store = Self {
+            #[cfg(feature = "faults")]
+            faults: Arc::default(),
             pool,
             path,
             writer,
@@ -188,7 +209,21 @@ impl Store {
         Ok(())
     }
 
+    /// The faults a test can switch on.
+    #[cfg(feature = "faults")]
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
     async fn write<T>(&self, job: impl FnOnce(oneshot::Sender<T>) -> writer::Job) -> Result<T> {
+        #[cfg(feature = "faults")]
+        if self
+            .faults
+            .disk_full
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(Error::NotCommitted);
+        }
         let (tx, rx) = oneshot::channel();
         self.writer.send(job(tx)).await?;
         rx.await.map_err(|_| Error::WriterGone)

@@ -37,6 +37,8 @@ pub struct ConsoleApp {
     /// Shows redirects rather than following them.
     pub http: reqwest::Client,
     pub dir: tempfile::TempDir,
+    /// The server's store (the same writer and file), for tests that inspect it or inject its faults.
+    pub store: realtime_store::Store,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -82,6 +84,7 @@ impl ConsoleApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let state = AppState::new(config.settings().unwrap()).await.unwrap();
+        let store = state.store.clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(realtime_console::serve(listener, state, async {
             let _ = rx.await;
@@ -90,6 +93,7 @@ impl ConsoleApp {
             base,
             http: no_redirects(),
             dir,
+            store,
             shutdown: Some(tx),
         }
     }

@@ -18,6 +18,7 @@ pub mod clients;
 pub mod console;
 pub mod console_page;
 pub mod emulator;
+pub mod peer;
 pub mod process;
 pub mod schema;
 pub mod wav;

@@ -69,6 +69,9 @@ async fn ingest(
         .enumerate()
         .map(|(i, raw)| NewEvent::parse(raw).map_err(|e| ApiError::event_field(i, e)))
         .collect::<Result<Vec<_>>>()?;
+    // Before the append: a sideband's copy waiting in the tap is dropped even if this answer is lost (the
+    // browser then resends, and the store takes the resend).
+    state.taps.forwarded(id, &events);
     match state.store.append_events(id, events).await {
         Err(AppendError::UnknownSession) => Err(ApiError::SessionNotFound(id.to_string())),
         other => Ok(Json(other?)),

@@ -20,7 +20,7 @@ use tower_http::trace::TraceLayer;
 use crate::AppState;
 
 pub use error::ApiError;
-pub(crate) use gateway::Mints;
+pub(crate) use gateway::{Mints, Taps};
 pub(crate) use rt::RtRateLimit;
 
 pub fn router(state: AppState) -> Router {

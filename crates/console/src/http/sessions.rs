@@ -185,7 +185,16 @@ async fn update(
         seeded_from: body.seeded_from,
         incomplete: None,
     };
+    let reported = patch.call_id.clone();
     let session = state.store.update_session(id, patch).await?;
+    // A call id the browser reports (an ephemeral-key call, a page with recorder.js): capture the call.
+    if let (Some(session), Some(reported)) = (&session, reported)
+        && session.call_id.as_deref() == Some(reported.as_str())
+        && !state.taps.is_tapped(id)
+        && let Ok(call_id) = realtime_token::CallId::parse(&reported)
+    {
+        super::gateway::capture(&state, id, call_id, super::gateway::CaptureKey::Server);
+    }
     session
         .map(Json)
         .ok_or_else(|| ApiError::SessionNotFound(id.to_string()))

@@ -3,4 +3,3 @@
 
 pub mod audio;
 pub mod call;
-pub mod peer;

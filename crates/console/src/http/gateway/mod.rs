@@ -9,10 +9,13 @@
 //! * with the built-in emulator as upstream, any standard key works (as against a standalone emulator), unless
 //!   an access secret is set: then only the secret or an `ek_` key the emulator minted.
 
+mod capture;
 mod record;
 mod rest;
 mod ws;
 
+pub use capture::Taps;
+pub(crate) use capture::{CaptureKey, capture};
 pub use rest::Mints;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

@@ -18,6 +18,7 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use super::capture::Tap;
 use crate::http::rt::now_ms;
 
 /// Frames stored in one append at most.
@@ -56,9 +57,20 @@ impl Item {
 /// The relay's side of a recording. Cheap to clone; the recording ends when every clone is dropped.
 #[derive(Clone)]
 pub struct Recorder {
-    /// None: recording is off (`--gateway-recording off`), the relay only relays.
-    items: Option<mpsc::UnboundedSender<Item>>,
-    backlog: Arc<AtomicUsize>,
+    to: To,
+}
+
+#[derive(Clone)]
+enum To {
+    /// Recording is off (`--gateway-recording off`): the relay only relays.
+    Off,
+    /// This recording's own writer.
+    Writer {
+        items: mpsc::UnboundedSender<Item>,
+        backlog: Arc<AtomicUsize>,
+    },
+    /// A call session's tap, shared with its other sidebands (see capture.rs).
+    Tap(Arc<Tap>),
 }
 
 /// How a recording went, once it has ended.
@@ -69,11 +81,12 @@ pub struct Summary {
 }
 
 impl Recorder {
-    /// Starts recording into `session` from seq `next_seq`. The task ends the session when the recording ends.
+    /// Starts recording into `session` from seq `next_seq`, or (`None`) at the next seqs of the server's range,
+    /// after whatever other writers of the session record. The task ends the session when the recording ends.
     pub fn start(
         store: Store,
         session: SessionId,
-        next_seq: i64,
+        next_seq: Option<i64>,
     ) -> (Self, tokio::task::JoinHandle<Summary>) {
         let (items, rx) = mpsc::unbounded_channel();
         let backlog = Arc::new(AtomicUsize::new(0));
@@ -89,8 +102,7 @@ impl Recorder {
         let task = tokio::spawn(writer.run(rx));
         (
             Self {
-                items: Some(items),
-                backlog,
+                to: To::Writer { items, backlog },
             },
             task,
         )
@@ -98,16 +110,30 @@ impl Recorder {
 
     /// A recorder that keeps nothing.
     pub fn off() -> Self {
-        Self {
-            items: None,
-            backlog: Arc::default(),
-        }
+        Self { to: To::Off }
+    }
+
+    /// A recorder into a call session's tap.
+    pub fn tapped(tap: Arc<Tap>) -> Self {
+        Self { to: To::Tap(tap) }
     }
 
     /// A frame the relay forwarded, `direction` `client` (to the API) or `server` (from it).
     pub fn frame(&self, direction: Direction, text: Bytes) {
+        match &self.to {
+            To::Tap(tap) => tap.frame(direction, text),
+            _ => self.push(Item::Frame {
+                ts: now_ms(),
+                direction,
+                text,
+            }),
+        }
+    }
+
+    /// A frame that arrived at `ts` (ms since the epoch), handed over later.
+    pub(super) fn frame_at(&self, direction: Direction, text: Bytes, ts: f64) {
         self.push(Item::Frame {
-            ts: now_ms(),
+            ts,
             direction,
             text,
         });
@@ -115,15 +141,21 @@ impl Recorder {
 
     /// Something the relay itself saw (a close, a binary frame), as a `system` event.
     pub fn system(&self, event: Value) {
-        self.push(Item::System {
-            ts: now_ms(),
-            event,
-        });
+        match &self.to {
+            To::Tap(tap) => tap.system(event),
+            _ => self.system_at(event, now_ms()),
+        }
+    }
+
+    pub(super) fn system_at(&self, event: Value, ts: f64) {
+        self.push(Item::System { ts, event });
     }
 
     fn push(&self, item: Item) {
-        let Some(items) = &self.items else { return };
-        self.backlog.fetch_add(item.size(), Ordering::Relaxed);
+        let To::Writer { items, backlog } = &self.to else {
+            return;
+        };
+        backlog.fetch_add(item.size(), Ordering::Relaxed);
         // The task is gone only once every sender is: never while this one exists.
         let _ = items.send(item);
     }
@@ -132,7 +164,8 @@ impl Recorder {
 struct Writer {
     store: Store,
     session: SessionId,
-    next_seq: i64,
+    /// The seq of the next event; None: the store numbers them in the server's range.
+    next_seq: Option<i64>,
     backlog: Arc<AtomicUsize>,
     /// The first reason events are missing, to mark the session with.
     incomplete: Option<String>,
@@ -178,6 +211,10 @@ impl Writer {
     /// The stored form of an item, at the next seq.
     fn event(&mut self, item: Item) -> Option<NewEvent> {
         let seq = self.next_seq;
+        let numbered = |ts, direction, raw: &RawValue| match seq {
+            Some(seq) => NewEvent::sequenced(seq, ts, direction, raw),
+            None => NewEvent::unsequenced(ts, direction, raw),
+        };
         let event = match item {
             Item::Frame {
                 ts,
@@ -192,9 +229,9 @@ impl Writer {
                 } else {
                     let text = String::from_utf8_lossy(&text);
                     match serde_json::from_str::<&RawValue>(&text) {
-                        Ok(raw) => match NewEvent::sequenced(seq, ts, direction, raw) {
+                        Ok(raw) => match numbered(ts, direction, raw) {
                             Ok(event) => {
-                                self.next_seq += 1;
+                                self.next_seq = seq.map(|s| s + 1);
                                 return Some(event);
                             }
                             Err(_) => unparsed(direction, &text),
@@ -202,15 +239,13 @@ impl Writer {
                         Err(_) => unparsed(direction, &text),
                     }
                 };
-                NewEvent::sequenced(seq, ts, Direction::System, &to_raw(&note)?)
+                numbered(ts, Direction::System, &to_raw(&note)?)
             }
-            Item::System { ts, event } => {
-                NewEvent::sequenced(seq, ts, Direction::System, &to_raw(&event)?)
-            }
+            Item::System { ts, event } => numbered(ts, Direction::System, &to_raw(&event)?),
         };
         match event {
             Ok(event) => {
-                self.next_seq += 1;
+                self.next_seq = seq.map(|s| s + 1);
                 Some(event)
             }
             Err(e) => {
@@ -225,7 +260,15 @@ impl Writer {
         let count = events.len() as u64;
         let mut waits = RETRIES.iter();
         loop {
-            match self.store.append_events(self.session, events.clone()).await {
+            let appended = match self.next_seq {
+                Some(_) => self.store.append_events(self.session, events.clone()).await,
+                None => {
+                    self.store
+                        .append_server_events(self.session, events.clone())
+                        .await
+                }
+            };
+            match appended {
                 Ok(outcome) => {
                     self.summary.stored += outcome.stored + outcome.duplicates;
                     return;

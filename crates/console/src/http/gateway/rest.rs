@@ -219,6 +219,15 @@ pub async fn calls(
     let mut res = respond(answer);
     match created {
         Ok(session) => {
+            // The sideband goes up with the key the call was made with: the server's, or the client's
+            // standard key (held for the call's length, in memory only). An `ek_` key cannot open one.
+            let key = match presented_key(&headers) {
+                Some(key) if !server_key && !key.starts_with("ek_") => {
+                    super::CaptureKey::Client(key.to_owned().into())
+                }
+                _ => super::CaptureKey::Server,
+            };
+            super::capture(&state, session.id, call_id.clone(), key);
             if let Ok(value) = HeaderValue::from_str(&session.id.to_string()) {
                 res.headers_mut().insert(SESSION_ID_HEADER, value);
             }

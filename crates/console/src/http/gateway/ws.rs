@@ -26,6 +26,7 @@ use realtime_token::{Credential, DialError, MAX_MESSAGE_BYTES, RealtimeSocket, R
 use serde_json::json;
 
 use super::super::error::{ApiError, Code, SESSION_ID_HEADER};
+use super::capture::{self, Source};
 use super::record::{Recorder, Summary};
 use super::{KEY_PROTOCOL, credential, offered_protocols, user_agent};
 use crate::AppState;
@@ -96,14 +97,18 @@ pub async fn connect(
     if let Some(selected) = upstream.protocol.clone() {
         upgrade = upgrade.protocols(selected.to_str().ok().map(str::to_owned));
     }
-    let sid = recording.as_ref().map(|r| r.0);
+    let sid = recording.as_ref().map(Recording::session);
     let mut res = upgrade.on_upgrade(move |socket| async move {
         match recording {
-            Some((sid, recorder, task)) => {
+            Some(Recording::Own(sid, recorder, task)) => {
                 relay(socket, upstream, recorder).await;
                 if let Ok(summary) = task.await {
                     tracing::info!(session = %sid, stored = summary.stored, lost = summary.lost, "relayed session ended");
                 }
+            }
+            Some(Recording::Tapped(_, source)) => {
+                relay(socket, upstream, source.recorder()).await;
+                source.detach().await;
             }
             None => relay(socket, upstream, Recorder::off()).await,
         }
@@ -114,13 +119,30 @@ pub async fn connect(
     res
 }
 
-/// The library session of a relayed WebSocket, with its opening event, and the recording into it.
+/// Where a relayed WebSocket is recorded.
+enum Recording {
+    /// A session of its own (`gateway_ws`), numbered by its recorder.
+    Own(SessionId, Recorder, tokio::task::JoinHandle<Summary>),
+    /// A sideband: its call's session, through the call's tap (shared with server-side capture).
+    Tapped(SessionId, Source),
+}
+
+impl Recording {
+    fn session(&self) -> SessionId {
+        match self {
+            Recording::Own(sid, ..) | Recording::Tapped(sid, _) => *sid,
+        }
+    }
+}
+
+/// The library session of a relayed WebSocket and the recording into it: for `?call_id=`, the call's session
+/// (one of its own, `sideband`, if the library has none), else a new `gateway_ws` session.
 async fn open_recording(
     state: &AppState,
     headers: &HeaderMap,
     uri: &Uri,
     credential: Credential<'_>,
-) -> Result<(SessionId, Recorder, tokio::task::JoinHandle<Summary>), ApiError> {
+) -> Result<Recording, ApiError> {
     let query: serde_json::Map<String, serde_json::Value> = uri
         .query()
         .map(|q| {
@@ -133,11 +155,24 @@ async fn open_recording(
         .get("call_id")
         .and_then(|v| v.as_str())
         .map(str::to_owned);
+    if let Some(call_id) = &call_id
+        && let Some(session) = state.store.session_of_call(call_id).await?
+    {
+        let source = capture::source(state, session.id);
+        source.recorder().system(json!({
+            "type": "console.sideband",
+            "state": "attached",
+            "call_id": call_id,
+            "user_agent": user_agent(headers),
+        }));
+        return Ok(Recording::Tapped(session.id, source));
+    }
     let flow = if call_id.is_some() {
         "sideband"
     } else {
         "gateway_ws"
     };
+    let sideband = call_id.is_some();
     let opening = json!({
         "type": "console.gateway",
         "transport": "websocket",
@@ -160,12 +195,18 @@ async fn open_recording(
     };
     let opening = super::super::rt::opening_event(&opening)?;
     let session = state.store.create_session_with(new, vec![opening]).await?;
+    if sideband {
+        return Ok(Recording::Tapped(
+            session.id,
+            capture::source(state, session.id),
+        ));
+    }
     let (recorder, recording) = Recorder::start(
         state.store.clone(),
         session.id,
-        super::super::rt::FIRST_BROWSER_SEQ,
+        Some(super::super::rt::FIRST_BROWSER_SEQ),
     );
-    Ok((session.id, recorder, recording))
+    Ok(Recording::Own(session.id, recorder, recording))
 }
 
 /// 502 (or 504 on a timeout) when the upstream could not be reached.

@@ -67,6 +67,12 @@ pub async fn create(
         &opening,
     )
     .await?;
+    super::super::gateway::capture(
+        &state,
+        sid,
+        answer.call_id.clone(),
+        super::super::gateway::CaptureKey::Server,
+    );
     let mut res = (StatusCode::CREATED, answer.sdp).into_response();
     let h = res.headers_mut();
     h.insert(

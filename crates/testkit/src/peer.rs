@@ -1,15 +1,16 @@
-//! A real WebRTC peer of the emulator, in Rust (str0m) rather than a browser: it posts its offer to
-//! `POST /realtime/calls`, connects over UDP on loopback, opens the `oai-events` channel, and runs in its
-//! own task so the call stays alive while a test talks to a sideband. Every server event it receives is
-//! checked against its schema.
+//! A real WebRTC peer of the emulator, in Rust (str0m) rather than a browser: it posts its offer (to the
+//! emulator's `POST /realtime/calls`, or the console's `/api/rt/session` or `/v1/realtime/calls`), connects
+//! over UDP on loopback, opens the `oai-events` channel, and runs in its own task so the call stays alive
+//! while a test talks to a sideband. Every server event it receives is checked against its schema. It records
+//! nothing anywhere: a client that forwards nothing.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use realtime_testkit::emulator::{EmulatorApp, KEY};
-use realtime_testkit::schema::schemas;
-use realtime_testkit::ws::Events;
+use crate::emulator::{EmulatorApp, KEY};
+use crate::schema::schemas;
+use crate::ws::Events;
 use serde_json::Value;
 use str0m::change::SdpAnswer;
 use str0m::channel::ChannelId;
@@ -45,6 +46,8 @@ enum Command {
 /// One WebRTC call from the peer's side.
 pub struct PeerCall {
     pub call_id: String,
+    /// The console session the call was recorded in (`X-Console-Session-Id`), when a console made it.
+    pub session_id: Option<String>,
     heard: mpsc::Receiver<Report>,
     commands: mpsc::Sender<Command>,
     task: tokio::task::JoinHandle<()>,
@@ -54,6 +57,16 @@ impl PeerCall {
     /// Starts a call with the standard key (the unified interface, multipart) and waits for its
     /// `session.created`, which it returns.
     pub async fn start(app: &EmulatorApp) -> (PeerCall, Value) {
+        Self::dial(|offer| async move { app.call_multipart(KEY, &offer, None).await }).await
+    }
+
+    /// Starts a call whose offer `post` sends where it likes (it must answer 201 with the SDP answer and
+    /// a `Location` ending in the call id), and waits for its `session.created`, which it returns.
+    pub async fn dial<F, Fut>(post: F) -> (PeerCall, Value)
+    where
+        F: FnOnce(String) -> Fut,
+        Fut: std::future::Future<Output = reqwest::Response>,
+    {
         str0m::crypto::from_feature_flags().install_process_default();
         let mut rtc = Rtc::new(Instant::now());
         let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -64,10 +77,14 @@ impl PeerCall {
         let channel = change.add_channel("oai-events".into());
         let (offer, pending) = change.apply().unwrap();
 
-        let res = app.call_multipart(KEY, &offer.to_sdp_string(), None).await;
+        let res = post(offer.to_sdp_string()).await;
         assert_eq!(res.status(), 201, "the call was not set up");
         let location = res.headers()["location"].to_str().unwrap().to_owned();
         let call_id = location.rsplit('/').next().unwrap().to_owned();
+        let session_id = res
+            .headers()
+            .get("x-console-session-id")
+            .map(|v| v.to_str().unwrap().to_owned());
         let answer = res.text().await.unwrap();
         rtc.sdp_api()
             .accept_answer(pending, SdpAnswer::from_sdp_string(&answer).unwrap())
@@ -88,6 +105,7 @@ impl PeerCall {
         );
         let mut call = PeerCall {
             call_id,
+            session_id,
             heard,
             commands,
             task,
