@@ -79,6 +79,8 @@ impl ConsoleApp {
         if let Some(upstream) = upstream {
             config.openai_api_key = Some(ApiKey::new(CANARY_KEY));
             config.openai_base_url = upstream.base_url();
+            // The recording upstream is REST only: no sideband to capture a call through.
+            config.sideband = false;
         }
         change(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -269,6 +269,25 @@ impl FromStr for Cursor {
     }
 }
 
+/// The client's `User-Agent`, as it sent it (lossily as UTF-8), for the library.
+pub struct UserAgent(pub Option<String>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for UserAgent {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> std::result::Result<Self, Self::Rejection> {
+        Ok(UserAgent(
+            parts
+                .headers
+                .get(axum::http::header::USER_AGENT)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde::Deserialize;

@@ -12,7 +12,9 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 use super::error::{ApiError, Code, Result};
-use super::extract::{self, JsonOrDefault, Label, Limit, Params, SessionPath, empty_as_none};
+use super::extract::{
+    self, JsonOrDefault, Label, Limit, Params, SessionPath, UserAgent, empty_as_none,
+};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -73,6 +75,7 @@ struct CreateBody {
 
 async fn create(
     State(state): State<AppState>,
+    UserAgent(user_agent): UserAgent,
     JsonOrDefault(body): JsonOrDefault<CreateBody>,
 ) -> Result<(StatusCode, Json<Session>)> {
     let session = state
@@ -83,7 +86,7 @@ async fn create(
             model: body.model.map(|m| m.0),
             config: body.config.map(Value::Object),
             call_id: None,
-            user_agent: None,
+            user_agent,
         })
         .await?;
     Ok((StatusCode::CREATED, Json(session)))

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::error::{ApiError, Result};
-use super::extract::{JsonOrDefault, Label, Params};
+use super::extract::{JsonOrDefault, Label, Params, UserAgent};
 use super::origin::RequestOrigin;
 use crate::AppState;
 use limit::Admitted;
@@ -61,9 +61,10 @@ async fn token_post(
     _: Admitted,
     State(state): State<AppState>,
     RequestOrigin(origin): RequestOrigin,
+    UserAgent(user_agent): UserAgent,
     JsonOrDefault(body): JsonOrDefault<TokenBody, MAX_TOKEN_BODY>,
 ) -> Result<Response> {
-    mint(&state, origin.as_deref(), body).await
+    mint(&state, origin.as_deref(), user_agent, body).await
 }
 
 /// `GET /api/rt/token[?label=…]`, for clients written after the seed example: the defaults, no overrides.
@@ -71,20 +72,30 @@ async fn token_get(
     _: Admitted,
     State(state): State<AppState>,
     RequestOrigin(origin): RequestOrigin,
+    UserAgent(user_agent): UserAgent,
     Params(query): Params<LabelQuery>,
 ) -> Result<Response> {
     let body = TokenBody {
         session: None,
         label: query.label,
     };
-    mint(&state, origin.as_deref(), body).await
+    mint(&state, origin.as_deref(), user_agent, body).await
 }
 
 /// Mints a key for the effective session; answers the upstream's JSON plus a `console` object with the
 /// new console session, where to post the SDP offer (absolute, on `origin` for the emulator) and the
 /// browser's first seq.
-async fn mint(state: &AppState, origin: Option<&str>, body: TokenBody) -> Result<Response> {
-    let label = body.label.map(|l| l.0);
+async fn mint(
+    state: &AppState,
+    origin: Option<&str>,
+    user_agent: Option<String>,
+    body: TokenBody,
+) -> Result<Response> {
+    let label = Opened {
+        flow: "ephemeral",
+        label: body.label.map(|l| l.0),
+        user_agent,
+    };
     let session = overrides::effective_session(&state.settings, body.session.as_ref())?;
     let client = state.upstream.client()?;
     let secret = match client
@@ -93,7 +104,7 @@ async fn mint(state: &AppState, origin: Option<&str>, body: TokenBody) -> Result
     {
         Ok(secret) => secret,
         Err(e) => {
-            let sid = open_session(state, "ephemeral", label, &session).await?;
+            let sid = open_session(state, label, &session).await?;
             return Err(failed(state, sid, "client_secrets", &e, When::Opening).await);
         }
     };
@@ -105,7 +116,7 @@ async fn mint(state: &AppState, origin: Option<&str>, body: TokenBody) -> Result
         "expires_at": secret.expires_at,
         "session": secret.session.to_json(),
     });
-    let sid = open_session_with(state, "ephemeral", label, &session, None, &opening).await?;
+    let sid = open_session_with(state, label, &session, None, &opening).await?;
     let mut response = secret.expose_response_json().clone();
     if let Some(object) = response.as_object_mut() {
         object.insert(
@@ -120,11 +131,17 @@ async fn mint(state: &AppState, origin: Option<&str>, body: TokenBody) -> Result
     Ok(Json(response).into_response())
 }
 
+/// Who opened a console session, and how.
+struct Opened {
+    flow: &'static str,
+    label: Option<String>,
+    user_agent: Option<String>,
+}
+
 /// Creates the console session of a successful mint or call, with its opening event, in one commit.
 async fn open_session_with(
     state: &AppState,
-    flow: &str,
-    label: Option<String>,
+    opened: Opened,
     session: &SessionConfig,
     call_id: Option<String>,
     opening: &serde_json::Value,
@@ -133,12 +150,12 @@ async fn open_session_with(
         .store
         .create_session_with(
             NewSession {
-                label,
-                flow: Some(flow.to_owned()),
+                label: opened.label,
+                flow: Some(opened.flow.to_owned()),
                 model: session.model.clone(),
                 config: Some(session.to_json()),
                 call_id,
-                user_agent: None,
+                user_agent: opened.user_agent,
             },
             vec![record::opening_event(opening)?],
         )
@@ -149,19 +166,18 @@ async fn open_session_with(
 /// Creates the console session a failed mint or call is recorded in.
 async fn open_session(
     state: &AppState,
-    flow: &str,
-    label: Option<String>,
+    opened: Opened,
     session: &SessionConfig,
 ) -> Result<SessionId> {
     let created = state
         .store
         .create_session(NewSession {
-            label,
-            flow: Some(flow.to_owned()),
+            label: opened.label,
+            flow: Some(opened.flow.to_owned()),
             model: session.model.clone(),
             config: Some(session.to_json()),
             call_id: None,
-            user_agent: None,
+            user_agent: opened.user_agent,
         })
         .await?;
     Ok(created.id)

@@ -11,10 +11,10 @@ use realtime_token::CallId;
 use serde_json::{Value, json};
 
 use super::super::error::{ApiError, Code, Result, SESSION_ID_HEADER};
-use super::super::extract::{Params, SessionPath, read_body};
+use super::super::extract::{Params, SessionPath, UserAgent, read_body};
 use super::super::origin::RequestOrigin;
 use super::limit::Admitted;
-use super::{LabelQuery, When, failed, open_session, open_session_with, overrides, record};
+use super::{LabelQuery, Opened, When, failed, open_session, open_session_with, overrides, record};
 use crate::AppState;
 
 const CALL_ID_HEADER: HeaderName = HeaderName::from_static("x-call-id");
@@ -38,17 +38,22 @@ pub async fn create(
     _: Admitted,
     State(state): State<AppState>,
     RequestOrigin(origin): RequestOrigin,
+    UserAgent(user_agent): UserAgent,
     Params(query): Params<LabelQuery>,
     req: Request,
 ) -> Result<Response> {
-    let label = query.label.map(|l| l.0);
+    let opened = || Opened {
+        flow: "unified",
+        label: query.label.clone().map(|l| l.0),
+        user_agent: user_agent.clone(),
+    };
     let offer = read_offer(&state, req).await?;
     let session = overrides::effective_session(&state.settings, offer.session.as_ref())?;
     let client = state.upstream.client()?;
     let answer = match client.create_call(&offer.sdp, Some(&session)).await {
         Ok(answer) => answer,
         Err(e) => {
-            let sid = open_session(&state, "unified", label, &session).await?;
+            let sid = open_session(&state, opened(), &session).await?;
             return Err(failed(&state, sid, "calls", &e, When::Opening).await);
         }
     };
@@ -60,8 +65,7 @@ pub async fn create(
     });
     let sid = open_session_with(
         &state,
-        "unified",
-        label,
+        opened(),
         &session,
         Some(answer.call_id.to_string()),
         &opening,
