@@ -6,42 +6,17 @@
 //! Needs Chromium, chromedriver and the test clients' npm packages: `just test` installs them
 //! (scripts/test-deps.sh). Fails, never skips, without them.
 
-use std::path::{Path, PathBuf};
-
-use axum::Router;
 use realtime_testkit::browser::Browser;
-use realtime_testkit::clients::assert_the_agent_ran_its_tool;
+use realtime_testkit::clients::{assert_the_agent_ran_its_tool, serve_pages};
 use realtime_testkit::process::ConsoleProcess;
 use serde_json::{Value, json};
-use tower_http::services::ServeDir;
 
 const BIN: &str = env!("CARGO_BIN_EXE_realtime-console");
-
-fn clients_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/clients")
-}
-
-/// The developer's page on an origin of its own: the test page and the SDK's browser bundle.
-async fn serve_agent_page() -> String {
-    let bundle = clients_dir().join("node_modules/@openai/agents-realtime/dist/bundle");
-    assert!(
-        bundle.join("openai-realtime-agents.mjs").exists(),
-        "{} is missing: install the test clients with `just test` (or scripts/test-deps.sh)",
-        bundle.display()
-    );
-    let app = Router::new()
-        .nest_service("/sdk", ServeDir::new(bundle))
-        .fallback_service(ServeDir::new(clients_dir().join("pages")));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    origin
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agents_sdk_page_connects_with_the_consoles_token_and_runs_a_tool() {
     let server = ConsoleProcess::start(BIN, &[]).await;
-    let page_origin = serve_agent_page().await;
+    let page_origin = serve_pages().await;
 
     // The page's backend mints through the console, as a server would: no browser, no Origin.
     let http = reqwest::Client::new();

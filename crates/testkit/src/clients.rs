@@ -1,7 +1,8 @@
 //! The official clients the tests drive, installed by `just test` (scripts/test-deps.sh) at pinned versions:
 //! the Python `openai` SDK in `tests/clients/.venv`, the npm packages (`openai`, `@openai/agents-realtime`)
 //! in `tests/clients/node_modules`. A script prints one JSON object as its last line of output; its failure
-//! fails the test with what it said.
+//! fails the test with what it said. The browser pages (`tests/clients/pages`) are served on an origin of
+//! their own ([`serve_pages`]).
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -73,6 +74,26 @@ async fn run(program: PathBuf, script: PathBuf, args: &[&str], envs: &[(&str, &s
             script.display()
         )
     })
+}
+
+/// The developer's pages on an origin of their own: the test clients' pages (`tests/clients/pages`) and the
+/// agents SDK's browser bundle at `/sdk`. Its origin, `http://127.0.0.1:<port>`; served until the test ends.
+pub async fn serve_pages() -> String {
+    let bundle = clients_dir().join("node_modules/@openai/agents-realtime/dist/bundle");
+    assert!(
+        bundle.join("openai-realtime-agents.mjs").exists(),
+        "{} is missing: install the test clients with `just test` (or scripts/test-deps.sh)",
+        bundle.display()
+    );
+    let app = axum::Router::new()
+        .nest_service("/sdk", tower_http::services::ServeDir::new(bundle))
+        .fallback_service(tower_http::services::ServeDir::new(
+            clients_dir().join("pages"),
+        ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    origin
 }
 
 /// What both agents-SDK scripts (WebRTC in Chromium, WebSocket in Node) report after asking for the weather:

@@ -5,6 +5,8 @@
 //    server's key.
 // Either way the data channel `oai-events` exists before the offer and the remote track plays in `audioEl`.
 
+import { callIdFromLocation } from "../lib/recorder-wire.js";
+
 /** A connect that failed: `status` of the HTTP answer (0 for a network or WebRTC failure). */
 export class ConnectError extends Error {
   constructor(message, { status = 0, sessionId = null, body = null } = {}) {
@@ -30,14 +32,6 @@ async function failure(res, what) {
     sessionId: res.headers.get("x-console-session-id"),
     body,
   });
-}
-
-/** The call id is the last segment of the `Location` of a new call (PROTOCOL §3.3). */
-export function callIdFromLocation(location) {
-  if (!location) return null;
-  const path = location.split(/[?#]/)[0];
-  const last = path.split("/").filter(Boolean).pop();
-  return last || null;
 }
 
 /**

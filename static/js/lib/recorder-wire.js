@@ -1,5 +1,6 @@
 // The recorder's wire format: byte counting, an entry serialised as the server stores it, stub events, and
-// reading the server's answers. No state here: recorder.js keeps that, and the timing.
+// reading the server's answers (a new call's `Location` too). No state here: recorder.js keeps that, and the
+// timing.
 
 /** UTF-8 length of a string without allocating (ASCII is the common case). */
 export function utf8Length(s) {
@@ -52,6 +53,14 @@ export function safeParse(json) {
 export function extractEvent(element) {
   const at = element.indexOf(',"event":');
   return at < 0 ? "null" : element.slice(at + 9, -1);
+}
+
+/** The call id is the last segment of the `Location` of a new call (PROTOCOL §3.3). */
+export function callIdFromLocation(location) {
+  if (!location) return null;
+  const path = location.split(/[?#]/)[0];
+  const last = path.split("/").filter(Boolean).pop();
+  return last || null;
 }
 
 /** The batch index a 409's `param` (`events[3].seq`) names; 0 when it names none. */

@@ -7,8 +7,8 @@ import { createCallCoordinator } from "../console/calls.js";
 import { interrupt, pttPress, pttRelease, userText } from "../console/commands.js";
 import { createJournal } from "../console/journal.js";
 import { createPresets } from "../console/presets.js";
-import { callIdFromLocation } from "../console/rtc.js";
 import { defaultForm, formToSession, manualTurns, sessionToForm } from "../console/session-config.js";
+import { callIdFromLocation } from "../lib/recorder-wire.js";
 import {
   BUILTIN_TOOLS,
   customTool,

@@ -7,6 +7,7 @@ mod gateway;
 mod library;
 mod origin;
 mod pages;
+mod recorder;
 mod rt;
 mod security;
 mod sessions;
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .merge(events::router())
         .merge(rt::router())
         .merge(gateway::router())
+        .merge(recorder::router(&state.settings.static_dir))
         .route("/healthz", get(healthz))
         .nest_service("/static", static_files)
         .fallback(pages::not_found)
@@ -50,6 +52,11 @@ pub fn router(state: AppState) -> Router {
     .layer(axum::middleware::from_fn_with_state(
         state.clone(),
         security::require_access,
+    ))
+    // Outside the access check: a preflight carries no credentials.
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        recorder::cors,
     ))
     .layer(axum::middleware::from_fn_with_state(
         state.clone(),

@@ -6,9 +6,10 @@ use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 
-/// `http://127.0.0.1:3000` for a request to that address: the browser's `Origin` when it sent one (for the
-/// routes where it counts, [`super::security::check_origin`] has made sure it names this server), else the
-/// `Host` it asked for, over plain HTTP (the console serves no TLS itself). `None` when neither is usable.
+/// `http://127.0.0.1:3000` for a request to that address: the browser's `Origin` when it names the `Host`
+/// asked for (it says the scheme: `https` behind a TLS proxy), else that `Host` over plain HTTP (the console
+/// serves no TLS itself). `None` when neither is usable. A page on another origin that may use a route
+/// ([`super::recorder`]) sends its own `Origin`, which names the page, not this server.
 pub struct RequestOrigin(pub Option<String>);
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestOrigin {
@@ -16,19 +17,17 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestOrigin {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
         let header_text = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        let host = header_text(header::HOST)
+            .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+            .filter(|h| is_authority(h));
         let origin = header_text(header::ORIGIN)
             .filter(|o| {
                 o.strip_prefix("http://")
                     .or_else(|| o.strip_prefix("https://"))
-                    .is_some_and(is_authority)
+                    .is_some_and(|a| host.is_some_and(|h| a.eq_ignore_ascii_case(h)))
             })
             .map(str::to_owned)
-            .or_else(|| {
-                header_text(header::HOST)
-                    .or_else(|| parts.uri.authority().map(|a| a.as_str()))
-                    .filter(|h| is_authority(h))
-                    .map(|host| format!("http://{host}"))
-            });
+            .or_else(|| host.map(|host| format!("http://{host}")));
         Ok(RequestOrigin(origin))
     }
 }

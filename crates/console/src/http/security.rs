@@ -9,6 +9,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::{ApiError, Code, envelope_of, error_page};
+use super::recorder::AllowedCrossOrigin;
 use crate::AppState;
 use crate::access::COOKIE;
 
@@ -57,7 +58,12 @@ pub async fn headers(State(csp): State<HeaderValue>, req: Request, next: Next) -
 /// WebSocket upgrade included: they mint a key or open a session with the server's key. The
 /// emulator under `/emulator` is exempt, like the real API it stands in for: pages on other origins post
 /// their offers to it, authenticated by the ephemeral key they got from this server.
+///
+/// A page on an origin of `--allow-origin` may use the drop-in recorder's routes ([`super::recorder`]).
 pub async fn check_origin(req: Request, next: Next) -> Response {
+    if req.extensions().get::<AllowedCrossOrigin>().is_some() {
+        return next.run(req).await;
+    }
     let path = req.uri().path();
     let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
         || path.starts_with("/api/rt/")
@@ -130,14 +136,14 @@ fn over_tls(headers: &HeaderMap) -> bool {
 /// the same page without the secret in its URL). The cookie's value is random, one per browser.
 ///
 /// The built-in emulator under `/emulator` takes ephemeral keys as its bearer token, so there the cookie is
-/// what counts (the console's own calls, with the key only this process knows, pass). `/static` (the
-/// repository's JS and CSS) and `/healthz` hold nothing to protect.
+/// what counts (the console's own calls, with the key only this process knows, pass). `/static` and
+/// `/recorder.js` (the repository's JS and CSS) and `/healthz` hold nothing to protect.
 pub async fn require_access(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let Some(secret) = state.settings.access_secret.as_ref() else {
         return next.run(req).await;
     };
     let path = req.uri().path();
-    if path == "/healthz" || path.starts_with("/static/") {
+    if path == "/healthz" || path == "/recorder.js" || path.starts_with("/static/") {
         return next.run(req).await;
     }
     let emulator = path.starts_with("/emulator/");
@@ -249,7 +255,7 @@ fn denied(path: &str) -> Response {
 }
 
 /// `origin` is `scheme://host[:port]`; it matches when its authority is the `Host` the request was sent to.
-fn same_origin(origin: &str, host: Option<&str>) -> bool {
+pub(super) fn same_origin(origin: &str, host: Option<&str>) -> bool {
     let Some(host) = host else { return false };
     let authority = origin
         .strip_prefix("http://")

@@ -93,6 +93,7 @@ fn source(flow: &str) -> &'static str {
         "ephemeral" | "unified" => "console page",
         "gateway_ws" => "gateway WebSocket",
         "gateway_call" => "gateway call",
+        "page" => "your page (recorder.js)",
         "sideband" => "sideband",
         "import" => "import",
         _ => "recording API",
