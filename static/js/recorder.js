@@ -16,15 +16,17 @@ const CONSOLE = new URL(import.meta.url).origin;
 
 /**
  * Records both directions of `dc` (and the states of `pc`) into a new library session. Options: `label`,
- * `callId` (the call's id or the SDP answer's `Location`, if already known). Returns `{ stats(), onChange(cb),
- * flush(), stop(), setCallId(idOrLocation), ready }`.
+ * `callId` (the call's id or the SDP answer's `Location`, if already known), `sessionId` (the
+ * `X-Console-Session-Id` of a call made through the console's gateway: record into that session instead of a
+ * new one). Returns `{ stats(), onChange(cb), flush(), stop(), setCallId(idOrLocation), ready }`.
  */
-export function record(pc, dc, { label, callId } = {}) {
+export function record(pc, dc, { label, callId, sessionId } = {}) {
   return createPageRecorder({
     pc,
     dc,
     label,
     callId,
+    sessionId,
     base: CONSOLE,
     page: window,
     origin: location.origin,

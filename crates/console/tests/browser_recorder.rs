@@ -251,3 +251,68 @@ async fn the_agents_sdk_through_the_gateway_is_recorded_with_recorder_js() {
 
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_that_passes_the_gateway_sessions_id_records_into_the_calls_one_session() {
+    let pages = serve_pages().await;
+    let server = ConsoleProcess::start(BIN, &[("ALLOW_ORIGIN", &pages)]).await;
+    let key = ek_key(&server).await;
+    let browser = Browser::launch_alone().await;
+    let page = browser
+        .open(
+            &format!(
+                "{pages}/recorder-webrtc.html?one_session=1&console={}",
+                server.url("")
+            ),
+            "recorderTest",
+        )
+        .await;
+    let result = page
+        .call(
+            "run",
+            vec![json!(key), json!("one session"), json!("Hello")],
+        )
+        .await;
+    assert_eq!(result["imported"], true, "{result}");
+    let id = result["stats"]["sessionId"].as_str().unwrap().to_owned();
+    let sessions = server.get_json("/api/sessions").await;
+    let all = sessions["sessions"].as_array().unwrap();
+    assert_eq!(all.len(), 1, "the call has one session: {sessions}");
+    assert_eq!(all[0]["id"], id.as_str());
+    assert_eq!(all[0]["flow"], "gateway_call");
+
+    // The gateway's opening event, then the page's events from seq 2; the server's capture of the call
+    // stores no second copy of a server event the page forwarded.
+    let mut stored = server.stored(&id).await;
+    for _ in 0..100 {
+        if stored.iter().any(|e| e["type"] == "console.capture") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        stored = server.stored(&id).await;
+    }
+    assert_eq!(stored[0]["type"], "console.gateway");
+    assert_eq!(stored[1]["type"], "console.page");
+    assert!(
+        stored
+            .iter()
+            .any(|e| e["type"] == "console.capture" && e["event"]["state"] == "attached"),
+        "{:?}",
+        stored.iter().map(|e| &e["type"]).collect::<Vec<_>>()
+    );
+    let mut ids: Vec<&str> = stored
+        .iter()
+        .filter(|e| e["direction"] == "server")
+        .map(|e| e["event"]["event_id"].as_str().unwrap())
+        .collect();
+    let count = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), count, "every server event once");
+    let received: Vec<String> = serde_json::from_value(result["received"].clone()).unwrap();
+    assert!(
+        count >= received.len(),
+        "{count} stored, {} received",
+        received.len()
+    );
+}

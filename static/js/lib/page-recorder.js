@@ -18,6 +18,9 @@
 //   carry it (`session.created` names a `sess_…` session, PROTOCOL §8.1, §15.4), and only the page sees the
 //   SDP answer's `Location`.
 // * The data channel closing ends the recording: flush, then the session is marked ended.
+// * `sessionId`: record into a session the console already made for the call (a call through the gateway,
+//   `POST /v1/realtime/calls`, answers its `X-Console-Session-Id`), from seq 2, after the server's opening
+//   event; then the call has one session, with the server's own capture of it and the page's events together.
 
 import { createRecorder } from "./recorder.js";
 import { callIdFromLocation, readJson, utf8Length } from "./recorder-wire.js";
@@ -60,6 +63,7 @@ export function createPageRecorder({
   base,
   label,
   callId = null,
+  sessionId: existing = null,
   origin = null,
   userAgent = null,
   fetch: doFetch,
@@ -203,7 +207,10 @@ export function createPageRecorder({
   system({ type: "console.page", recorder: "recorder.js", origin, user_agent: userAgent });
   if (dc.readyState) system({ type: "console.state", component: "channel", state: dc.readyState });
 
-  const ready = retrying("POST", "/api/sessions", { label, flow: FLOW }).then(({ status, body }) => {
+  const created = existing
+    ? Promise.resolve({ status: 201, body: { id: String(existing) } })
+    : retrying("POST", "/api/sessions", { label, flow: FLOW });
+  const ready = created.then(({ status, body }) => {
     if (status !== 201 || typeof body?.id !== "string") {
       halted = true;
       waiting = [];
@@ -214,7 +221,8 @@ export function createPageRecorder({
     sessionId = body.id;
     recorder = createRecorder({
       sessionId,
-      firstSeq: 1,
+      // A session of the console's own starts with its opening event (seq 1).
+      firstSeq: existing ? 2 : 1,
       fetch: doFetch,
       url: `${base}/api/sessions/${encodeURIComponent(sessionId)}/events`,
       now,

@@ -120,6 +120,20 @@ test("both directions of the channel are recorded into a new `page` session, in 
   assert.deepEqual([st.sessionId, st.recorded, st.ackedSeq, st.pending], ["s1", 6, 6, 0]);
 });
 
+test("with the gateway call's `sessionId`, it records into that session from seq 2 and makes none", async () => {
+  const { clock, api, dc, rec } = setup({ sessionId: "s1" });
+  assert.equal(await rec.ready, "s1");
+  dc.open();
+  dc.receive('{"type":"session.created","event_id":"e1"}');
+  await clock.advance(250);
+  assert.deepEqual(api.created, [], "no session of its own");
+  assert.deepEqual(storedSeqs(api.srv), [2, 3, 4, 5], "seq 1 is the gateway's opening event");
+  assert.deepEqual(
+    stored(api).map(([, event]) => event.type),
+    ["console.page", "console.state", "console.state", "session.created"],
+  );
+});
+
 test("the call id, from an id or the answer's Location, is reported once", async () => {
   const { clock, api, rec } = setup();
   rec.setCallId("http://127.0.0.1:3000/v1/realtime/calls/rtc_abc123");

@@ -4,6 +4,9 @@
 // The console's origin comes in the query (`?console=http://127.0.0.1:3000`).
 
 const CONSOLE = new URLSearchParams(location.search).get("console");
+// `?one_session=1`: record into the session the gateway made for the call (its `X-Console-Session-Id`), so the
+// call has one session, rather than a session of the recorder's own.
+const ONE_SESSION = new URLSearchParams(location.search).has("one_session");
 const status = (text) => (document.getElementById("status").textContent = text);
 
 /** The recorder module, or why it could not be loaded. */
@@ -37,7 +40,7 @@ async function run(key, label, text) {
   if (!module) return { imported: false, error };
   const pc = new RTCPeerConnection();
   const dc = pc.createDataChannel("oai-events");
-  const rec = module.record(pc, dc, { label });
+  let rec = ONE_SESSION ? null : module.record(pc, dc, { label });
   pc.addTransceiver("audio", { direction: "sendrecv" });
   const received = [];
   dc.addEventListener("message", (e) => received.push(JSON.parse(e.data).type));
@@ -52,6 +55,7 @@ async function run(key, label, text) {
   });
   if (!res.ok) throw new Error(`posting the offer: HTTP ${res.status} ${await res.text()}`);
   const location = res.headers.get("Location");
+  if (ONE_SESSION) rec = module.record(pc, dc, { label, sessionId: res.headers.get("X-Console-Session-Id") });
   rec.setCallId(location);
   await pc.setRemoteDescription({ type: "answer", sdp: await res.text() });
   await opened;

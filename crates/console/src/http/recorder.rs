@@ -140,7 +140,7 @@ pub async fn cors(State(state): State<AppState>, mut req: Request, next: Next) -
     if kind == Use::Call {
         h.insert(
             header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("location"),
+            HeaderValue::from_static("location, x-console-session-id"),
         );
     }
     res

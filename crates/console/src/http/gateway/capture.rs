@@ -43,19 +43,23 @@ const REMEMBER: Duration = Duration::from_secs(120);
 
 /// The taps of sessions being recorded from a sideband, by session.
 #[derive(Default)]
-pub struct Taps(Mutex<HashMap<SessionId, Weak<Tap>>>);
+pub struct Taps {
+    taps: Mutex<HashMap<SessionId, Weak<Tap>>>,
+    /// The calls being captured: one capture per call, whichever of its sessions asked first.
+    calls: Mutex<std::collections::HashSet<String>>,
+}
 
 impl Taps {
     /// Whether `session` is being recorded from a sideband.
     pub fn is_tapped(&self, session: SessionId) -> bool {
-        let taps = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let taps = self.taps.lock().unwrap_or_else(|e| e.into_inner());
         taps.get(&session).is_some_and(|t| t.strong_count() > 0)
     }
 
     /// The session's tap, started if it has none: its writer records at the server's seqs and ends the
     /// session once every source has detached and everything held is written.
     fn tap(&self, store: &Store, session: SessionId) -> Arc<Tap> {
-        let mut taps = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut taps = self.taps.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(tap) = taps.get(&session).and_then(Weak::upgrade) {
             return tap;
         }
@@ -73,7 +77,7 @@ impl Taps {
     /// The browser stored these events of `session`: the tap drops its own copies of the server events.
     pub fn forwarded(&self, session: SessionId, events: &[NewEvent]) {
         let tap = {
-            let taps = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            let taps = self.taps.lock().unwrap_or_else(|e| e.into_inner());
             taps.get(&session).and_then(Weak::upgrade)
         };
         let Some(tap) = tap else { return };
@@ -240,16 +244,31 @@ pub enum CaptureKey {
     Client(SecretString),
 }
 
-/// Starts capturing `call_id` into `session` (unless `--sideband off`): a task that holds a sideband open
-/// until the call ends.
+/// Starts capturing `call_id` into `session` (unless `--sideband off`, or the call is captured already,
+/// into another of its sessions): a task that holds a sideband open until the call ends.
 pub fn capture(state: &AppState, session: SessionId, call_id: CallId, key: CaptureKey) {
     if !state.settings.sideband {
+        return;
+    }
+    let first = state
+        .taps
+        .calls
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(call_id.to_string());
+    if !first {
         return;
     }
     let source = source(state, session);
     let state = state.clone();
     tokio::spawn(async move {
         run_capture(&state, &source, &call_id, key).await;
+        state
+            .taps
+            .calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(call_id.as_str());
         source.detach().await;
     });
 }
