@@ -365,3 +365,73 @@ async fn the_store_failing_mid_relay_leaves_the_conversation_going_and_the_sessi
     let page = app.get_text("/sessions").await;
     assert!(page.contains("incomplete-badge"), "the library shows it");
 }
+
+#[tokio::test]
+async fn the_upstreams_close_code_and_reason_reach_the_client_and_the_recording() {
+    use realtime_testkit::ws::{Auth, Closed, WsClient};
+    let app = ConsoleApp::start().await;
+    // The retired beta's subprotocol: the API (and the emulator) answers with an error and closes the socket
+    // with a code of its own; the gateway forwards the subprotocol as it came and copies the close.
+    let url = app
+        .url("/v1/realtime?model=gpt-realtime")
+        .replacen("http", "ws", 1);
+    let mut client =
+        WsClient::connect(&url, Auth::Protocols("realtime, openai-beta.realtime-v1")).await;
+    let (events, closed) = client.closed().await;
+    assert_eq!(events[0]["type"], "error", "{events:?}");
+    let Closed::Frame(code, reason) = closed else {
+        panic!("no close frame: {closed:?}");
+    };
+    assert_ne!(code, 1006);
+    let (_, stored) = newest(&app).await;
+    let by_server = stored
+        .iter()
+        .find(|e| e["type"] == "console.closed" && e["event"]["by"] == "server")
+        .expect("the upstream's close is recorded");
+    assert_eq!(by_server["event"]["code"], code);
+    assert_eq!(by_server["event"]["reason"], reason.as_str());
+}
+
+#[tokio::test]
+async fn a_frame_too_large_to_keep_is_relayed_and_the_session_says_what_it_lacks() {
+    use realtime_testkit::ws::{Auth, WsClient};
+    let app = ConsoleApp::start().await;
+    let url = app
+        .url("/v1/realtime?model=gpt-realtime")
+        .replacen("http", "ws", 1);
+    let mut client = WsClient::connect(&url, Auth::Bearer("sk-any")).await;
+    client.expect("session.created").await;
+    // 2 MiB of audio in one append: more than the store keeps in one event (256 KiB), well under 16 MiB.
+    let audio = "A".repeat(2 << 20);
+    client
+        .send(&json!({"type": "input_audio_buffer.append", "audio": audio}))
+        .await;
+    client
+        .send(&json!({"type": "input_audio_buffer.clear"}))
+        .await;
+    client.expect("input_audio_buffer.cleared").await;
+    client.close().await;
+
+    let (session, stored) = newest(&app).await;
+    let note = stored
+        .iter()
+        .find(|e| e["type"] == "console.frame_not_kept")
+        .expect("the frame is accounted for");
+    assert_eq!(note["event"]["event_type"], "input_audio_buffer.append");
+    assert_eq!(note["event"]["direction"], "client");
+    assert!(note["event"]["bytes"].as_u64().unwrap() > 2 << 20);
+    let types: Vec<&str> = stored.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert!(types.contains(&"input_audio_buffer.clear"), "{types:?}");
+    let mut incomplete = session["incomplete"].clone();
+    for _ in 0..50 {
+        if incomplete.is_string() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        incomplete = newest(&app).await.0["incomplete"].clone();
+    }
+    assert!(
+        incomplete.as_str().unwrap().contains("larger than"),
+        "{incomplete}"
+    );
+}
