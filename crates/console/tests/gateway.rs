@@ -6,6 +6,17 @@ use realtime_testkit::console::{ConsoleApp, error_of};
 use realtime_testkit::schema::schemas;
 use serde_json::{Value, json};
 
+/// A WebSocket client of the gateway (`/v1/realtime?model=gpt-realtime`), presenting `auth`.
+async fn gateway_ws(
+    app: &ConsoleApp,
+    auth: realtime_testkit::ws::Auth<'_>,
+) -> realtime_testkit::ws::WsClient {
+    let url = app
+        .url("/v1/realtime?model=gpt-realtime")
+        .replacen("http", "ws", 1);
+    realtime_testkit::ws::WsClient::connect(&url, auth).await
+}
+
 /// The newest session in the library, and its events, in seq order.
 async fn newest(app: &ConsoleApp) -> (Value, Vec<Value>) {
     let page = app.get_json("/api/sessions?limit=1").await;
@@ -310,12 +321,9 @@ async fn turn(client: &mut realtime_testkit::ws::WsClient, text: &str) -> Value 
 #[tokio::test]
 async fn the_store_failing_mid_relay_leaves_the_conversation_going_and_the_session_marked_incomplete()
  {
-    use realtime_testkit::ws::{Auth, WsClient};
+    use realtime_testkit::ws::Auth;
     let app = ConsoleApp::start().await;
-    let url = app
-        .url("/v1/realtime?model=gpt-realtime")
-        .replacen("http", "ws", 1);
-    let mut client = WsClient::connect(&url, Auth::Bearer("sk-any")).await;
+    let mut client = gateway_ws(&app, Auth::Bearer("sk-any")).await;
     client.expect("session.created").await;
     assert_eq!(
         turn(&mut client, "before").await["response"]["status"],
@@ -368,15 +376,11 @@ async fn the_store_failing_mid_relay_leaves_the_conversation_going_and_the_sessi
 
 #[tokio::test]
 async fn the_upstreams_close_code_and_reason_reach_the_client_and_the_recording() {
-    use realtime_testkit::ws::{Auth, Closed, WsClient};
+    use realtime_testkit::ws::{Auth, Closed};
     let app = ConsoleApp::start().await;
     // The retired beta's subprotocol: the API (and the emulator) answers with an error and closes the socket
     // with a code of its own; the gateway forwards the subprotocol as it came and copies the close.
-    let url = app
-        .url("/v1/realtime?model=gpt-realtime")
-        .replacen("http", "ws", 1);
-    let mut client =
-        WsClient::connect(&url, Auth::Protocols("realtime, openai-beta.realtime-v1")).await;
+    let mut client = gateway_ws(&app, Auth::Protocols("realtime, openai-beta.realtime-v1")).await;
     let (events, closed) = client.closed().await;
     assert_eq!(events[0]["type"], "error", "{events:?}");
     let Closed::Frame(code, reason) = closed else {
@@ -394,12 +398,9 @@ async fn the_upstreams_close_code_and_reason_reach_the_client_and_the_recording(
 
 #[tokio::test]
 async fn a_frame_too_large_to_keep_is_relayed_and_the_session_says_what_it_lacks() {
-    use realtime_testkit::ws::{Auth, WsClient};
+    use realtime_testkit::ws::Auth;
     let app = ConsoleApp::start().await;
-    let url = app
-        .url("/v1/realtime?model=gpt-realtime")
-        .replacen("http", "ws", 1);
-    let mut client = WsClient::connect(&url, Auth::Bearer("sk-any")).await;
+    let mut client = gateway_ws(&app, Auth::Bearer("sk-any")).await;
     client.expect("session.created").await;
     // 2 MiB of audio in one append: more than the store keeps in one event (256 KiB), well under 16 MiB.
     let audio = "A".repeat(2 << 20);
