@@ -436,3 +436,42 @@ async fn a_frame_too_large_to_keep_is_relayed_and_the_session_says_what_it_lacks
         "{incomplete}"
     );
 }
+
+#[tokio::test]
+async fn pings_are_answered_per_hop_and_an_expired_session_closes_through_the_relay() {
+    use realtime_testkit::ws::{Auth, Closed};
+    // An upstream of its own that pings every 50 ms and ends sessions after 1 s.
+    let emulator =
+        realtime_testkit::emulator::EmulatorApp::start(realtime_emulator::EmulatorConfig {
+            ws_ping_interval: std::time::Duration::from_millis(50),
+            max_session: std::time::Duration::from_secs(1),
+            ..realtime_emulator::EmulatorConfig::default()
+        })
+        .await;
+    let app = ConsoleApp::start_with(|c| {
+        c.openai_api_key = Some(realtime_token::ApiKey::new("sk-gateway-test"));
+        c.openai_base_url = emulator.base.clone();
+    })
+    .await;
+    let mut client = gateway_ws(&app, Auth::None).await;
+    client.expect("session.created").await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    client
+        .send(&json!({"type": "input_audio_buffer.clear"}))
+        .await;
+    client.expect("input_audio_buffer.cleared").await;
+    let (events, closed) = client.closed().await;
+    assert_eq!(
+        client.pings, 0,
+        "the upstream's pings are the relay's to answer, not forwarded"
+    );
+    assert_eq!(events.last().unwrap()["error"]["code"], "session_expired");
+    assert!(matches!(closed, Closed::Frame(1001, _)), "{closed:?}");
+    let (_, stored) = newest(&app).await;
+    assert!(
+        stored.iter().any(|e| e["type"] == "console.closed"
+            && e["event"]["by"] == "server"
+            && e["event"]["code"] == 1001),
+        "the upstream's close is recorded"
+    );
+}
