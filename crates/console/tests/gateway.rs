@@ -475,3 +475,65 @@ async fn pings_are_answered_per_hop_and_an_expired_session_closes_through_the_re
         "the upstream's close is recorded"
     );
 }
+
+#[tokio::test]
+async fn frames_are_recorded_as_the_exact_text_that_went_over_the_wire() {
+    use realtime_testkit::ws::Auth;
+    let app = ConsoleApp::start().await;
+    let mut client = gateway_ws(&app, Auth::Bearer("sk-any")).await;
+    client.expect("session.created").await;
+    // Spacing, key order and number formatting of the client's own: nothing is re-serialised.
+    let odd = r#"{ "event_id":"evt_odd_1",  "type" : "input_audio_buffer.clear" }"#;
+    client.send_raw(odd).await;
+    client.expect("input_audio_buffer.cleared").await;
+    client.close().await;
+    let (session, _) = newest(&app).await;
+    let export = app.export(session["id"].as_str().unwrap()).await;
+    assert!(
+        export.contains(&format!(r#""direction":"client","event":{odd}}}"#)),
+        "{export}"
+    );
+}
+
+#[tokio::test]
+async fn the_servers_key_obeys_the_rate_limit_and_other_sites_are_refused() {
+    use realtime_testkit::ws::{Auth, WsClient};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let app = ConsoleApp::start_with(|c| {
+        c.rt_rate_per_min = 10;
+        c.rt_rate_burst = 2;
+    })
+    .await;
+    let url = app
+        .url("/v1/realtime?model=gpt-realtime")
+        .replacen("http", "ws", 1);
+    for _ in 0..2 {
+        gateway_ws(&app, Auth::None).await.close().await;
+    }
+    assert_eq!(WsClient::refused(&url, Auth::None).await, 429);
+    let res = app
+        .http
+        .post(app.url("/v1/realtime/client_secrets"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        429,
+        "minting with the server's key shares the budget"
+    );
+
+    // A page on another site cannot open a session with the server's key.
+    let mut request = url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("origin", "http://evil.example".parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => assert_eq!(res.status(), 403),
+        other => panic!(
+            "a cross-site upgrade was not refused: {:?}",
+            other.map(|_| ())
+        ),
+    }
+}
