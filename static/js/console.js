@@ -88,7 +88,14 @@ const mic = mountMic(root, {
 let shownStatus = state.status; // the page opens with an empty status line
 function render() {
   const c = act.controls(state);
-  bar.update({ controls: c, chips: state.chips, session: state.session, rec: state.rec && act.recBadge(state.rec) });
+  const conn = act.connection(state);
+  bar.update({
+    controls: c,
+    conn,
+    chips: state.chips,
+    session: state.session,
+    rec: state.rec && act.recBadge(state.rec),
+  });
   talk.setEnabled(c.talk);
   mic.setEnabled(c.talk);
   editor.setApplyEnabled(c.apply);
@@ -101,6 +108,9 @@ function render() {
     $("status").textContent = state.status.text;
     $("status").dataset.kind = state.status.kind;
   }
+  const note = act.recNote(state.rec);
+  if ($("rec-note").textContent !== note) $("rec-note").textContent = note;
+  root.dataset.connection = conn.state;
 }
 
 function showEntry(entry) {
@@ -309,6 +319,8 @@ window.consoleDebug = Object.freeze({
   finished: () => live.finished(),
   timings: () => ({ ...live.timings }),
   phase: () => state.phase,
+  /** The call's one state (console/state.js connection()). */
+  connection: () => act.connection(state).state,
   /** The "Open in console" seed: null, or {id, state: "loading"|"ready"|"attached"|"sent", items}. */
   seed: () => act.seedDebug(state),
   /** Selects the log row of `seq`, so its JSON shows. */

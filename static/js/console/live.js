@@ -99,8 +99,8 @@ export function createLive({
 
   function send(events) {
     for (const event of events) {
-      if (!conn || !conn.isOpen()) {
-        onError(`not sent (the data channel is not open): ${event.type}`);
+      if (!conn || !conn.canSend()) {
+        onError(`${event.type} not sent: the connection is down, nothing can be sent.`);
         return false;
       }
       const raw = conn.send(event);

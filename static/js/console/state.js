@@ -37,25 +37,83 @@ export function withStatus(state, text, kind = "info") {
   return { ...state, status: { text, kind } };
 }
 
-/** What is enabled, from the phase: Connect needs an idle page (and no seed loading), talking an open one. */
+/**
+ * What is enabled: Connect needs an idle page (and no seed loading); talking and Apply need a call that
+ * can carry an event (connection(state).canSend), not only a channel that still reads "open".
+ */
 export function controls(state) {
   const busy = state.phase !== "idle";
-  const open = state.phase === "open";
+  const send = connection(state).canSend;
   return {
     connect: !busy && !state.seedLoading,
     flow: !busy,
     disconnect: busy,
-    talk: open,
-    apply: open && state.configValid,
+    talk: send,
+    apply: send && state.configValid,
   };
 }
 
 // ---- the connection ----
 
-/** A connection state (`ice`, `peer`, `channel`) changed. */
+const DOWN = ["disconnected", "failed", "closed"];
+
+/**
+ * The call's one state, from the phase and the ICE, peer and channel states together: `idle`,
+ * `connecting`, `connected` (everything up: events can be sent), `interrupted` (ICE or the peer lost
+ * contact and may yet recover), `lost` (failed or closed: nothing will be sent again). → `{state, canSend,
+ * why}`; `why` names the parts that are down ("ICE disconnected, peer failed").
+ */
+export function connection(state) {
+  const { ice, peer, channel } = state.chips;
+  const why = [
+    DOWN.includes(ice) && `ICE ${ice}`,
+    DOWN.includes(peer) && `peer ${peer}`,
+    (channel === "closing" || channel === "closed") && `channel ${channel}`,
+  ]
+    .filter(Boolean)
+    .join(", ");
+  const of = (name) => ({ state: name, canSend: name === "connected", why });
+  if (state.phase === "idle") return of("idle");
+  if (state.phase === "connecting") return of("connecting");
+  const lost =
+    state.phase === "ended" ||
+    ["failed", "closed"].includes(ice) ||
+    ["failed", "closed"].includes(peer) ||
+    channel === "closing" ||
+    channel === "closed";
+  if (lost) return of("lost");
+  if (ice === "disconnected" || peer === "disconnected") return of("interrupted");
+  return of(channel === "open" ? "connected" : "connecting");
+}
+
+/** What the status line says when a live call's state changes to `next` (null: nothing new to say). */
+function connectionStatus(before, next) {
+  if (before.state === next.state) return null;
+  if (next.state === "interrupted") {
+    return {
+      text: `The connection is interrupted (${next.why}): nothing can be sent until it recovers.`,
+      kind: "error",
+    };
+  }
+  if (next.state === "lost") {
+    return {
+      text: `The call is lost (${next.why || "ended"}): nothing can be sent. Disconnect to close the session.`,
+      kind: "error",
+    };
+  }
+  if (next.state === "connected" && before.state === "interrupted") {
+    return { text: "The connection recovered.", kind: "ok" };
+  }
+  return null;
+}
+
+/** A connection state (`ice`, `peer`, `channel`) changed; a live call's status line follows it. */
 export function chipChanged(state, component, value) {
   if (!(component in state.chips) || state.chips[component] === value) return state;
-  return { ...state, chips: { ...state.chips, [component]: value } };
+  const next = { ...state, chips: { ...state.chips, [component]: value } };
+  if (state.phase !== "open" && state.phase !== "ended") return next;
+  const said = connectionStatus(connection(state), connection(next));
+  return said ? { ...next, status: said } : next;
 }
 
 /** console/live.js reports a phase: `connecting`, `session`, `track`, `open`, `closed-remote`, `idle`. */
@@ -75,11 +133,11 @@ export function phaseChanged(state, phase, info = {}) {
         ...withStatus(state, `Connected in ${Math.round(info.connectMs)} ms (click → data channel open).`, "ok"),
         phase: "open",
       };
-    case "closed-remote":
-      return {
-        ...withStatus(state, "The call ended on the other side. Disconnect to close the session.", "error"),
-        phase: "ended",
-      };
+    case "closed-remote": {
+      const { why } = connection(state);
+      const text = `The call ended on the other side${why ? ` (${why})` : ""}. Disconnect to close the session.`;
+      return { ...withStatus(state, text, "error"), phase: "ended" };
+    }
     case "idle": {
       // A failed ICE or peer state stays on show: it says why the call ended.
       const closed = (c) => (state.chips[c] === "failed" ? "failed" : "closed");
@@ -122,6 +180,31 @@ export function recBadge(stats) {
       ? `Recorder: ${stats.state}; last error ${stats.lastError.status || ""} ${stats.lastError.message || ""}`
       : `Recorder: ${stats.state}`,
   };
+}
+
+/**
+ * The sentence beside the status line that says what the recorder is doing when it is not simply keeping
+ * up: "" when all is well. `clock(ms)` formats the time of the next retry.
+ */
+export function recNote(stats, clock = (ms) => new Date(ms).toLocaleTimeString()) {
+  if (!stats) return "";
+  const n = stats.pending ?? 0;
+  const pending = `${n} event${n === 1 ? "" : "s"} pending`;
+  const err = stats.lastError;
+  const why = !err
+    ? ""
+    : err.status
+      ? `HTTP ${err.status}${err.message ? `: ${err.message}` : ""}`
+      : "the server is unreachable";
+  if (stats.state === "halted") {
+    return `The recorder stopped (${why || "refused"}): ${pending}, kept in this tab; nothing is retried.`;
+  }
+  if (stats.state === "backoff") {
+    const at = stats.retryAt ? `, next retry at ${clock(stats.retryAt)}` : "";
+    return `The recorder cannot store events (${why}): ${pending}${at}.`;
+  }
+  if (stats.consecutiveFailures > 0 && n > 0) return `The recorder is retrying (${why}): ${pending}.`;
+  return "";
 }
 
 export function leftoversStatus(state, n) {
