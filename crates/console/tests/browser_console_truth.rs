@@ -1,6 +1,6 @@
 //! The console page tells the truth, in headless Chromium against the real server and its built-in
 //! emulator: a call whose server died reads as down and takes no input, and the recorder says what it
-//! does about it.
+//! does about it; the turn-detection fields a type does not use are not on show.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`; fails (never skips) without them.
 
@@ -73,6 +73,54 @@ async fn a_dead_server_reads_as_a_dead_call_and_the_recorder_says_what_it_does()
     assert!(
         note.as_str().unwrap().contains("cannot store events"),
         "{note}"
+    );
+    b.close().await;
+}
+
+/// Which turn-detection fields are displayed (`display` is not `none`) with turn type `kind`.
+async fn turn_fields_shown(b: &Browser, kind: &str) -> Value {
+    b.select_css("select[name='turn.type']", kind).await;
+    b.eval(
+        "const f = document.getElementById('config-form');
+         const shown = (name) => f.elements[name].closest('label').getClientRects().length > 0
+           && getComputedStyle(f.elements[name].closest('label')).display !== 'none';
+         return Object.fromEntries(['turn.eagerness', 'turn.threshold', 'turn.prefix_padding_ms',
+           'turn.silence_duration_ms', 'turn.create_response', 'turn.interrupt_response']
+           .map((n) => [n.slice(5), shown(n)]));",
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_turn_detection_fields_a_type_does_not_use_are_hidden() {
+    let (_server, b) = console_page::launch(BIN, &[]).await;
+    let vad = ["threshold", "prefix_padding_ms", "silence_duration_ms"];
+    let checks = ["create_response", "interrupt_response"];
+    let expect = |eagerness: bool, vad_fields: bool, check_fields: bool| {
+        let mut m = serde_json::Map::new();
+        m.insert("eagerness".into(), json!(eagerness));
+        for f in vad {
+            m.insert(f.into(), json!(vad_fields));
+        }
+        for f in checks {
+            m.insert(f.into(), json!(check_fields));
+        }
+        Value::Object(m)
+    };
+    assert_eq!(
+        turn_fields_shown(&b, "none").await,
+        expect(false, false, false),
+        "type none: no turn-detection field"
+    );
+    assert_eq!(
+        turn_fields_shown(&b, "server_vad").await,
+        expect(false, true, true),
+        "server_vad: no eagerness"
+    );
+    assert_eq!(
+        turn_fields_shown(&b, "semantic_vad").await,
+        expect(true, false, true),
+        "semantic_vad: eagerness, no VAD thresholds"
     );
     b.close().await;
 }
