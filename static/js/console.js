@@ -130,6 +130,9 @@ const live = createLive({
   onCall: handleCall,
   onServerEvent: (event) => {
     set(act.serverEvent(state, event));
+    const { state: next, events } = act.commitAnswered(state, event);
+    set(next);
+    if (events) live.send(events);
     if (event.type === "session.created") sendSeedItems();
   },
   onError: (message) => status(message, "error"),
@@ -175,7 +178,8 @@ root.addEventListener("talk-interrupt", () => live.send(interrupt(live.responseA
 root.addEventListener("ptt", (e) => {
   sendSeedItems();
   const manual = manualTurns(editor.current().form);
-  live.send(e.detail.down ? pttPress(manual) : pttRelease(manual));
+  const events = e.detail.down ? pttPress(manual) : pttRelease(manual);
+  if (live.send(events) && manual && !e.detail.down) set(act.commitSent(state, events[0]));
 });
 root.addEventListener("mic-device", async (e) => {
   const c = live.connection();

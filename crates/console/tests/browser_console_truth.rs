@@ -1,11 +1,12 @@
 //! The console page tells the truth, in headless Chromium against the real server and its built-in
 //! emulator: a call whose server died reads as down and takes no input, and the recorder says what it
-//! does about it; the turn-detection fields a type does not use are not on show.
+//! does about it; the turn-detection fields a type does not use are not on show; a push-to-talk commit the
+//! server refuses gets no answer.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`; fails (never skips) without them.
 
 use realtime_testkit::browser::Browser;
-use realtime_testkit::console_page::{self, connect, wait_entry};
+use realtime_testkit::console_page::{self, connect, entry_count, wait_entry};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_realtime-console");
@@ -121,6 +122,63 @@ async fn the_turn_detection_fields_a_type_does_not_use_are_hidden() {
         turn_fields_shown(&b, "semantic_vad").await,
         expect(true, false, true),
         "semantic_vad: eagerness, no VAD thresholds"
+    );
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_to_talk_commit_the_server_refuses_gets_no_answer() {
+    let (_server, b) = console_page::launch(BIN, &[]).await;
+    b.select_css("select[name='turn.type']", "none").await;
+    connect(&b, "ephemeral").await;
+    wait_entry(&b, 0, "server", "session.created").await;
+
+    // A quick tap of Hold to talk: the buffer is cleared and committed with (next to) no audio in it.
+    let from = entry_count(&b).await;
+    b.eval(
+        "const ptt = document.getElementById('ptt');
+         ptt.dispatchEvent(new PointerEvent('pointerdown', { bubbles: true }));
+         ptt.dispatchEvent(new PointerEvent('pointerup', { bubbles: true }));
+         return null",
+    )
+    .await;
+    let (commit_at, commit) = wait_entry(&b, from, "client", "input_audio_buffer.commit").await;
+    let (error_at, error) = wait_entry(&b, commit_at, "server", "error").await;
+    assert_eq!(
+        error["event"]["error"]["code"], "input_audio_buffer_commit_empty",
+        "{error}"
+    );
+    assert_eq!(
+        error["event"]["error"]["event_id"], commit["event"]["event_id"],
+        "{error}"
+    );
+    b.wait_until(
+        "document.getElementById('status').textContent.includes('refused the commit')",
+        "the status line says the commit was refused",
+    )
+    .await;
+
+    // Then a text turn: its answer is the only one asked for, and the only one the server starts.
+    b.type_and_enter("text-input", "hello after the tap").await;
+    let (item_at, _) = wait_entry(&b, error_at, "client", "conversation.item.create").await;
+    wait_entry(&b, item_at, "server", "response.done").await;
+    let entries = b.eval("return window.consoleDebug.entries()").await;
+    let after_commit = &entries.as_array().unwrap()[commit_at..];
+    let count = |direction: &str, kind: &str, upto: usize| {
+        after_commit[..upto]
+            .iter()
+            .filter(|e| e["direction"] == direction && e["event"]["type"] == kind)
+            .count()
+    };
+    assert_eq!(
+        count("client", "response.create", item_at - commit_at),
+        0,
+        "no response.create for the refused commit"
+    );
+    assert_eq!(
+        count("server", "response.created", after_commit.len()),
+        1,
+        "the server started one response, the text turn's"
     );
     b.close().await;
 }

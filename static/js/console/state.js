@@ -2,7 +2,7 @@
 // the next state, plus what the page must do about it (a tools list to show, an output to send). Also the
 // view models its components are given. No DOM and no IO: console.js does the effects.
 
-import { sessionUpdate } from "./commands.js";
+import { responseCreate, sessionUpdate } from "./commands.js";
 import { defaultForm } from "./session-config.js";
 import { BUILTIN_TOOLS, handlerFor, paletteOf, runBuiltin, withTool, withoutTool } from "./tools.js";
 
@@ -25,6 +25,7 @@ export function initialState(last) {
     seed: null, // "Open in console": the seed for the next connect (console/seed.js)
     seedLoading: false,
     formBeforeSeed: null, // the config the page had before the seed replaced it
+    pendingCommit: null, // push-to-talk: the event_id of the commit whose answer waits for `committed`
   };
 }
 
@@ -125,6 +126,7 @@ export function phaseChanged(state, phase, info = {}) {
         phase: "connecting",
         chips: { ice: "new", peer: "new", channel: "connecting" },
         session: { ...state.session, label: "…" },
+        pendingCommit: null,
       };
     case "session":
       return { ...state, session: { label: info.sessionId, id: info.sessionId } };
@@ -168,6 +170,29 @@ export function applyRequested(state, { session, errors }) {
 export function serverEvent(state, event) {
   if (event.type !== "error") return state;
   return withStatus(state, `Server error: ${event.error?.message || "unknown"}`, "error");
+}
+
+/** Push-to-talk sent `commit` (an input_audio_buffer.commit): its answer waits for the server's word. */
+export function commitSent(state, commit) {
+  return { ...state, pendingCommit: commit.event_id };
+}
+
+/**
+ * A server event, for the commit push-to-talk sent: `input_audio_buffer.committed` → `{state, events}`
+ * (the response.create to send now); an `error` naming the commit → `{state}` with the refusal in the
+ * status line and no answer asked for; anything else → `{state}`.
+ */
+export function commitAnswered(state, event) {
+  if (!state.pendingCommit) return { state };
+  if (event.type === "input_audio_buffer.committed") {
+    return { state: { ...state, pendingCommit: null }, events: [responseCreate()] };
+  }
+  if (event.type === "error" && event.error?.event_id === state.pendingCommit) {
+    const why = event.error.message || event.error.code || "refused";
+    const next = withStatus(state, `The server refused the commit, so no answer was asked for: ${why}`, "error");
+    return { state: { ...next, pendingCommit: null } };
+  }
+  return { state };
 }
 
 /** The recorder's badge: stored and pending counts, and its state with the last error as the tooltip. */

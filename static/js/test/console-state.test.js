@@ -264,3 +264,30 @@ test("the recorder's note: nothing while it keeps up, else what it does with how
     "The recorder stopped (HTTP 400: bad seq): 1 event pending, kept in this tab; nothing is retried.",
   );
 });
+
+test("push-to-talk asks for the answer only once the server committed the audio", () => {
+  const commit = { type: "input_audio_buffer.commit", event_id: "evt_c1" };
+  let s = act.commitSent(liveCall(), commit);
+  assert.equal(s.pendingCommit, "evt_c1");
+  assert.equal(act.commitAnswered(s, { type: "input_audio_buffer.speech_started" }).state, s);
+  assert.equal(act.commitAnswered(s, { type: "error", error: { event_id: "other" } }).events, undefined);
+  const ok = act.commitAnswered(s, { type: "input_audio_buffer.committed", item_id: "item_1" });
+  assert.deepEqual(
+    ok.events.map((e) => e.type),
+    ["response.create"],
+  );
+  assert.equal(ok.state.pendingCommit, null);
+  assert.equal(act.commitAnswered(ok.state, { type: "input_audio_buffer.committed" }).events, undefined, "once");
+  // Refused: no answer, and the status line says why.
+  const refused = act.commitAnswered(s, {
+    type: "error",
+    error: { code: "input_audio_buffer_commit_empty", message: "buffer too small", event_id: "evt_c1" },
+  });
+  assert.equal(refused.events, undefined);
+  assert.equal(refused.state.pendingCommit, null);
+  assert.deepEqual(refused.state.status, {
+    text: "The server refused the commit, so no answer was asked for: buffer too small",
+    kind: "error",
+  });
+  assert.equal(act.phaseChanged(s, "connecting").pendingCommit, null, "a new call forgets it");
+});
