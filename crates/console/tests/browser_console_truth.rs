@@ -1,7 +1,8 @@
 //! The console page tells the truth, in headless Chromium against the real server and its built-in
 //! emulator: a call whose server died reads as down and takes no input, and the recorder says what it
-//! does about it; the turn-detection fields a type does not use are not on show; a push-to-talk commit the
-//! server refuses gets no answer.
+//! does about it; the server's effective session shows beside the form, which marks what differs and says
+//! "applied" only on `session.updated`; the turn-detection fields a type does not use are not on show; a
+//! push-to-talk commit the server refuses gets no answer.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`; fails (never skips) without them.
 
@@ -179,6 +180,158 @@ async fn a_push_to_talk_commit_the_server_refuses_gets_no_answer() {
         count("server", "response.created", after_commit.len()),
         1,
         "the server started one response, the text turn's"
+    );
+    b.close().await;
+}
+
+/// Sets form fields (name → value) and tells the form, as typing would.
+async fn fill_config(b: &Browser, values: Value) {
+    b.eval(&format!(
+        "const f = document.getElementById('config-form');
+         for (const [name, value] of Object.entries({values})) f.elements[name].value = value;
+         f.dispatchEvent(new Event('input', {{ bubbles: true }}));
+         return null"
+    ))
+    .await;
+}
+
+/// The config panel as the user sees it: the Apply result, the marked fields, the server's session.
+async fn config_view(b: &Browser) -> Value {
+    b.eval(
+        "const $ = (id) => document.getElementById(id);
+         return { result: $('config-result').hidden ? null : $('config-result-text').textContent,
+                  link: $('config-result-link').hidden ? null : $('config-result-link').textContent,
+                  status: $('status').textContent,
+                  differs: [...document.querySelectorAll('#config-form label[data-differs=true]')]
+                    .map((l) => l.querySelector('[name]').name),
+                  effective: $('effective').hidden ? null : $('effective-source').textContent,
+                  serverTools: document.querySelector('#effective-fields dd[data-field=tools]')?.textContent,
+                  toolsDiffer: document.querySelector('#effective-fields dd[data-field=tools]')?.dataset.differs }",
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_form_shows_what_the_server_applied_and_what_it_refused() {
+    let (_server, b) = console_page::launch(BIN, &[]).await;
+    connect(&b, "ephemeral").await;
+    let (created_at, created) = wait_entry(&b, 0, "server", "session.created").await;
+    let view = b
+        .wait_until(
+            "!document.getElementById('effective').hidden && document.getElementById('effective-source').textContent",
+            "the server's session shows beside the form",
+        )
+        .await;
+    assert_eq!(
+        view,
+        json!(format!("from session.created #{}", created["seq"]))
+    );
+    assert_eq!(
+        config_view(&b).await["differs"],
+        json!([]),
+        "the form is what the server has"
+    );
+
+    // A change the server refuses: the form keeps it, marked, and the page says it was not applied.
+    fill_config(
+        &b,
+        json!({"tools": r#"[{"name":"bad_tool","parameters":"not an object"}]"#}),
+    )
+    .await;
+    let marked = config_view(&b).await;
+    assert_eq!(
+        marked["differs"],
+        json!(["tools"]),
+        "edited, not applied yet: {marked}"
+    );
+    b.click("config-apply").await;
+    let (update_at, update) = wait_entry(&b, created_at, "client", "session.update").await;
+    let (_, error) = wait_entry(&b, update_at, "server", "error").await;
+    assert_eq!(error["event"]["error"]["code"], "invalid_type", "{error}");
+    assert_eq!(
+        error["event"]["error"]["event_id"], update["event"]["event_id"],
+        "{error}"
+    );
+    b.wait_until(
+        "document.getElementById('config-result-text').textContent.startsWith('Not applied')",
+        "the config panel says the update was refused",
+    )
+    .await;
+    let refused = config_view(&b).await;
+    assert!(
+        refused["result"].as_str().unwrap().contains("invalid_type"),
+        "{refused}"
+    );
+    assert_eq!(
+        refused["link"],
+        json!(format!("error #{}", error["seq"])),
+        "{refused}"
+    );
+    assert!(
+        !refused["status"].as_str().unwrap().contains("Applied"),
+        "{refused}"
+    );
+    assert_eq!(refused["differs"], json!(["tools"]), "{refused}");
+    assert_eq!(refused["toolsDiffer"], "true", "{refused}");
+    assert!(
+        !refused["serverTools"]
+            .as_str()
+            .unwrap()
+            .contains("bad_tool"),
+        "the server's tools are not the refused ones: {refused}"
+    );
+    assert_eq!(
+        b.eval("return document.querySelector('#tools-panel li[data-tool=bad_tool]')?.textContent")
+            .await
+            .as_str()
+            .map(|t| t.contains("not on the server")),
+        Some(true),
+        "the Tools panel does not list the refused tool as active"
+    );
+    // The link shows the error in the log.
+    b.click("config-result-link").await;
+    b.wait_until(
+        &format!(
+            "document.getElementById('log').textContent.includes({})",
+            error["event"]["event_id"]
+        ),
+        "the log shows the error's JSON",
+    )
+    .await;
+
+    // A change the server takes: "applied" comes with session.updated, and nothing differs any more.
+    fill_config(
+        &b,
+        json!({"tools": "[]", "instructions": "Answer in one word."}),
+    )
+    .await;
+    b.click("config-apply").await;
+    let (update_at, _) = wait_entry(&b, update_at + 1, "client", "session.update").await;
+    let (_, updated) = wait_entry(&b, update_at, "server", "session.updated").await;
+    assert_eq!(
+        updated["event"]["session"]["instructions"],
+        "Answer in one word."
+    );
+    b.wait_until(
+        "document.getElementById('config-result-text').textContent === 'Applied.'",
+        "the config panel says applied",
+    )
+    .await;
+    let applied = config_view(&b).await;
+    assert_eq!(applied["differs"], json!([]), "{applied}");
+    assert_eq!(
+        applied["effective"],
+        json!(format!("from session.updated #{}", updated["seq"])),
+        "{applied}"
+    );
+    assert_eq!(
+        applied["link"],
+        json!(format!("session.updated #{}", updated["seq"]))
+    );
+    assert_eq!(applied["serverTools"], "none", "{applied}");
+    assert!(
+        applied["status"].as_str().unwrap().contains("Applied"),
+        "{applied}"
     );
     b.close().await;
 }

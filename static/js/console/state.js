@@ -26,6 +26,8 @@ export function initialState(last) {
     seedLoading: false,
     formBeforeSeed: null, // the config the page had before the seed replaced it
     pendingCommit: null, // push-to-talk: the event_id of the commit whose answer waits for `committed`
+    effective: null, // the server's session: {session, type, seq} of the last session.created / session.updated
+    update: null, // the last session.update sent: {eventId, outcome: "sent" | "applied" | "refused", seq, message}
   };
 }
 
@@ -127,6 +129,8 @@ export function phaseChanged(state, phase, info = {}) {
         chips: { ice: "new", peer: "new", channel: "connecting" },
         session: { ...state.session, label: "…" },
         pendingCommit: null,
+        effective: null,
+        update: null,
       };
     case "session":
       return { ...state, session: { label: info.sessionId, id: info.sessionId } };
@@ -166,10 +170,53 @@ export function applyRequested(state, { session, errors }) {
   return { state, events: [sessionUpdate(session)] };
 }
 
-/** A server event: an `error` shows in the status line. */
-export function serverEvent(state, event) {
+/** The session.update `event` went out: "applied" waits for the server's `session.updated`. */
+export function updateSent(state, event) {
+  const next = withStatus(state, "Sent session.update; waiting for the server's session.updated…");
+  return { ...next, update: { eventId: event.event_id, outcome: "sent", seq: null, message: null } };
+}
+
+/**
+ * A server event (`seq`: its entry's): `session.created` / `session.updated` become the effective session
+ * and `session.updated` confirms a session.update sent; an `error` shows in the status line, and one that
+ * names the session.update sent refuses it.
+ */
+export function serverEvent(state, event, seq = null) {
+  if (event.type === "session.created" || event.type === "session.updated") {
+    const next = { ...state, effective: { session: event.session, type: event.type, seq } };
+    if (event.type !== "session.updated" || state.update?.outcome !== "sent") return next;
+    return {
+      ...withStatus(next, "Applied: the server answered session.updated.", "ok"),
+      update: { ...state.update, outcome: "applied", seq },
+    };
+  }
   if (event.type !== "error") return state;
-  return withStatus(state, `Server error: ${event.error?.message || "unknown"}`, "error");
+  const message = event.error?.message || "unknown";
+  const refused = state.update?.outcome === "sent" && event.error?.event_id === state.update.eventId;
+  if (!refused) return withStatus(state, `Server error: ${message}`, "error");
+  const code = event.error.code ? `${event.error.code}: ` : "";
+  return {
+    ...withStatus(state, `The server refused the session.update, nothing was applied: ${code}${message}`, "error"),
+    update: { ...state.update, outcome: "refused", seq, message: `${code}${message}` },
+  };
+}
+
+/** What the config panel says about the last session.update: `{hidden}` or `{text, kind, seq, link}`. */
+export function configResult(update) {
+  if (!update) return { hidden: true };
+  if (update.outcome === "sent") {
+    return { hidden: false, kind: "info", text: "Sent session.update; waiting for session.updated…", seq: null };
+  }
+  if (update.outcome === "applied") {
+    return { hidden: false, kind: "ok", text: "Applied.", seq: update.seq, link: `session.updated #${update.seq}` };
+  }
+  return {
+    hidden: false,
+    kind: "error",
+    text: `Not applied: the server refused it (${update.message}).`,
+    seq: update.seq,
+    link: `error #${update.seq}`,
+  };
 }
 
 /** Push-to-talk sent `commit` (an input_audio_buffer.commit): its answer waits for the server's word. */
