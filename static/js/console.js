@@ -10,6 +10,8 @@ import { mount as mountTranscript } from "/static/js/components/transcript-view.
 import { openMic } from "./console/audio.js";
 import { interrupt, pttPress, pttRelease, userText } from "./console/commands.js";
 import { mount as mountConfig } from "./console/config-editor.js";
+import { compareSession } from "./console/effective.js";
+import { mount as mountEffective } from "./console/effective-session.js";
 import { createLive, resumeLeftovers } from "./console/live.js";
 import { mount as mountMic } from "./console/mic.js";
 import { createPresets } from "./console/presets.js";
@@ -59,6 +61,11 @@ const metrics = mountMetrics($("metrics"), {
 const bar = mountSessionBar(root.querySelector(".bar"));
 const editor = mountConfig($("config-form"), { initial: act.initialForm(presets.last()) });
 const tools = mountTools($("tools-panel"));
+const effective = mountEffective($("effective"), {
+  source: $("effective-source"),
+  fields: $("effective-fields"),
+  json: $("effective-json"),
+});
 const presetsBar = mountPresets(root, {
   list: $("preset-list"),
   load: $("preset-load"),
@@ -86,12 +93,38 @@ const mic = mountMic(root, {
 });
 
 let shownStatus = state.status; // the page opens with an empty status line
+let shownEffective = null;
+
+/** The server's session beside the form, and the form's fields marked where the two differ. */
+function showEffective() {
+  shownEffective = state.effective;
+  const eff = state.effective;
+  const serverTools = eff && Array.isArray(eff.session?.tools) ? eff.session.tools.map((t) => t?.name) : null;
+  tools.setServerTools(serverTools);
+  if (!eff) {
+    effective.show(null);
+    editor.markDiffering([]);
+    return;
+  }
+  const rows = compareSession(editor.current().session, eff.session);
+  effective.show({ ...eff, rows });
+  editor.markDiffering(rows);
+}
 function render() {
   const c = act.controls(state);
-  bar.update({ controls: c, chips: state.chips, session: state.session, rec: state.rec && act.recBadge(state.rec) });
+  const conn = act.connection(state);
+  bar.update({
+    controls: c,
+    conn,
+    chips: state.chips,
+    session: state.session,
+    rec: state.rec && act.recBadge(state.rec),
+  });
   talk.setEnabled(c.talk);
   mic.setEnabled(c.talk);
   editor.setApplyEnabled(c.apply);
+  editor.showResult(act.configResult(state.update));
+  if (state.effective !== shownEffective) showEffective();
   seedNotice.update(act.seedNotice(state.seed));
   root.dataset.phase = state.phase;
   if (state.session.id) root.dataset.sessionId = state.session.id;
@@ -101,6 +134,9 @@ function render() {
     $("status").textContent = state.status.text;
     $("status").dataset.kind = state.status.kind;
   }
+  const note = act.recNote(state.rec);
+  if ($("rec-note").textContent !== note) $("rec-note").textContent = note;
+  root.dataset.connection = conn.state;
 }
 
 function showEntry(entry) {
@@ -118,8 +154,11 @@ const live = createLive({
   onState: (component, value) => set(act.chipChanged(state, component, value)),
   onRecStats: (stats) => set({ ...state, rec: stats }),
   onCall: handleCall,
-  onServerEvent: (event) => {
-    set(act.serverEvent(state, event));
+  onServerEvent: (event, seq) => {
+    set(act.serverEvent(state, event, seq));
+    const { state: next, events } = act.commitAnswered(state, event);
+    set(next);
+    if (events) live.send(events);
     if (event.type === "session.created") sendSeedItems();
   },
   onError: (message) => status(message, "error"),
@@ -165,7 +204,8 @@ root.addEventListener("talk-interrupt", () => live.send(interrupt(live.responseA
 root.addEventListener("ptt", (e) => {
   sendSeedItems();
   const manual = manualTurns(editor.current().form);
-  live.send(e.detail.down ? pttPress(manual) : pttRelease(manual));
+  const events = e.detail.down ? pttPress(manual) : pttRelease(manual);
+  if (live.send(events) && manual && !e.detail.down) set(act.commitSent(state, events[0]));
 });
 root.addEventListener("mic-device", async (e) => {
   const c = live.connection();
@@ -188,6 +228,7 @@ function configChanged() {
   if (list) tools.setTools(list, state.mocks);
   presets.remember({ form, mocks: state.mocks });
   set(state.configValid === !errors.length ? state : { ...state, configValid: !errors.length });
+  if (state.effective) showEffective();
   mic.setPttOnly(manualTurns(form));
 }
 
@@ -198,11 +239,12 @@ function toolsChanged({ state: next, tools: list }) {
 }
 
 root.addEventListener("config-change", configChanged);
+root.addEventListener("log-reveal", (e) => log.reveal(e.detail.seq));
 root.addEventListener("config-reset", () => editor.set(act.defaultConfig()));
 root.addEventListener("config-apply", (e) => {
   const { state: next, events } = act.applyRequested(state, e.detail);
   set(next);
-  if (events && live.send(events)) status("Sent session.update.");
+  if (events && live.send(events)) set(act.updateSent(state, events[0]));
 });
 const toolsOfForm = () => act.toolsOf(editor.current().form);
 root.addEventListener("tool-toggle", (e) => toolsChanged(act.toolToggled(state, toolsOfForm(), e.detail)));
@@ -309,6 +351,8 @@ window.consoleDebug = Object.freeze({
   finished: () => live.finished(),
   timings: () => ({ ...live.timings }),
   phase: () => state.phase,
+  /** The call's one state (console/state.js connection()). */
+  connection: () => act.connection(state).state,
   /** The "Open in console" seed: null, or {id, state: "loading"|"ready"|"attached"|"sent", items}. */
   seed: () => act.seedDebug(state),
   /** Selects the log row of `seq`, so its JSON shows. */

@@ -32,9 +32,13 @@ export function pttPress(manual) {
   return manual ? [{ type: "input_audio_buffer.clear", event_id: eventId() }] : [];
 }
 
-/** Push-to-talk released: with turn detection off, the client ends the turn and asks for the answer. */
+/**
+ * Push-to-talk released: with turn detection off, the client ends the turn. The answer is asked for only
+ * once the server says `input_audio_buffer.committed` (console/state.js commitAnswered): a commit it
+ * refuses (too little audio) must not get one.
+ */
 export function pttRelease(manual) {
-  return manual ? [{ type: "input_audio_buffer.commit", event_id: eventId() }, responseCreate()] : [];
+  return manual ? [{ type: "input_audio_buffer.commit", event_id: eventId() }] : [];
 }
 
 /** Stop the model: cancel the response (when one is active), then drop the audio already queued. */

@@ -1,6 +1,8 @@
 // The session config editor: binds the server-rendered form to a form state (session-config.js) and
 // dispatches `config-change` (detail: {form, session, errors}) on every edit, `config-apply` (the same
-// detail) and `config-reset` for its two buttons (#config-apply, #config-reset).
+// detail) and `config-reset` for its two buttons (#config-apply, #config-reset). It marks the fields
+// where the server's session differs (`markDiffering`) and says what became of the last Apply
+// (`showResult`; its link goes up as `log-reveal` {seq}).
 
 import { el, emit } from "../lib/dom.js";
 import {
@@ -86,6 +88,11 @@ export function mount(form, { initial } = {}) {
   const apply = form.querySelector("#config-apply");
   apply.addEventListener("click", () => emit(form, "config-apply", current()));
   form.querySelector("#config-reset").addEventListener("click", () => emit(form, "config-reset"));
+  const result = form.querySelector("#config-result");
+  const resultText = form.querySelector("#config-result-text");
+  const resultLink = form.querySelector("#config-result-link");
+  let resultSeq = null;
+  resultLink.addEventListener("click", () => emit(form, "log-reveal", { seq: resultSeq }));
   write(initial || defaultForm());
 
   return {
@@ -94,6 +101,27 @@ export function mount(form, { initial } = {}) {
     /** Apply is for a live session with a valid config. */
     setApplyEnabled(on) {
       apply.disabled = !on;
+    },
+    /** Marks the labels of the fields whose row (compareSession's) differs; `[]` clears the marks. */
+    markDiffering(rows) {
+      const server = new Map(rows.filter((r) => r.differs).map((r) => [r.field, r.server]));
+      for (const field of fields) {
+        const label = field.closest("label");
+        if (!label) continue;
+        const theirs = server.get(field.name);
+        label.dataset.differs = String(theirs !== undefined);
+        label.title = theirs !== undefined ? `The server's session has: ${theirs}` : "";
+      }
+    },
+    /** What became of the last session.update: configResult(update) of console/state.js. */
+    showResult(view) {
+      result.hidden = view.hidden;
+      if (view.hidden) return;
+      result.dataset.kind = view.kind;
+      resultText.textContent = view.text;
+      resultSeq = view.seq;
+      resultLink.hidden = view.seq == null;
+      resultLink.textContent = view.link || "";
     },
     /** Shows `state` and tells listeners. */
     set(state) {

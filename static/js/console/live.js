@@ -63,8 +63,8 @@ export async function resumeLeftovers(storage) {
 /**
  * `onEntry(entry)` for every entry to show; `onState(component, state)` for `ice`/`peer`/`channel`;
  * `onPhase(phase, info)` for `connecting`/`open`/`closed-remote`/`idle`; `onRecStats(stats)`;
- * `onCall(call, coordinator)` for each completed function call; `onServerEvent(event)` after each one is
- * journaled; `getMicTrack()` resolves to the microphone's track or null.
+ * `onCall(call, coordinator)` for each completed function call; `onServerEvent(event, seq)` after each one
+ * is journaled; `getMicTrack()` resolves to the microphone's track or null.
  */
 export function createLive({
   audioEl,
@@ -99,8 +99,8 @@ export function createLive({
 
   function send(events) {
     for (const event of events) {
-      if (!conn || !conn.isOpen()) {
-        onError(`not sent (the data channel is not open): ${event.type}`);
+      if (!conn || !conn.canSend()) {
+        onError(`${event.type} not sent: the connection is down, nothing can be sent.`);
         return false;
       }
       const raw = conn.send(event);
@@ -122,9 +122,9 @@ export function createLive({
       system({ type: "console.unparsable_message", text: String(raw).slice(0, 10000) });
       return;
     }
-    journal.push("server", event, raw);
+    const entry = journal.push("server", event, raw);
     coordinator.serverEvent(event);
-    onServerEvent(event);
+    onServerEvent(event, entry ? entry.seq : null);
   }
 
   function startRecording(info) {

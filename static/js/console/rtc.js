@@ -122,6 +122,11 @@ export async function connect({ flow, session, micTrack, audioEl, onSession, onS
     isOpen() {
       return dc.readyState === "open";
     },
+    /** The channel is open and ICE and the peer are up: an event sent now can arrive. */
+    canSend() {
+      const down = ["disconnected", "failed", "closed"];
+      return dc.readyState === "open" && !down.includes(pc.iceConnectionState) && !down.includes(pc.connectionState);
+    },
     async replaceTrack(track) {
       await sender.replaceTrack(track);
     },

@@ -1,4 +1,4 @@
-// The connection bar: flow, Connect and Disconnect, the ICE/peer/channel chips, the console session's id
+// The connection bar: flow, Connect and Disconnect, the call's one state and the ICE/peer/channel chips, the console session's id
 // (a link to its inspector) and the recorder's badge. `update(view)` shows the page's state; the buttons
 // go up as CustomEvents on the bar: `session-connect` {flow}, `session-disconnect`.
 
@@ -18,12 +18,15 @@ export function mount(bar) {
   disconnect.addEventListener("click", () => emit(bar, "session-disconnect"));
 
   return {
-    /** `controls` (console/state.js), `chips` {ice, peer, channel}, `session` {label, id}, `rec` (recBadge). */
-    update({ controls, chips, session, rec: badge }) {
+    /**
+     * `controls` (console/state.js), `conn` (connection(state)), `chips` {ice, peer, channel}, `session`
+     * {label, id}, `rec` (recBadge).
+     */
+    update({ controls, conn, chips, session, rec: badge }) {
       connect.disabled = !controls.connect;
       flow.disabled = !controls.flow;
       disconnect.disabled = !controls.disconnect;
-      for (const [component, state] of Object.entries(chips)) {
+      for (const [component, state] of Object.entries({ ...chips, conn: conn.state })) {
         const chip = $(`state-${component}`);
         if (chip.dataset.state === state) continue;
         chip.dataset.state = state;

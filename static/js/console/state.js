@@ -2,7 +2,7 @@
 // the next state, plus what the page must do about it (a tools list to show, an output to send). Also the
 // view models its components are given. No DOM and no IO: console.js does the effects.
 
-import { sessionUpdate } from "./commands.js";
+import { responseCreate, sessionUpdate } from "./commands.js";
 import { defaultForm } from "./session-config.js";
 import { BUILTIN_TOOLS, handlerFor, paletteOf, runBuiltin, withTool, withoutTool } from "./tools.js";
 
@@ -25,6 +25,9 @@ export function initialState(last) {
     seed: null, // "Open in console": the seed for the next connect (console/seed.js)
     seedLoading: false,
     formBeforeSeed: null, // the config the page had before the seed replaced it
+    pendingCommit: null, // push-to-talk: the event_id of the commit whose answer waits for `committed`
+    effective: null, // the server's session: {session, type, seq} of the last session.created / session.updated
+    update: null, // the last session.update sent: {eventId, outcome: "sent" | "applied" | "refused", seq, message}
   };
 }
 
@@ -37,25 +40,83 @@ export function withStatus(state, text, kind = "info") {
   return { ...state, status: { text, kind } };
 }
 
-/** What is enabled, from the phase: Connect needs an idle page (and no seed loading), talking an open one. */
+/**
+ * What is enabled: Connect needs an idle page (and no seed loading); talking and Apply need a call that
+ * can carry an event (connection(state).canSend), not only a channel that still reads "open".
+ */
 export function controls(state) {
   const busy = state.phase !== "idle";
-  const open = state.phase === "open";
+  const send = connection(state).canSend;
   return {
     connect: !busy && !state.seedLoading,
     flow: !busy,
     disconnect: busy,
-    talk: open,
-    apply: open && state.configValid,
+    talk: send,
+    apply: send && state.configValid,
   };
 }
 
 // ---- the connection ----
 
-/** A connection state (`ice`, `peer`, `channel`) changed. */
+const DOWN = ["disconnected", "failed", "closed"];
+
+/**
+ * The call's one state, from the phase and the ICE, peer and channel states together: `idle`,
+ * `connecting`, `connected` (everything up: events can be sent), `interrupted` (ICE or the peer lost
+ * contact and may yet recover), `lost` (failed or closed: nothing will be sent again). → `{state, canSend,
+ * why}`; `why` names the parts that are down ("ICE disconnected, peer failed").
+ */
+export function connection(state) {
+  const { ice, peer, channel } = state.chips;
+  const why = [
+    DOWN.includes(ice) && `ICE ${ice}`,
+    DOWN.includes(peer) && `peer ${peer}`,
+    (channel === "closing" || channel === "closed") && `channel ${channel}`,
+  ]
+    .filter(Boolean)
+    .join(", ");
+  const of = (name) => ({ state: name, canSend: name === "connected", why });
+  if (state.phase === "idle") return of("idle");
+  if (state.phase === "connecting") return of("connecting");
+  const lost =
+    state.phase === "ended" ||
+    ["failed", "closed"].includes(ice) ||
+    ["failed", "closed"].includes(peer) ||
+    channel === "closing" ||
+    channel === "closed";
+  if (lost) return of("lost");
+  if (ice === "disconnected" || peer === "disconnected") return of("interrupted");
+  return of(channel === "open" ? "connected" : "connecting");
+}
+
+/** What the status line says when a live call's state changes to `next` (null: nothing new to say). */
+function connectionStatus(before, next) {
+  if (before.state === next.state) return null;
+  if (next.state === "interrupted") {
+    return {
+      text: `The connection is interrupted (${next.why}): nothing can be sent until it recovers.`,
+      kind: "error",
+    };
+  }
+  if (next.state === "lost") {
+    return {
+      text: `The call is lost (${next.why || "ended"}): nothing can be sent. Disconnect to close the session.`,
+      kind: "error",
+    };
+  }
+  if (next.state === "connected" && before.state === "interrupted") {
+    return { text: "The connection recovered.", kind: "ok" };
+  }
+  return null;
+}
+
+/** A connection state (`ice`, `peer`, `channel`) changed; a live call's status line follows it. */
 export function chipChanged(state, component, value) {
   if (!(component in state.chips) || state.chips[component] === value) return state;
-  return { ...state, chips: { ...state.chips, [component]: value } };
+  const next = { ...state, chips: { ...state.chips, [component]: value } };
+  if (state.phase !== "open" && state.phase !== "ended") return next;
+  const said = connectionStatus(connection(state), connection(next));
+  return said ? { ...next, status: said } : next;
 }
 
 /** console/live.js reports a phase: `connecting`, `session`, `track`, `open`, `closed-remote`, `idle`. */
@@ -67,6 +128,9 @@ export function phaseChanged(state, phase, info = {}) {
         phase: "connecting",
         chips: { ice: "new", peer: "new", channel: "connecting" },
         session: { ...state.session, label: "…" },
+        pendingCommit: null,
+        effective: null,
+        update: null,
       };
     case "session":
       return { ...state, session: { label: info.sessionId, id: info.sessionId } };
@@ -75,11 +139,11 @@ export function phaseChanged(state, phase, info = {}) {
         ...withStatus(state, `Connected in ${Math.round(info.connectMs)} ms (click → data channel open).`, "ok"),
         phase: "open",
       };
-    case "closed-remote":
-      return {
-        ...withStatus(state, "The call ended on the other side. Disconnect to close the session.", "error"),
-        phase: "ended",
-      };
+    case "closed-remote": {
+      const { why } = connection(state);
+      const text = `The call ended on the other side${why ? ` (${why})` : ""}. Disconnect to close the session.`;
+      return { ...withStatus(state, text, "error"), phase: "ended" };
+    }
     case "idle": {
       // A failed ICE or peer state stays on show: it says why the call ended.
       const closed = (c) => (state.chips[c] === "failed" ? "failed" : "closed");
@@ -106,10 +170,76 @@ export function applyRequested(state, { session, errors }) {
   return { state, events: [sessionUpdate(session)] };
 }
 
-/** A server event: an `error` shows in the status line. */
-export function serverEvent(state, event) {
+/** The session.update `event` went out: "applied" waits for the server's `session.updated`. */
+export function updateSent(state, event) {
+  const next = withStatus(state, "Sent session.update; waiting for the server's session.updated…");
+  return { ...next, update: { eventId: event.event_id, outcome: "sent", seq: null, message: null } };
+}
+
+/**
+ * A server event (`seq`: its entry's): `session.created` / `session.updated` become the effective session
+ * and `session.updated` confirms a session.update sent; an `error` shows in the status line, and one that
+ * names the session.update sent refuses it.
+ */
+export function serverEvent(state, event, seq = null) {
+  if (event.type === "session.created" || event.type === "session.updated") {
+    const next = { ...state, effective: { session: event.session, type: event.type, seq } };
+    if (event.type !== "session.updated" || state.update?.outcome !== "sent") return next;
+    return {
+      ...withStatus(next, "Applied: the server answered session.updated.", "ok"),
+      update: { ...state.update, outcome: "applied", seq },
+    };
+  }
   if (event.type !== "error") return state;
-  return withStatus(state, `Server error: ${event.error?.message || "unknown"}`, "error");
+  const message = event.error?.message || "unknown";
+  const refused = state.update?.outcome === "sent" && event.error?.event_id === state.update.eventId;
+  if (!refused) return withStatus(state, `Server error: ${message}`, "error");
+  const code = event.error.code ? `${event.error.code}: ` : "";
+  return {
+    ...withStatus(state, `The server refused the session.update, nothing was applied: ${code}${message}`, "error"),
+    update: { ...state.update, outcome: "refused", seq, message: `${code}${message}` },
+  };
+}
+
+/** What the config panel says about the last session.update: `{hidden}` or `{text, kind, seq, link}`. */
+export function configResult(update) {
+  if (!update) return { hidden: true };
+  if (update.outcome === "sent") {
+    return { hidden: false, kind: "info", text: "Sent session.update; waiting for session.updated…", seq: null };
+  }
+  if (update.outcome === "applied") {
+    return { hidden: false, kind: "ok", text: "Applied.", seq: update.seq, link: `session.updated #${update.seq}` };
+  }
+  return {
+    hidden: false,
+    kind: "error",
+    text: `Not applied: the server refused it (${update.message}).`,
+    seq: update.seq,
+    link: `error #${update.seq}`,
+  };
+}
+
+/** Push-to-talk sent `commit` (an input_audio_buffer.commit): its answer waits for the server's word. */
+export function commitSent(state, commit) {
+  return { ...state, pendingCommit: commit.event_id };
+}
+
+/**
+ * A server event, for the commit push-to-talk sent: `input_audio_buffer.committed` → `{state, events}`
+ * (the response.create to send now); an `error` naming the commit → `{state}` with the refusal in the
+ * status line and no answer asked for; anything else → `{state}`.
+ */
+export function commitAnswered(state, event) {
+  if (!state.pendingCommit) return { state };
+  if (event.type === "input_audio_buffer.committed") {
+    return { state: { ...state, pendingCommit: null }, events: [responseCreate()] };
+  }
+  if (event.type === "error" && event.error?.event_id === state.pendingCommit) {
+    const why = event.error.message || event.error.code || "refused";
+    const next = withStatus(state, `The server refused the commit, so no answer was asked for: ${why}`, "error");
+    return { state: { ...next, pendingCommit: null } };
+  }
+  return { state };
 }
 
 /** The recorder's badge: stored and pending counts, and its state with the last error as the tooltip. */
@@ -122,6 +252,31 @@ export function recBadge(stats) {
       ? `Recorder: ${stats.state}; last error ${stats.lastError.status || ""} ${stats.lastError.message || ""}`
       : `Recorder: ${stats.state}`,
   };
+}
+
+/**
+ * The sentence beside the status line that says what the recorder is doing when it is not simply keeping
+ * up: "" when all is well. `clock(ms)` formats the time of the next retry.
+ */
+export function recNote(stats, clock = (ms) => new Date(ms).toLocaleTimeString()) {
+  if (!stats) return "";
+  const n = stats.pending ?? 0;
+  const pending = `${n} event${n === 1 ? "" : "s"} pending`;
+  const err = stats.lastError;
+  const why = !err
+    ? ""
+    : err.status
+      ? `HTTP ${err.status}${err.message ? `: ${err.message}` : ""}`
+      : "the server is unreachable";
+  if (stats.state === "halted") {
+    return `The recorder stopped (${why || "refused"}): ${pending}, kept in this tab; nothing is retried.`;
+  }
+  if (stats.state === "backoff") {
+    const at = stats.retryAt ? `, next retry at ${clock(stats.retryAt)}` : "";
+    return `The recorder cannot store events (${why}): ${pending}${at}.`;
+  }
+  if (stats.consecutiveFailures > 0 && n > 0) return `The recorder is retrying (${why}): ${pending}.`;
+  return "";
 }
 
 export function leftoversStatus(state, n) {

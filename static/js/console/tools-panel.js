@@ -1,5 +1,6 @@
 // The tools panel: built-in demo tools to switch on and off, custom tools to define, the calls waiting
-// for a typed output, and the palette `display_color_palette` shows. Actions go up as CustomEvents:
+// for a typed output, and the palette `display_color_palette` shows; a tool the form has and the server's
+// session does not is marked "not on the server". Actions go up as CustomEvents:
 // `tool-toggle` {name, on}, `tool-add` {tool, mock}, `tool-remove` {name}, `call-output` {call_id, output}.
 
 import { el, emit, short } from "../lib/dom.js";
@@ -15,7 +16,7 @@ export function mount(root) {
     builtins.append(
       el(
         "li",
-        {},
+        { "data-tool": tool.name },
         el("label", {}, box, " ", el("code", { text: tool.name })),
         el("span", { class: "muted", text: ` ${tool.description}` }),
       ),
@@ -61,10 +62,24 @@ export function mount(root) {
 
   root.append(builtins, customs, details, pending, palette, history);
 
+  let formNames = new Set();
+  let serverNames = null; // the tools of the server's session; null before there is one
+  /** A tool the form has and the server's session does not says so. */
+  function markApplied() {
+    for (const li of root.querySelectorAll("li[data-tool]")) {
+      const missing = serverNames !== null && formNames.has(li.dataset.tool) && !serverNames.has(li.dataset.tool);
+      li.dataset.applied = String(!missing);
+      let note = li.querySelector(".not-applied");
+      if (missing && !note) li.append((note = el("span", { class: "not-applied", text: " not on the server" })));
+      if (!missing && note) note.remove();
+    }
+  }
+
   return {
     /** Shows which tools the session config has and the mock outputs of the custom ones. */
     setTools(tools, mocks) {
       const names = new Set(tools.map((t) => t?.name));
+      formNames = names;
       for (const [n, box] of checks) box.checked = names.has(n);
       customs.replaceChildren(
         ...tools
@@ -73,9 +88,21 @@ export function mount(root) {
             const remove = el("button", { type: "button", class: "small link", text: "remove" });
             remove.addEventListener("click", () => emit(root, "tool-remove", { name: t.name }));
             const how = mocks?.[t.name] ? `mock: ${short(mocks[t.name], 40)}` : "you type the output";
-            return el("li", {}, el("code", { text: t.name }), el("span", { class: "muted", text: ` ${how} ` }), remove);
+            return el(
+              "li",
+              { "data-tool": t.name },
+              el("code", { text: t.name }),
+              el("span", { class: "muted", text: ` ${how} ` }),
+              remove,
+            );
           }),
       );
+      markApplied();
+    },
+    /** The tool names of the server's effective session (null: none yet): the form's others are marked. */
+    setServerTools(names) {
+      serverNames = names ? new Set(names) : null;
+      markApplied();
     },
     /** A call waiting for the user to type its output. */
     addPending(call) {

@@ -107,7 +107,8 @@ export function createRecorder({
   }
 
   function stats() {
-    return { ...s, pending: items.length, inFlight: inFlight ? inFlight.length : 0, state: state(), nextSeq };
+    const retryAt = timerKind === "backoff" ? timerDue : null;
+    return { ...s, pending: items.length, inFlight: inFlight ? inFlight.length : 0, state: state(), nextSeq, retryAt };
   }
 
   function notify() {

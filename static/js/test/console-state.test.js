@@ -35,6 +35,8 @@ test("the phases of a connection drive the controls, the chips and the status li
   s = act.chipChanged(s, "ice", "connected");
   assert.equal(act.chipChanged(s, "ice", "connected"), s, "the same state again: nothing to do");
   assert.equal(act.chipChanged(s, "other", "x"), s, "not a chip");
+  s = act.chipChanged(act.chipChanged(s, "peer", "connected"), "channel", "open");
+  assert.equal(s.status.text, "Connecting…", "the chips say nothing while connecting");
   s = act.phaseChanged(s, "open", { connectMs: 412.6 });
   assert.deepEqual(s.status, { text: "Connected in 413 ms (click → data channel open).", kind: "ok" });
   assert.deepEqual(act.controls(s), { connect: false, flow: false, disconnect: true, talk: true, apply: true });
@@ -200,4 +202,92 @@ test("a used seed leaves the address", () => {
   assert.equal(act.withoutSeed("http://h/?seed=abc&conversation=1"), "http://h/");
   assert.equal(act.withoutSeed("http://h/?x=1&seed=abc"), "http://h/?x=1");
   assert.equal(act.withoutSeed("http://h/?x=1"), null);
+});
+
+/** A call that connected: every part up, the data channel open. */
+function liveCall() {
+  let s = act.phaseChanged(fresh(), "connecting");
+  for (const [c, v] of [
+    ["ice", "connected"],
+    ["peer", "connected"],
+    ["channel", "open"],
+  ])
+    s = act.chipChanged(s, c, v);
+  return act.phaseChanged(s, "open", { connectMs: 300 });
+}
+
+test("one connection state from ICE, peer and channel: the inputs follow it, the status line says it", () => {
+  let s = liveCall();
+  assert.deepEqual(act.connection(s), { state: "connected", canSend: true, why: "" });
+  // ICE loses contact while the channel still reads "open": nothing can be sent, and the page says so.
+  s = act.chipChanged(s, "ice", "disconnected");
+  assert.deepEqual(act.connection(s), { state: "interrupted", canSend: false, why: "ICE disconnected" });
+  assert.equal(act.controls(s).talk, false);
+  assert.equal(act.controls(s).apply, false);
+  assert.equal(act.controls(s).disconnect, true);
+  assert.equal(s.status.kind, "error");
+  assert.match(s.status.text, /interrupted \(ICE disconnected\): nothing can be sent/);
+  assert.doesNotMatch(s.status.text, /Connected/);
+  // It comes back.
+  const back = act.chipChanged(s, "ice", "connected");
+  assert.equal(act.connection(back).state, "connected");
+  assert.deepEqual(back.status, { text: "The connection recovered.", kind: "ok" });
+  // Or the peer fails, the channel never says so: the call is lost all the same.
+  s = act.chipChanged(act.chipChanged(s, "peer", "disconnected"), "peer", "failed");
+  assert.deepEqual(act.connection(s), { state: "lost", canSend: false, why: "ICE disconnected, peer failed" });
+  assert.match(s.status.text, /lost \(ICE disconnected, peer failed\)/);
+  s = act.phaseChanged(s, "closed-remote");
+  assert.equal(act.connection(s).state, "lost");
+  assert.match(s.status.text, /ended on the other side \(ICE disconnected, peer failed\)/);
+  assert.equal(act.connection(act.phaseChanged(s, "idle")).state, "idle");
+  // A channel that closes on its own ends it too.
+  assert.equal(act.connection(act.chipChanged(liveCall(), "channel", "closed")).state, "lost");
+});
+
+test("the recorder's note: nothing while it keeps up, else what it does with how many events", () => {
+  const ok = { state: "idle", pending: 0, consecutiveFailures: 0, lastError: null, retryAt: null };
+  assert.equal(act.recNote(null), "");
+  assert.equal(act.recNote(ok), "");
+  assert.equal(act.recNote({ ...ok, state: "waiting", pending: 3 }), "", "a batch on its way is normal");
+  const clock = (ms) => `T${ms}`;
+  const down = { state: "backoff", pending: 12, consecutiveFailures: 2, lastError: { status: 0 }, retryAt: 5000 };
+  assert.equal(
+    act.recNote(down, clock),
+    "The recorder cannot store events (the server is unreachable): 12 events pending, next retry at T5000.",
+  );
+  assert.equal(
+    act.recNote({ ...down, state: "sending" }, clock),
+    "The recorder is retrying (the server is unreachable): 12 events pending.",
+  );
+  assert.equal(
+    act.recNote({ ...down, state: "halted", pending: 1, lastError: { status: 400, message: "bad seq" } }, clock),
+    "The recorder stopped (HTTP 400: bad seq): 1 event pending, kept in this tab; nothing is retried.",
+  );
+});
+
+test("push-to-talk asks for the answer only once the server committed the audio", () => {
+  const commit = { type: "input_audio_buffer.commit", event_id: "evt_c1" };
+  let s = act.commitSent(liveCall(), commit);
+  assert.equal(s.pendingCommit, "evt_c1");
+  assert.equal(act.commitAnswered(s, { type: "input_audio_buffer.speech_started" }).state, s);
+  assert.equal(act.commitAnswered(s, { type: "error", error: { event_id: "other" } }).events, undefined);
+  const ok = act.commitAnswered(s, { type: "input_audio_buffer.committed", item_id: "item_1" });
+  assert.deepEqual(
+    ok.events.map((e) => e.type),
+    ["response.create"],
+  );
+  assert.equal(ok.state.pendingCommit, null);
+  assert.equal(act.commitAnswered(ok.state, { type: "input_audio_buffer.committed" }).events, undefined, "once");
+  // Refused: no answer, and the status line says why.
+  const refused = act.commitAnswered(s, {
+    type: "error",
+    error: { code: "input_audio_buffer_commit_empty", message: "buffer too small", event_id: "evt_c1" },
+  });
+  assert.equal(refused.events, undefined);
+  assert.equal(refused.state.pendingCommit, null);
+  assert.deepEqual(refused.state.status, {
+    text: "The server refused the commit, so no answer was asked for: buffer too small",
+    kind: "error",
+  });
+  assert.equal(act.phaseChanged(s, "connecting").pendingCommit, null, "a new call forgets it");
 });

@@ -64,6 +64,7 @@ test("network failures back off exponentially with jitter, then succeed", async 
   assert.equal(srv.requests.length, 1);
   assert.equal(rec.stats().state, "backoff");
   assert.equal(rec.stats().lastError.code, "network_error");
+  assert.equal(rec.stats().retryAt, clock.now() + 500, "the stats say when the next attempt goes out");
   const times = [];
   for (let i = 0; i < 6; i++) {
     const n = srv.requests.length;
@@ -81,6 +82,7 @@ test("network failures back off exponentially with jitter, then succeed", async 
   assert.equal(rec.stats().pending, 0);
   assert.equal(rec.stats().consecutiveFailures, 0);
   assert.deepEqual(storedSeqs(srv), [1, 2]);
+  assert.equal(rec.stats().retryAt, null);
 });
 
 test("backoff is capped and jittered", async () => {
