@@ -163,3 +163,29 @@ test("stored usage reads like a response.usage", () => {
   assert.equal(u.input_token_details.audio_tokens, 4);
   assert.equal(u.input_token_details.cached_tokens, 2);
 });
+
+test("a replay that reached the end plays again from the start", async () => {
+  const clock = fakeClock();
+  const played = [];
+  let resets = 0;
+  const r = createReplay({
+    fetchPage: pager(entries(4, 10)),
+    onEntry: (e) => played.push(e.seq),
+    onReset: () => {
+      resets += 1;
+      played.length = 0;
+    },
+    ...clock,
+  });
+  r.play();
+  await clock.advance(100);
+  assert.deepEqual(played, [1, 2, 3, 4]);
+  assert.equal(r.state.done, true);
+  assert.equal(r.state.playing, false);
+  r.play();
+  assert.equal(resets, 1, "it starts over");
+  assert.equal(r.state.played, 0);
+  await clock.advance(100);
+  assert.deepEqual(played, [1, 2, 3, 4]);
+  assert.equal(r.state.done, true);
+});
