@@ -322,3 +322,150 @@ async fn the_library_and_inspector_show_replay_export_import_and_follow_sessions
     b.client.switch_to_window(first_tab).await.unwrap();
     b.close().await;
 }
+
+/// Resizes the window until the page's viewport is `width` × `height` CSS pixels.
+async fn viewport(b: &Browser, width: i64, height: i64) {
+    let (mut w, mut h) = (width as u32, height as u32);
+    for _ in 0..3 {
+        b.client.set_window_size(w, h).await.unwrap();
+        let inner = b
+            .eval("return [document.documentElement.clientWidth, window.innerHeight]")
+            .await;
+        let (iw, ih) = (inner[0].as_i64().unwrap(), inner[1].as_i64().unwrap());
+        if iw == width && ih == height {
+            return;
+        }
+        w = (i64::from(w) + width - iw) as u32;
+        h = (i64::from(h) + height - ih) as u32;
+    }
+    panic!("could not make the viewport {width}x{height}");
+}
+
+/// The library and the inspector at 1280×800: the library's rows fit (Open and Delete on screen), the
+/// inspector's transcript keeps a readable size beside the log, every page has a favicon, and the log's
+/// filters have labels.
+#[tokio::test]
+async fn the_library_and_inspector_fit_a_laptop_screen_and_are_labelled() {
+    let server = ConsoleProcess::start(BIN, &[]).await;
+    let http = reqwest::Client::new();
+    let api = Api {
+        http: http.clone(),
+        base: server.url(""),
+    };
+    let ua = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36 \
+              openai-agents-js/0.3.1";
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let res = http
+            .post(server.url("/api/sessions"))
+            .header("user-agent", ua)
+            .json(&json!({
+                "label": format!("A long label for session {i}: checking the fjord ferry timetable before the storm"),
+                "flow": "unified", "model": "gpt-realtime-2025-08-28",
+                "config": {"audio": {"output": {"voice": "marin"}}}}))
+            .send()
+            .await
+            .unwrap();
+        let id = res.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let res = http
+            .patch(server.url(&format!("/api/sessions/{id}")))
+            .json(&json!({"call_id": format!("rtc_u{i}_4a7f9c2e8b1d6f3a0c5e9b7d2f4a6c8e1b3d5f7a")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        ids.push(id);
+    }
+    let (events, _) = conversation(11, 1);
+    api.post(
+        &format!("/api/sessions/{}/events", ids[0]),
+        json!({"events": events}),
+    )
+    .await;
+
+    let b = Browser::launch().await;
+    b.goto(&server.url("/sessions")).await;
+    viewport(&b, 1280, 800).await;
+    let library = b
+        .eval(
+            "const vw = document.documentElement.clientWidth;
+             const rows = [...document.querySelectorAll('#sessions tbody tr')];
+             const right = (sel) => Math.max(...rows.map(r => r.querySelector(sel).getBoundingClientRect().right));
+             return { vw, page: document.documentElement.scrollWidth,
+                      table: Math.round(document.getElementById('sessions').getBoundingClientRect().width),
+                      open: right('.actions a'), delete: right('.actions button.delete'), rows: rows.length };",
+        )
+        .await;
+    println!("library at 1280x800: {library}");
+    assert_eq!(library["rows"], 3, "{library}");
+    let vw = library["vw"].as_f64().unwrap();
+    assert!(
+        library["page"].as_f64().unwrap() <= vw,
+        "the page scrolls sideways: {library}"
+    );
+    assert!(
+        library["table"].as_f64().unwrap() <= vw,
+        "the table is wider than the screen: {library}"
+    );
+    for what in ["open", "delete"] {
+        assert!(
+            library[what].as_f64().unwrap() <= vw,
+            "{what} is off-screen: {library}"
+        );
+    }
+
+    // The inspector: the transcript beside the log keeps a readable width and height.
+    b.goto(&server.url(&format!("/sessions/{}", ids[0]))).await;
+    wait_ready(&b).await;
+    let transcript = b
+        .eval_async(
+            "await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+             const r = document.getElementById('transcript').getBoundingClientRect();
+             return { width: Math.round(r.width), height: Math.round(r.height) };",
+        )
+        .await;
+    println!("inspector transcript at 1280x800: {transcript}");
+    assert!(
+        transcript["width"].as_f64().unwrap() >= 280.0,
+        "{transcript}"
+    );
+    assert!(
+        transcript["height"].as_f64().unwrap() >= 200.0,
+        "{transcript}"
+    );
+
+    // The log's filters say what they are to a screen reader, not only in a placeholder.
+    let unlabelled = b
+        .eval(
+            "return [...document.querySelectorAll('#log .lp-bar input')]
+               .filter(i => ![...i.labels].some(l => l.textContent.trim() !== ''))
+               .map(i => i.className || i.type);",
+        )
+        .await;
+    assert_eq!(unlabelled, json!([]), "log filters without a label");
+
+    // Every page has an icon that is served.
+    for path in ["/", "/sessions", &format!("/sessions/{}", ids[0])] {
+        b.goto(&server.url(path)).await;
+        let icon = b
+            .eval_async(
+                "const link = document.querySelector('link[rel~=icon]');
+                 if (!link) return null;
+                 const res = await fetch(link.href);
+                 return { status: res.status, type: res.headers.get('content-type') };",
+            )
+            .await;
+        assert_eq!(icon["status"], 200, "{path}: {icon}");
+        assert!(
+            icon["type"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("image/"),
+            "{path}: {icon}"
+        );
+    }
+    b.close().await;
+}

@@ -216,3 +216,126 @@ async fn open_in_console_seeds_the_config_and_the_conversation() {
 
     b.close().await;
 }
+
+/// A recorded session whose config changed with a `session.update`, and a text turn.
+async fn updated_session(server: &realtime_testkit::process::ConsoleProcess) -> String {
+    let http = reqwest::Client::new();
+    let started = json!({"type": "realtime", "model": "gpt-realtime", "instructions": "Started like this.",
+                         "output_modalities": ["text"], "audio": {"output": {"voice": "alloy"}}});
+    let ended = json!({"type": "realtime", "model": "gpt-realtime", "instructions": "Ended like this.",
+                       "output_modalities": ["text"], "audio": {"output": {"voice": "cedar"}}});
+    let res = http
+        .post(server.url("/api/sessions"))
+        .json(&json!({"label": "changed its mind", "flow": "unified", "config": started}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let id = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let message = |id: &str, role: &str, kind: &str, text: &str| {
+        json!({"id": id, "type": "message", "role": role, "status": "completed",
+               "content": [{"type": kind, "text": text}]})
+    };
+    let events: Vec<Value> = [
+        ("server", json!({"type": "session.created", "event_id": "e1", "session": started})),
+        ("client", json!({"type": "session.update", "event_id": "c2", "session": {"type": "realtime", "instructions": "Ended like this."}})),
+        ("server", json!({"type": "session.updated", "event_id": "e3", "session": ended})),
+        ("client", json!({"type": "conversation.item.create", "event_id": "c4",
+                          "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Is the fjord windy?"}]}})),
+        ("server", json!({"type": "conversation.item.added", "event_id": "e5", "item": message("u1", "user", "input_text", "Is the fjord windy?")})),
+        ("client", json!({"type": "response.create", "event_id": "c6"})),
+        ("server", json!({"type": "response.created", "event_id": "e7", "response": {"id": "r1", "status": "in_progress"}})),
+        ("server", json!({"type": "conversation.item.added", "event_id": "e8", "previous_item_id": "u1",
+                          "item": {"id": "a1", "type": "message", "role": "assistant", "content": []}})),
+        ("server", json!({"type": "response.output_text.done", "event_id": "e9", "response_id": "r1", "item_id": "a1",
+                          "output_index": 0, "content_index": 0, "text": "Gusts of forty knots today."})),
+        ("server", json!({"type": "conversation.item.done", "event_id": "e10", "previous_item_id": "u1",
+                          "item": message("a1", "assistant", "output_text", "Gusts of forty knots today.")})),
+        ("server", json!({"type": "response.done", "event_id": "e11", "response": {"id": "r1", "status": "completed", "output": []}})),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, (direction, event))| {
+        json!({"seq": i + 1, "ts": 1_764_000_000_000.0 + i as f64 * 100.0, "direction": direction, "event": event})
+    })
+    .collect();
+    let res = http
+        .post(server.url(&format!("/api/sessions/{id}/events")))
+        .json(&json!({ "events": events }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = http
+        .patch(server.url(&format!("/api/sessions/{id}")))
+        .json(&json!({"ended": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    id
+}
+
+/// How often `text` appears in the console's transcript, once what it holds is painted.
+async fn transcript_count(b: &Browser, text: &str) -> usize {
+    let n = b
+        .eval_async(&format!(
+            "await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+             return document.getElementById('transcript').textContent.split({}).length - 1;",
+            json!(text)
+        ))
+        .await;
+    n.as_u64().unwrap() as usize
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_in_console_seeds_the_config_a_session_ended_with_and_shows_its_conversation_once() {
+    let (server, b) = console_page::launch(BIN, &[]).await;
+    let old = updated_session(&server).await;
+
+    b.eval("localStorage.clear(); return null;").await;
+    b.open_console(&server.url(&format!("/?seed={old}&conversation=1")))
+        .await;
+    b.wait_until(
+        "window.consoleDebug.seed() && window.consoleDebug.seed().state === 'ready'",
+        "the seed loads",
+    )
+    .await;
+    let shown = b
+        .eval(
+            "const f = document.getElementById('config-form');
+             return { instructions: f.elements.instructions.value, voice: f.elements.voice.value };",
+        )
+        .await;
+    assert_eq!(
+        shown,
+        json!({"instructions": "Ended like this.", "voice": "cedar"}),
+        "the config after the session.update, not the one it started with"
+    );
+
+    let new = connect_as_configured(&b).await;
+    b.wait_until(
+        "window.consoleDebug.seed().state === 'sent'",
+        "the seeded items are sent after session.created",
+    )
+    .await;
+    // The server names both seeded items; each shows once.
+    b.wait_until(
+        "window.consoleDebug.entries().filter(e => e.direction === 'server' && e.event.type === 'conversation.item.added'
+           && ['user', 'assistant'].includes(e.event.item && e.event.item.role)).length >= 2",
+        "the server adds both seeded items",
+    )
+    .await;
+    assert_eq!(transcript_count(&b, "Gusts of forty knots today.").await, 1);
+    assert_eq!(transcript_count(&b, "Is the fjord windy?").await, 1);
+    disconnect(&b, &new).await;
+    let new_session = server.get_json(&format!("/api/sessions/{new}")).await;
+    assert_eq!(
+        new_session["config"]["instructions"], "Ended like this.",
+        "{new_session}"
+    );
+    b.close().await;
+}

@@ -144,3 +144,90 @@ async fn the_browser_reports_an_ephemeral_calls_id_once() {
         "the library finds it by call id"
     );
 }
+
+/// An import is a finished recording: its model, voice and config are what its server last said (the last
+/// `session.created` or `session.updated`), and it is ended, so "Open in console" has something to seed.
+#[tokio::test]
+async fn an_import_takes_its_model_voice_and_config_from_its_last_session_event() {
+    let app = ConsoleApp::start().await;
+    let session = |instructions: &str, voice: &str, model: &str| {
+        json!({"type": "realtime", "model": model, "instructions": instructions,
+               "audio": {"output": {"voice": voice}}})
+    };
+    let lines = [
+        event(
+            1,
+            "server",
+            json!({"type": "session.created", "event_id": "e1",
+                   "session": session("Be brief.", "alloy", "gpt-realtime")}),
+        ),
+        event(
+            2,
+            "client",
+            json!({"type": "session.update", "event_id": "c2",
+                   "session": {"type": "realtime", "instructions": "Be thorough."}}),
+        ),
+        // The last one by seq, though not the last line of the file.
+        event(
+            4,
+            "server",
+            json!({"type": "session.updated", "event_id": "e4",
+                   "session": session("Be thorough, in French.", "marin", "gpt-realtime-2025-08-28")}),
+        ),
+        event(
+            3,
+            "server",
+            json!({"type": "session.updated", "event_id": "e3",
+                   "session": session("Be thorough.", "cedar", "gpt-realtime")}),
+        ),
+        event(
+            5,
+            "server",
+            json!({"type": "response.done", "event_id": "e5",
+                                  "response": {"id": "r1", "status": "completed", "output": []}}),
+        ),
+    ];
+    let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let res = app.import(Some("french"), body).await;
+    assert_eq!(res.status(), 201);
+    let imported: Value = res.json().await.unwrap();
+    let id = imported["id"].as_str().unwrap().to_owned();
+    let (status, got) = app.session(&id).await;
+    assert_eq!(status, 200);
+    for s in [&imported, &got] {
+        assert_eq!(s["model"], "gpt-realtime-2025-08-28", "{s}");
+        assert_eq!(
+            s["config"],
+            session(
+                "Be thorough, in French.",
+                "marin",
+                "gpt-realtime-2025-08-28"
+            ),
+            "{s}"
+        );
+        assert!(s["ended_at"].is_i64(), "an import is ended: {s}");
+        assert_eq!(s["live"], false, "{s}");
+    }
+
+    // The library shows them, and no "open" badge.
+    let page = app.get_text("/sessions").await;
+    let row = page
+        .split("<tr ")
+        .find(|r| r.contains(&format!("data-id=\"{id}\"")))
+        .expect("the import is listed");
+    assert!(row.contains("<td>marin</td>"), "{row}");
+    assert!(row.contains("<td>gpt-realtime-2025-08-28</td>"), "{row}");
+    assert!(!row.contains("open-badge"), "{row}");
+
+    // Without a session event there is nothing to derive: no model, no config, still ended.
+    let plain = event(
+        1,
+        "client",
+        json!({"type": "response.create", "event_id": "c1"}),
+    );
+    let res = app.import(None, format!("{plain}\n")).await;
+    assert_eq!(res.status(), 201);
+    let bare: Value = res.json().await.unwrap();
+    assert!(bare["model"].is_null(), "{bare}");
+    assert!(bare["ended_at"].is_i64(), "{bare}");
+}

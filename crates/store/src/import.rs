@@ -4,8 +4,9 @@ use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt};
 use serde_json::value::RawValue;
 
+use crate::domain::Direction;
 use crate::domain::{FieldError, MAX_EVENT_BYTES, NewEvent, SessionId};
-use crate::sessions::{NewSession, Session};
+use crate::sessions::{NewSession, RanWith, Session};
 use crate::writer::AppendError;
 use crate::{Error, Store};
 
@@ -107,6 +108,28 @@ fn parse_line(
     Ok(Some((line_no, event)))
 }
 
+/// The server's last word on the session config while an import is read: its `session.created` or
+/// `session.updated` of the highest seq (an export is in seq order, but a hand-made file need not be).
+#[derive(Default)]
+struct LastSession {
+    best: Option<(i64, RanWith)>,
+}
+
+impl LastSession {
+    fn see(&mut self, e: &NewEvent) {
+        let is_session = matches!(e.event_type.as_str(), "session.created" | "session.updated");
+        if !is_session || e.direction != Direction::Server {
+            return;
+        }
+        if self.best.as_ref().is_some_and(|(seq, _)| *seq > e.seq) {
+            return;
+        }
+        if let Some(r) = RanWith::from_session_event(e.event.get()) {
+            self.best = Some((e.seq, r));
+        }
+    }
+}
+
 fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
     haystack.iter().position(|b| *b == needle)
 }
@@ -122,8 +145,8 @@ impl Store {
     {
         let hidden = self.create_hidden_session(new).await?;
         match self.import_into(hidden, body).await {
-            Ok(()) => Ok(self
-                .reveal_import(hidden)
+            Ok(ran_with) => Ok(self
+                .reveal_import(hidden, ran_with)
                 .await?
                 .ok_or(Error::NotCommitted)?),
             Err(e) => {
@@ -133,13 +156,15 @@ impl Store {
         }
     }
 
-    async fn import_into<S, E>(&self, session: SessionId, body: S) -> Result<(), ImportError>
+    /// Stores the lines; → what the session ran with, from its session event of the highest seq.
+    async fn import_into<S, E>(&self, session: SessionId, body: S) -> Result<RanWith, ImportError>
     where
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
     {
         let mut body = std::pin::pin!(body);
         let mut lines = Lines::default();
+        let mut ran_with = LastSession::default();
         let mut batch: Vec<(usize, NewEvent)> = Vec::with_capacity(IMPORT_BATCH);
         let mut batch_bytes = 0usize;
         let mut total = 0usize;
@@ -153,6 +178,7 @@ impl Store {
             }
             while let Some(line) = lines.next_line()? {
                 if let Some((line_no, event)) = parse_line(line)? {
+                    ran_with.see(&event);
                     batch_bytes += event.event.get().len();
                     batch.push((line_no, event));
                 }
@@ -162,8 +188,10 @@ impl Store {
                 }
             }
             if chunk.is_none() {
-                if let Some(line) = lines.rest() {
-                    batch.extend(parse_line(line)?);
+                if let Some((line_no, event)) = lines.rest().map(parse_line).transpose()?.flatten()
+                {
+                    ran_with.see(&event);
+                    batch.push((line_no, event));
                 }
                 break;
             }
@@ -172,7 +200,7 @@ impl Store {
         if total == 0 {
             return Err(ImportError::Empty);
         }
-        Ok(())
+        Ok(ran_with.best.map(|(_, r)| r).unwrap_or_default())
     }
 
     async fn flush(
@@ -231,6 +259,37 @@ mod tests {
                 (4, "f".into())
             ]
         );
+    }
+
+    fn line(seq: i64, direction: &str, event: serde_json::Value) -> NewEvent {
+        let text =
+            serde_json::json!({"seq": seq, "ts": 1.0, "direction": direction, "event": event});
+        let raw = RawValue::from_string(text.to_string()).unwrap();
+        NewEvent::parse_exported(&raw).unwrap()
+    }
+
+    #[test]
+    fn the_session_event_of_the_highest_seq_says_what_an_import_ran_with() {
+        use serde_json::json;
+        let mut last = LastSession::default();
+        let session = |model: &str| json!({"type": "session.updated", "session": {"model": model}});
+        last.see(&line(1, "server", session("first")));
+        last.see(&line(3, "server", session("third")));
+        last.see(&line(2, "server", session("second")));
+        last.see(&line(
+            4,
+            "client",
+            json!({"type": "session.update", "session": {"model": "asked"}}),
+        ));
+        last.see(&line(
+            5,
+            "server",
+            json!({"type": "session.updated", "session": "not an object"}),
+        ));
+        let (seq, ran_with) = last.best.unwrap();
+        assert_eq!(seq, 3);
+        assert_eq!(ran_with.model.as_deref(), Some("third"));
+        assert_eq!(ran_with.config, Some(json!({"model": "third"})));
     }
 
     #[test]

@@ -263,13 +263,51 @@ pub(crate) fn insert(
     Ok(id)
 }
 
-/// Runs on the writer's connection, inside its transaction: a finished import becomes visible, ended.
-pub(crate) fn reveal(conn: &rusqlite::Connection, id: SessionId) -> Result<Option<Session>> {
+/// What a session ran with, as its server last said it (`session.created` / `session.updated`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct RanWith {
+    pub model: Option<String>,
+    pub config: Option<serde_json::Value>,
+}
+
+impl RanWith {
+    /// From the `session` of a `session.created` or `session.updated` event; none from anything else.
+    pub(crate) fn from_session_event(event: &str) -> Option<Self> {
+        #[derive(serde::Deserialize)]
+        struct SessionEvent {
+            session: serde_json::Map<String, serde_json::Value>,
+        }
+        let SessionEvent { session } = serde_json::from_str(event).ok()?;
+        let model = session
+            .get("model")
+            .and_then(|m| m.as_str())
+            .filter(|m| !m.is_empty())
+            .map(str::to_owned);
+        Some(Self {
+            model,
+            config: Some(serde_json::Value::Object(session)),
+        })
+    }
+}
+
+/// Runs on the writer's connection, inside its transaction: a finished import becomes visible, ended, with
+/// what it ran with (the values given at its creation stay where the events say nothing).
+pub(crate) fn reveal(
+    conn: &rusqlite::Connection,
+    id: SessionId,
+    ran_with: RanWith,
+) -> Result<Option<Session>> {
     let changed = conn
         .prepare_cached(
-            "UPDATE sessions SET importing = 0, ended_at = coalesce(ended_at, ?) WHERE id = ? AND importing = 1",
+            "UPDATE sessions SET importing = 0, ended_at = coalesce(ended_at, ?), \
+             model = coalesce(?, model), config = coalesce(?, config) WHERE id = ? AND importing = 1",
         )?
-        .execute(rusqlite::params![crate::now_ms(), id.to_string()])?;
+        .execute(rusqlite::params![
+            crate::now_ms(),
+            ran_with.model,
+            ran_with.config.map(|c| c.to_string()),
+            id.to_string()
+        ])?;
     if changed == 0 {
         return Ok(None);
     }
@@ -373,9 +411,17 @@ impl Store {
     }
 
     /// Makes a finished import visible, and ends it, in one commit.
-    pub(crate) async fn reveal_import(&self, id: SessionId) -> Result<Option<Session>> {
-        self.write(|reply| writer::Job::Reveal { id, reply })
-            .await?
+    pub(crate) async fn reveal_import(
+        &self,
+        id: SessionId,
+        ran_with: RanWith,
+    ) -> Result<Option<Session>> {
+        self.write(|reply| writer::Job::Reveal {
+            id,
+            ran_with,
+            reply,
+        })
+        .await?
     }
 
     /// Deletes what imports that a crash interrupted left behind (called once, at start-up).

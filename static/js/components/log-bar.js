@@ -23,21 +23,43 @@ export function createBar(on) {
     boxes[d] = el("input", { type: "checkbox", checked: true });
     dirs.append(el("label", { class: `lp-dir-toggle lp-d-${d}`, title }, boxes[d], ` ${arrow} ${d}`));
   }
-  const datalist = el("datalist", { id: `lp-types-${Math.random().toString(36).slice(2)}` });
+  const uid = Math.random().toString(36).slice(2);
+  const datalist = el("datalist", { id: `lp-types-${uid}` });
   const typeInput = el("input", {
+    id: `lp-type-${uid}`,
     class: "lp-f-type",
     type: "search",
     placeholder: "type: response, error, session*",
     title: "Exact type, a dotted prefix (response.output_text), raw prefix with * (resp*), or several, comma separated",
     list: datalist.id,
   });
-  const textInput = el("input", { class: "lp-f-text", type: "search", placeholder: "search JSON" });
+  const textInput = el("input", {
+    id: `lp-text-${uid}`,
+    class: "lp-f-text",
+    type: "search",
+    placeholder: "search JSON",
+  });
+  // Real labels, for screen readers and voice control; the placeholders say the same to the eye.
+  const label = (input, text) => el("label", { class: "visually-hidden", htmlFor: input.id }, text);
   const pauseBox = el("input", { type: "checkbox" });
   const pauseLabel = el("label", "lp-pause", pauseBox, " pause scroll");
   const errorsBtn = button("errors: 0", "lp-errors", "Jump to the next error");
   const clearBtn = button("Clear", "lp-clear", "Clear the log view");
   const countOut = el("span", "lp-count");
-  const element = el("div", "lp-bar", dirs, typeInput, datalist, textInput, pauseLabel, errorsBtn, clearBtn, countOut);
+  const element = el(
+    "div",
+    "lp-bar",
+    dirs,
+    label(typeInput, "Filter by event type"),
+    typeInput,
+    datalist,
+    label(textInput, "Search the events' JSON"),
+    textInput,
+    pauseLabel,
+    errorsBtn,
+    clearBtn,
+    countOut,
+  );
 
   const read = () => ({
     directions: DIRECTIONS.map(([d]) => d).filter((d) => boxes[d].checked),

@@ -3,6 +3,7 @@
 import { addEach } from "./fold.js";
 
 const FINAL = new Set(["completed", "incomplete", "cancelled", "failed"]);
+const TEXT_PARTS = new Set(["input_text", "output_text", "text"]);
 
 /** Creates an empty transcript. */
 export function createTranscript() {
@@ -10,7 +11,7 @@ export function createTranscript() {
   let byItem = new Map(); // item id → turn
   let byCall = new Map(); // call_id → function-call turn
   let pendingOutputs = new Map(); // call_id → {output, seq} that arrived before its call
-  let provisional = []; // user text turns the client created without an item id, awaiting the server's id
+  let provisional = []; // message turns the client created without an item id, awaiting the server's id
   let byEventId = new Map(); // client event_id of a conversation.item.create → its turn (for refusals)
   let speaking = new Set(); // item ids announced by speech_started and not committed yet
   let version = 0;
@@ -112,7 +113,7 @@ export function createTranscript() {
     const id = typeof item.id === "string" ? item.id : undefined;
     let turn = id ? byItem.get(id) : undefined;
     if (!turn && item.type === "function_call" && typeof item.call_id === "string") turn = byCall.get(item.call_id);
-    if (!turn && !fromClient && item.role === "user") turn = adoptProvisional(item, id);
+    if (!turn && !fromClient && item.type === "message") turn = adoptProvisional(item, id);
     if (!turn) {
       const fields =
         item.type === "function_call"
@@ -120,7 +121,7 @@ export function createTranscript() {
           : { itemId: id, role: item.role ?? "assistant", source: "text" };
       turn = makeTurn(fields, entry);
       if (id) byItem.set(id, turn);
-      else if (fromClient && turn.role === "user") provisional.push(turn);
+      else if (fromClient && item.type === "message") provisional.push(turn);
       place(turn, previousItemId);
     }
     if (responseId && !turn.responseId) turn.responseId = responseId;
@@ -150,12 +151,16 @@ export function createTranscript() {
     return turn;
   }
 
-  // The server names a user text item the client created without an id: match it by its text.
+  // The server names a message the client created without an id (a typed turn; an assistant message that
+  // "Open in console" seeds): match it by its role and text. An assistant's own answer starts empty, and
+  // must not take the place of a seeded one.
   function adoptProvisional(item, id) {
+    const role = item.role ?? "assistant";
     const text = joinParts(
-      (Array.isArray(item.content) ? item.content : []).map((c) => (c?.type === "input_text" ? c.text : "")),
+      (Array.isArray(item.content) ? item.content : []).map((c) => (TEXT_PARTS.has(c?.type) ? c.text : "")),
     );
-    const i = provisional.findIndex((t) => t.text === text);
+    if (text === "" && role !== "user") return undefined;
+    const i = provisional.findIndex((t) => t.role === role && t.text === text);
     if (i < 0) return undefined;
     const [turn] = provisional.splice(i, 1);
     if (id) {

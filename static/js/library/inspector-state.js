@@ -89,6 +89,39 @@ export function jumpStart(seq) {
   return Math.max(0, seq - 50);
 }
 
+/**
+ * How the page starts loading, given the seq of its deep link (NaN: none): `{after, whole, reveal}`. A
+ * session small enough is loaded whole even with a link, so the transcript and usage cover all of it, and the
+ * list then scrolls to the linked event; a bigger one loads from a little before it.
+ */
+export function startLoad(state, seq) {
+  const linked = Number.isFinite(seq);
+  const whole = loadsWhole(state);
+  return { after: linked && !whole ? jumpStart(seq) : 0, whole, reveal: linked ? seq : null };
+}
+
+/**
+ * The event types the usage summary (lib/metrics.js) needs, but for the first-delta latency (which would
+ * need every delta). A session too big to load whole reads them on their own, so its usage, cost and
+ * response count cover all of it whatever part the list shows.
+ */
+export const USAGE_TYPES = [
+  "session.created",
+  "session.updated",
+  "response.create",
+  "input_audio_buffer.speech_stopped",
+  "response.created",
+  "output_audio_buffer.started",
+  "response.done",
+  "error",
+  "conversation.item.input_audio_transcription.completed",
+];
+
+/** Entries from several seq-ordered lists, in one seq order. */
+export function mergeBySeq(lists) {
+  return lists.flat().sort((a, b) => a.seq - b.seq);
+}
+
 /** The seq of a `#seq-123` deep link, or NaN. */
 export function seqFromHash(hash) {
   return Number(/^#seq-(\d+)$/.exec(hash)?.[1] ?? NaN);
@@ -102,12 +135,55 @@ export function listingStatus(state, loaded) {
   return { text: `${loaded} of ${total} events loaded${where}${filtered}.`, more: listing.next !== null };
 }
 
-/** The live stream's `session` message: the count to show, and whether the session is still live. */
+/** The live stream's `session` message: the header's counts, and whether the session is still live. */
 export function sessionUpdated(state, session) {
+  const { stats } = session;
+  const [first, last] = [stats.first_event_ts, stats.last_event_ts];
+  const created = session.created_at ?? 0;
+  const span = first != null && last != null ? last - first : (session.ended_at ?? created) - created;
   return {
     state: session.ended_at !== null ? { ...state, live: false } : state,
-    count: String(session.stats.events.total),
+    header: {
+      count: stats.events.total,
+      errors: stats.errors ?? 0,
+      turns: stats.responses ?? 0,
+      duration: clock(span),
+    },
   };
+}
+
+/** What the header counts, before any event: `{events, errors, turns, firstTs, lastTs}`. */
+export const EMPTY_TALLY = { events: 0, errors: 0, turns: 0, firstTs: null, lastTs: null };
+
+/**
+ * The header's counts after the live stream delivered `entry` (each event once): counted as the server
+ * counts them (every event, `error`s, `response.done`s as turns, the span of their `ts`), so they agree with
+ * the page as rendered and with what it shows once the call ends.
+ */
+export function tallied(tally, entry) {
+  const type = entry.event?.type;
+  return {
+    events: tally.events + 1,
+    errors: tally.errors + (type === "error" ? 1 : 0),
+    turns: tally.turns + (type === "response.done" ? 1 : 0),
+    firstTs: tally.firstTs === null ? entry.ts : Math.min(tally.firstTs, entry.ts),
+    lastTs: tally.lastTs === null ? entry.ts : Math.max(tally.lastTs, entry.ts),
+  };
+}
+
+/** The header's figures for a tally: `{count, errors, turns, duration}`. */
+export function tallyHeader(tally) {
+  const span = tally.firstTs === null ? 0 : tally.lastTs - tally.firstTs;
+  return { count: tally.events, errors: tally.errors, turns: tally.turns, duration: clock(span) };
+}
+
+/** `1:02:03`, `2:03` or `0:04`, as the server renders a duration (library/mod.rs). */
+export function clock(ms) {
+  const total = Math.floor(Math.max(0, ms) / 1000);
+  const h = Math.floor(total / 3600);
+  const m = Math.floor(total / 60) % 60;
+  const s = String(total % 60).padStart(2, "0");
+  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
 }
 
 /** The time span of the timeline's samples: `{t0, t1}`, or null before there is one. */

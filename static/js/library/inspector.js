@@ -24,6 +24,10 @@ export function mount(root) {
   // not in it, because copying it per live event would make following a long session quadratic.
   const seen = new Set();
   let firstRowMarked = false;
+  // A session too big to load whole feeds its usage summary apart from the list (loadUsage), until a replay
+  // takes the views over; `usageRun` drops a pass that a replay overtook.
+  let usageApart = false;
+  let usageRun = 0;
 
   const panel = mountLog($("log"), {});
   const transcript = mountTranscript($("transcript"));
@@ -34,6 +38,14 @@ export function mount(root) {
   function set(next) {
     state = next;
     render();
+  }
+
+  /** The header's counters: `{count, errors, turns, duration}` (inspector-state.js). */
+  function showHeader(h) {
+    $("count").textContent = String(h.count);
+    $("errors").textContent = String(h.errors);
+    $("turns").textContent = String(h.turns);
+    $("duration").textContent = h.duration;
   }
 
   function render() {
@@ -55,7 +67,7 @@ export function mount(root) {
     for (const e of fresh) seen.add(e.seq);
     panel.addMany(fresh);
     transcript.addMany(fresh);
-    metrics.addMany(fresh);
+    if (!usageApart) metrics.addMany(fresh);
     render();
   }
 
@@ -63,7 +75,24 @@ export function mount(root) {
     seen.clear();
     panel.clear();
     transcript.clear();
-    metrics.clear();
+    if (!usageApart) metrics.clear();
+  }
+
+  /** The usage summary of the whole session, from the few event types it needs (act.USAGE_TYPES). */
+  async function loadUsage() {
+    const run = ++usageRun;
+    const lists = [];
+    for (const type of act.USAGE_TYPES) {
+      const got = [];
+      for (let after = 0; after !== null;) {
+        const page = await fetchPage(after, { type }, act.REPLAY_PAGE);
+        if (run !== usageRun) return;
+        got.push(...page.events);
+        after = page.next_after_seq;
+      }
+      lists.push(got);
+    }
+    metrics.addMany(act.mergeBySeq(lists));
   }
 
   async function fetchPage(after, filter, limit) {
@@ -126,6 +155,8 @@ export function mount(root) {
     },
     onReset: () => {
       state = act.detached(state, { newView: true });
+      usageApart = false;
+      usageRun += 1;
       clearViews();
     },
     onEntry: (e) => add([e]),
@@ -165,13 +196,24 @@ export function mount(root) {
   function follow() {
     const source = new EventSource(`/api/sessions/${state.id}/live`);
     // While a replay runs it owns the views; what arrives meanwhile is in the store, where the replay reads.
+    // The header counts what the stream delivers (each event once), replay or not; from the catch-up on, so
+    // it does not count up from 0 over the figures the page was rendered with.
+    let tally = act.EMPTY_TALLY;
+    let caughtUp = false;
     source.addEventListener("event", (m) => {
-      if (!state.replayStarted) add([JSON.parse(m.data)]);
+      const entry = JSON.parse(m.data);
+      tally = act.tallied(tally, entry);
+      if (caughtUp) showHeader(act.tallyHeader(tally));
+      if (!state.replayStarted) add([entry]);
     });
-    source.addEventListener("caught-up", () => set({ ...state, ready: true }));
+    source.addEventListener("caught-up", () => {
+      caughtUp = true;
+      showHeader(act.tallyHeader(tally));
+      set({ ...state, ready: true });
+    });
     source.addEventListener("session", (m) => {
-      const { state: next, count } = act.sessionUpdated(state, JSON.parse(m.data));
-      $("count").textContent = count;
+      const { state: next, header } = act.sessionUpdated(state, JSON.parse(m.data));
+      showHeader(header);
       set(next);
     });
     source.addEventListener("deleted", () => {
@@ -213,10 +255,13 @@ export function mount(root) {
       state = act.detached(state);
       return follow();
     }
-    const seq = act.seqFromHash(location.hash);
-    if (Number.isFinite(seq)) await jumpTo(seq);
-    else await reload(0, null);
-    if (act.loadsWhole(state)) while (state.listing.next !== null) await more();
+    const plan = act.startLoad(state, act.seqFromHash(location.hash));
+    usageApart = !plan.whole;
+    const usage = usageApart ? loadUsage() : null;
+    await reload(plan.after, null);
+    if (plan.whole) while (state.listing.next !== null) await more();
+    if (plan.reveal !== null) await jumpTo(plan.reveal);
+    await usage;
   }
   start().then(() => {
     if (!state.live) set({ ...state, ready: true });

@@ -94,9 +94,10 @@ export function createReplay({
     get state() {
       return state();
     },
-    /** Starts (or resumes) playing from where it stands. */
+    /** Starts (or resumes) playing from where it stands; from the start again once it reached the end. */
     play() {
       if (playing) return;
+      if (isDone() && played > 0) this.reset();
       playing = true;
       emit();
       schedule();

@@ -3,8 +3,9 @@
 //   import { loadSeed } from "./seed.js";
 //   const { session, items } = await loadSeed(id);
 //
-// `session` is the recorded session config (the effective config the server minted the key with), to send
-// as the token request's `session` overrides. `items` are `conversation.item.create` items rebuilding the
+// `session` is the config the recorded session ended with: the `session` of its last server
+// `session.created` / `session.updated` (what the server said it runs, after every `session.update`), else
+// the config the server minted its key with; to send as the token request's `session` overrides. `items` are `conversation.item.create` items rebuilding the
 // recorded conversation (user and assistant messages as text, function calls with their outputs), in
 // conversation order, for the console to send before the first turn if the user asked for them.
 
@@ -12,6 +13,18 @@ import { createTranscript } from "../lib/transcript.js";
 
 /** Events read for a seed at most; a longer session is seeded with its beginning. */
 const MAX_EVENTS = 50_000;
+
+/** The session config the server last reported in `entries` (server `session.created`/`.updated`), or null. */
+export function lastSessionConfig(entries, previous = null) {
+  let last = previous;
+  for (const e of entries) {
+    const t = e.event?.type;
+    const s = e.event?.session;
+    if (e.direction !== "server" || (t !== "session.created" && t !== "session.updated")) continue;
+    if (s && typeof s === "object" && !Array.isArray(s)) last = s;
+  }
+  return last;
+}
 
 /** Conversation items from transcript turns (lib/transcript.js). Pure. */
 export function itemsFromTurns(turns) {
@@ -44,12 +57,14 @@ export async function loadSeed(id, { fetch: f = globalThis.fetch.bind(globalThis
   const transcript = createTranscript();
   let after = 0;
   let read = 0;
+  let ended = null;
   while (after !== null && read < MAX_EVENTS) {
     const page = await (await f(`/api/sessions/${encodeURIComponent(id)}/events?limit=1000&after_seq=${after}`)).json();
     transcript.addMany(page.events);
+    ended = lastSessionConfig(page.events, ended);
     read += page.events.length;
     after = page.next_after_seq;
   }
-  const session = { ...(recorded.config ?? {}) };
+  const session = { ...(ended ?? recorded.config ?? {}) };
   return { session, items: itemsFromTurns(transcript.turns), source: recorded };
 }

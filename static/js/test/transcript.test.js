@@ -241,3 +241,37 @@ test("speech that is cleared before a commit leaves no turn", () => {
   t.add(b.server({ type: "input_audio_buffer.cleared" }));
   assert.equal(t.turns.length, 1, "a committed item stays");
 });
+
+test("messages the client created without ids (a seeded conversation) show once when the server names them", () => {
+  const b = builder();
+  const t = createTranscript();
+  const msg = (role, type, text, id) => ({ ...(id ? { id } : {}), type: "message", role, content: [{ type, text }] });
+  t.add(b.client({ type: "conversation.item.create", item: msg("user", "input_text", "Is it windy?") }));
+  t.add(b.client({ type: "conversation.item.create", item: msg("assistant", "output_text", "Very windy.") }));
+  t.add(b.server({ type: "conversation.item.added", item: msg("user", "input_text", "Is it windy?", "item_1") }));
+  t.add(
+    b.server({
+      type: "conversation.item.added",
+      previous_item_id: "item_1",
+      item: msg("assistant", "output_text", "Very windy.", "item_2"),
+    }),
+  );
+  t.add(b.server({ type: "conversation.item.done", item: msg("assistant", "output_text", "Very windy.", "item_2") }));
+  // The model's own answer starts empty: a new turn, not the seeded one.
+  t.add(
+    b.server({
+      type: "conversation.item.added",
+      previous_item_id: "item_2",
+      item: { id: "item_3", type: "message", role: "assistant", content: [] },
+    }),
+  );
+  assert.deepEqual(view(t), [
+    ["user", "Is it windy?", "completed"],
+    ["assistant", "Very windy.", "completed"],
+    ["assistant", "", "in_progress"],
+  ]);
+  assert.deepEqual(
+    t.turns.map((x) => x.itemId),
+    ["item_1", "item_2", "item_3"],
+  );
+});

@@ -34,9 +34,10 @@ pub(crate) enum Job {
         hidden: bool,
         reply: oneshot::Sender<Result<Session>>,
     },
-    /// A finished import becomes visible and ended.
+    /// A finished import becomes visible and ended, with the model and config its events say it ran with.
     Reveal {
         id: SessionId,
+        ran_with: crate::sessions::RanWith,
         reply: oneshot::Sender<Result<Option<Session>>>,
     },
     Update {

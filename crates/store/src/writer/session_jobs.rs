@@ -69,8 +69,12 @@ pub(super) fn apply_session_job(conn: &Connection, job: Job) -> Option<(Done, Op
             let change = matches!(result, Ok(Some(_))).then_some(Change::Updated { session: id });
             (Done::Update(reply, result), change)
         }
-        Job::Reveal { id, reply } => {
-            let result = sessions::reveal(conn, id);
+        Job::Reveal {
+            id,
+            ran_with,
+            reply,
+        } => {
+            let result = sessions::reveal(conn, id, ran_with);
             let change = matches!(result, Ok(Some(_))).then_some(Change::Updated { session: id });
             (Done::Update(reply, result), change)
         }

@@ -63,6 +63,27 @@ test("a filter goes to the server only when the page holds part of the session",
   assert.equal(act.filterReload({ ...part, live: true }, { type: "error" }, 0), null, "live: the panel filters");
 });
 
+test("a deep link loads a small session whole and reveals its event; a big one from a little before it", () => {
+  assert.deepEqual(act.startLoad(start(235), 120), { after: 0, whole: true, reveal: 120 });
+  assert.deepEqual(act.startLoad(start(235), NaN), { after: 0, whole: true, reveal: null });
+  assert.deepEqual(act.startLoad(start(act.LOAD_ALL_UP_TO + 1), 9000), { after: 8950, whole: false, reveal: 9000 });
+  assert.deepEqual(act.startLoad(start(act.LOAD_ALL_UP_TO + 1), NaN), { after: 0, whole: false, reveal: null });
+});
+
+test("the header counts a live session as the server does", () => {
+  const entries = [
+    { seq: 1, ts: 5_000, direction: "server", event: { type: "session.created" } },
+    { seq: 3, ts: 9_000, direction: "server", event: { type: "response.done" } },
+    { seq: 2, ts: 7_000, direction: "server", event: { type: "error" } },
+    { seq: 4, ts: 3_725_000 + 5_000, direction: "server", event: { type: "response.done" } },
+  ];
+  const tally = entries.reduce(act.tallied, act.EMPTY_TALLY);
+  assert.deepEqual(act.tallyHeader(tally), { count: 4, errors: 1, turns: 2, duration: "1:02:05" });
+  assert.deepEqual(act.tallyHeader(act.EMPTY_TALLY), { count: 0, errors: 0, turns: 0, duration: "0:00" });
+  assert.equal(act.clock(4_999), "0:04");
+  assert.equal(act.clock(123_000), "2:03");
+});
+
 test("deep links, jumps and the live session's end", () => {
   assert.equal(act.seqFromHash("#seq-123"), 123);
   assert.ok(Number.isNaN(act.seqFromHash("#seq-")));
@@ -70,11 +91,12 @@ test("deep links, jumps and the live session's end", () => {
   assert.equal(act.jumpStart(30), 0);
   assert.equal(act.jumpStart(1000), 950);
   const live = start(10, true);
-  const going = act.sessionUpdated(live, { ended_at: null, stats: { events: { total: 12 } } });
-  assert.deepEqual(going, { state: live, count: "12" });
-  const ended = act.sessionUpdated(live, { ended_at: 5, stats: { events: { total: 14 } } });
+  const going = act.sessionUpdated(live, { created_at: 0, ended_at: null, stats: { events: { total: 12 } } });
+  assert.deepEqual(going, { state: live, header: { count: 12, errors: 0, turns: 0, duration: "0:00" } });
+  const stats = { events: { total: 14 }, errors: 1, responses: 3, first_event_ts: 1000, last_event_ts: 64_500 };
+  const ended = act.sessionUpdated(live, { created_at: 0, ended_at: 5, stats });
   assert.equal(ended.state.live, false);
-  assert.equal(ended.count, "14");
+  assert.deepEqual(ended.header, { count: 14, errors: 1, turns: 3, duration: "1:03" });
   assert.equal(act.openInConsoleHref("a b", false), "/?seed=a%20b");
   assert.equal(act.openInConsoleHref("s1", true), "/?seed=s1&conversation=1");
 });
@@ -95,4 +117,19 @@ test("the replay controls and the slider follow the replay's position on the tim
   assert.equal(act.replayView({ playing: false, played: 1, done: false, position: 1000 }, null).scrub, null);
   assert.equal(act.scrubTime("500", span), 2000);
   assert.equal(act.scrubTime(1000, span), 3000);
+});
+
+test("a big session's usage reads the event types it needs, merged in seq order", () => {
+  const at = (seq, type) => ({ seq, ts: seq, direction: "server", event: { type } });
+  assert.ok(act.USAGE_TYPES.includes("response.done"));
+  assert.ok(!act.USAGE_TYPES.some((t) => t.endsWith(".delta")), "no deltas: they are most of a session");
+  const merged = act.mergeBySeq([
+    [at(1, "session.created")],
+    [at(3, "response.created")],
+    [at(2, "response.create"), at(9, "response.done")],
+  ]);
+  assert.deepEqual(
+    merged.map((e) => e.seq),
+    [1, 2, 3, 9],
+  );
 });

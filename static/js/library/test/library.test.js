@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { createReplay } from "../replay.js";
 import { densityBuckets, nearest, timeAt } from "../timeline.js";
 import { apiFilter } from "../filters.js";
-import { itemsFromTurns } from "../seed.js";
+import { itemsFromTurns, lastSessionConfig } from "../seed.js";
 import { storeUsageToApi } from "../usage.js";
 
 /** A fake clock: timers fire when `advance` passes them. */
@@ -162,4 +162,45 @@ test("stored usage reads like a response.usage", () => {
   });
   assert.equal(u.input_token_details.audio_tokens, 4);
   assert.equal(u.input_token_details.cached_tokens, 2);
+});
+
+test("a replay that reached the end plays again from the start", async () => {
+  const clock = fakeClock();
+  const played = [];
+  let resets = 0;
+  const r = createReplay({
+    fetchPage: pager(entries(4, 10)),
+    onEntry: (e) => played.push(e.seq),
+    onReset: () => {
+      resets += 1;
+      played.length = 0;
+    },
+    ...clock,
+  });
+  r.play();
+  await clock.advance(100);
+  assert.deepEqual(played, [1, 2, 3, 4]);
+  assert.equal(r.state.done, true);
+  assert.equal(r.state.playing, false);
+  r.play();
+  assert.equal(resets, 1, "it starts over");
+  assert.equal(r.state.played, 0);
+  await clock.advance(100);
+  assert.deepEqual(played, [1, 2, 3, 4]);
+  assert.equal(r.state.done, true);
+});
+
+test("a seed takes the config the session ended with: its server's last session.created or session.updated", () => {
+  const at = (seq, direction, type, session) => ({ seq, ts: seq, direction, event: { type, session } });
+  const page1 = [
+    at(1, "server", "session.created", { instructions: "first" }),
+    at(2, "client", "session.update", { instructions: "asked for" }),
+  ];
+  const page2 = [
+    at(3, "server", "session.updated", { instructions: "last" }),
+    at(4, "server", "session.updated", "not an object"),
+  ];
+  assert.deepEqual(lastSessionConfig(page1), { instructions: "first" });
+  assert.deepEqual(lastSessionConfig(page2, lastSessionConfig(page1)), { instructions: "last" });
+  assert.equal(lastSessionConfig([at(1, "client", "session.update", { instructions: "x" })]), null);
 });
