@@ -216,7 +216,10 @@ async fn an_import_takes_its_model_voice_and_config_from_its_last_session_event(
         .find(|r| r.contains(&format!("data-id=\"{id}\"")))
         .expect("the import is listed");
     assert!(row.contains("<td>marin</td>"), "{row}");
-    assert!(row.contains("<td>gpt-realtime-2025-08-28</td>"), "{row}");
+    assert!(
+        row.contains(r#"title="gpt-realtime-2025-08-28">gpt-realtime-2025-08-28</td>"#),
+        "{row}"
+    );
     assert!(!row.contains("open-badge"), "{row}");
 
     // Without a session event there is nothing to derive: no model, no config, still ended.
