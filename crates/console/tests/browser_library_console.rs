@@ -10,6 +10,10 @@ use realtime_testkit::console_page::{self, connect, disconnect, entry_count, wai
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_realtime-console");
+/// What these tests compare is what the page recorded and what the library shows of it; the server's own
+/// capture of the call (tests/capture.rs, browser_console.rs) would add its system events 2 s after each
+/// happened, whenever that falls.
+const WITHOUT_CAPTURE: &[(&str, &str)] = &[("SIDEBAND", "off")];
 
 /// Sends a text turn from the console and waits for the emulator's answer in the page's transcript.
 async fn talk(b: &Browser, text: &str) {
@@ -89,7 +93,7 @@ async fn wait_inspector_ready(b: &Browser) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_recorded_on_the_console_page_opens_in_the_library_with_its_stored_events() {
     // Record a session by talking on the console page.
-    let (server, b) = console_page::launch(BIN, &[]).await;
+    let (server, b) = console_page::launch(BIN, WITHOUT_CAPTURE).await;
     let id = connect(&b, "ephemeral").await;
     wait_entry(&b, 0, "server", "session.created").await;
     let said = "which ferry crosses the Trondheimsfjord";
@@ -178,7 +182,7 @@ async fn a_session_recorded_on_the_console_page_opens_in_the_library_with_its_st
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_tab_follows_the_inspector_live_while_the_console_tab_talks() {
     // Tab A: the console, connected, one turn in.
-    let (server, b) = console_page::launch(BIN, &[]).await;
+    let (server, b) = console_page::launch(BIN, WITHOUT_CAPTURE).await;
     let console_tab = b.client.window().await.unwrap();
     let id = connect(&b, "ephemeral").await;
     wait_entry(&b, 0, "server", "session.created").await;

@@ -240,7 +240,10 @@ async fn a_listed_origin_gets_nothing_else_and_its_offer_needs_its_own_key() {
     assert_eq!(res.status(), 201);
     let h = res.headers();
     assert_eq!(header(h, "access-control-allow-origin"), Some(PAGE));
-    assert_eq!(header(h, "access-control-expose-headers"), Some("location"));
+    assert_eq!(
+        header(h, "access-control-expose-headers"),
+        Some("location, x-console-session-id")
+    );
     let location = header(h, "location").unwrap();
     assert!(
         location.starts_with(&app.url("/v1/realtime/calls/rtc_")),
