@@ -71,6 +71,7 @@ const presetsBar = mountPresets(root, {
   load: $("preset-load"),
   save: $("preset-save"),
   remove: $("preset-delete"),
+  dialog: $("preset-dialog"),
 });
 const seedNotice = mountSeedNotice($("seed-notice"), {
   text: $("seed-text"),
