@@ -9,6 +9,8 @@ import { mount as mountMetrics } from "/static/js/components/metrics-view.js";
 import { mount as mountTranscript } from "/static/js/components/transcript-view.js";
 import { openMic } from "./console/audio.js";
 import { interrupt, pttPress, pttRelease, userText } from "./console/commands.js";
+import { itemIdOf } from "./console/composer.js";
+import { mount as mountComposer } from "./console/composer-panel.js";
 import { mount as mountConfig } from "./console/config-editor.js";
 import { compareSession } from "./console/effective.js";
 import { mount as mountEffective } from "./console/effective-session.js";
@@ -85,6 +87,12 @@ const talk = mountTalk(root, {
   send: $("text-send"),
   interrupt: $("interrupt"),
 });
+const composer = mountComposer(root, {
+  template: $("composer-template"),
+  text: $("composer-text"),
+  send: $("composer-send"),
+  note: $("composer-note"),
+});
 const mic = mountMic(root, {
   device: $("mic-device"),
   mute: $("mute"),
@@ -123,6 +131,7 @@ function render() {
   });
   talk.setEnabled(c.talk);
   mic.setEnabled(c.talk);
+  composer.setEnabled(c.talk);
   editor.setApplyEnabled(c.apply);
   editor.showResult(act.configResult(state.update));
   if (state.effective !== shownEffective) showEffective();
@@ -161,6 +170,8 @@ const live = createLive({
     set(next);
     if (events) live.send(events);
     if (event.type === "session.created") sendSeedItems();
+    const itemId = itemIdOf(event);
+    if (itemId) composer.setContext({ itemId });
   },
   onError: (message) => status(message, "error"),
   getMicTrack: async () => {
@@ -177,6 +188,7 @@ function onPhase(phase, info) {
     if (state.seed?.used()) clearSeed(false);
     for (const v of [log, transcript, metrics]) v.clear();
     logEl.dataset.entries = "0";
+    composer.setContext({});
   }
   set(act.phaseChanged(state, phase, info));
   if (phase === "session" && state.seed && !state.seed.used()) {
@@ -200,6 +212,11 @@ root.addEventListener("session-disconnect", () => live.disconnect());
 root.addEventListener("talk-text", (e) => {
   sendSeedItems();
   if (live.send(userText(e.detail.text))) talk.sent();
+});
+root.addEventListener("composer-send", (e) => {
+  // The page's one send path: journaled, recorded and shown like every client event.
+  if (live.send([e.detail.event])) composer.sent(e.detail.event);
+  else composer.refused(`${e.detail.event.type} not sent: the connection is down.`);
 });
 root.addEventListener("talk-interrupt", () => live.send(interrupt(live.responseActive())));
 root.addEventListener("ptt", (e) => {

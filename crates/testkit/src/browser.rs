@@ -275,7 +275,8 @@ impl Browser {
     /// Resizes the window until the page's viewport is `width` × `height` CSS pixels.
     pub async fn set_viewport(&self, width: i64, height: i64) {
         let (mut w, mut h) = (width as u32, height as u32);
-        for _ in 0..3 {
+        // A resize can land after the page is asked (or bring a scrollbar): measure again and correct.
+        for _ in 0..8 {
             self.client.set_window_size(w, h).await.unwrap();
             let inner = self
                 .eval("return [document.documentElement.clientWidth, window.innerHeight]")
