@@ -86,6 +86,11 @@ const talk = mountTalk(root, {
   input: $("text-input"),
   send: $("text-send"),
   interrupt: $("interrupt"),
+  file: $("image-input"),
+  chip: $("image-chip"),
+  chipName: $("image-name"),
+  chipRemove: $("image-remove"),
+  onProblem: (message) => status(message, "error"),
 });
 const composer = mountComposer(root, {
   template: $("composer-template"),
@@ -211,7 +216,7 @@ root.addEventListener("session-connect", (e) => {
 root.addEventListener("session-disconnect", () => live.disconnect());
 root.addEventListener("talk-text", (e) => {
   sendSeedItems();
-  if (live.send(userText(e.detail.text))) talk.sent();
+  if (live.send(userText(e.detail.text, e.detail.images))) talk.sent();
 });
 root.addEventListener("composer-send", (e) => {
   // The page's one send path: journaled, recorded and shown like every client event.
