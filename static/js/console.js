@@ -9,6 +9,8 @@ import { mount as mountMetrics } from "/static/js/components/metrics-view.js";
 import { mount as mountTranscript } from "/static/js/components/transcript-view.js";
 import { openMic } from "./console/audio.js";
 import { interrupt, pttPress, pttRelease, userText } from "./console/commands.js";
+import { itemIdOf } from "./console/composer.js";
+import { mount as mountComposer } from "./console/composer-panel.js";
 import { mount as mountConfig } from "./console/config-editor.js";
 import { compareSession } from "./console/effective.js";
 import { mount as mountEffective } from "./console/effective-session.js";
@@ -71,6 +73,7 @@ const presetsBar = mountPresets(root, {
   load: $("preset-load"),
   save: $("preset-save"),
   remove: $("preset-delete"),
+  dialog: $("preset-dialog"),
 });
 const seedNotice = mountSeedNotice($("seed-notice"), {
   text: $("seed-text"),
@@ -83,6 +86,17 @@ const talk = mountTalk(root, {
   input: $("text-input"),
   send: $("text-send"),
   interrupt: $("interrupt"),
+  file: $("image-input"),
+  chip: $("image-chip"),
+  chipName: $("image-name"),
+  chipRemove: $("image-remove"),
+  onProblem: (message) => status(message, "error"),
+});
+const composer = mountComposer(root, {
+  template: $("composer-template"),
+  text: $("composer-text"),
+  send: $("composer-send"),
+  note: $("composer-note"),
 });
 const mic = mountMic(root, {
   device: $("mic-device"),
@@ -122,6 +136,7 @@ function render() {
   });
   talk.setEnabled(c.talk);
   mic.setEnabled(c.talk);
+  composer.setEnabled(c.talk);
   editor.setApplyEnabled(c.apply);
   editor.showResult(act.configResult(state.update));
   if (state.effective !== shownEffective) showEffective();
@@ -160,6 +175,8 @@ const live = createLive({
     set(next);
     if (events) live.send(events);
     if (event.type === "session.created") sendSeedItems();
+    const itemId = itemIdOf(event);
+    if (itemId) composer.setContext({ itemId });
   },
   onError: (message) => status(message, "error"),
   getMicTrack: async () => {
@@ -176,6 +193,7 @@ function onPhase(phase, info) {
     if (state.seed?.used()) clearSeed(false);
     for (const v of [log, transcript, metrics]) v.clear();
     logEl.dataset.entries = "0";
+    composer.setContext({});
   }
   set(act.phaseChanged(state, phase, info));
   if (phase === "session" && state.seed && !state.seed.used()) {
@@ -198,7 +216,12 @@ root.addEventListener("session-connect", (e) => {
 root.addEventListener("session-disconnect", () => live.disconnect());
 root.addEventListener("talk-text", (e) => {
   sendSeedItems();
-  if (live.send(userText(e.detail.text))) talk.sent();
+  if (live.send(userText(e.detail.text, e.detail.images))) talk.sent();
+});
+root.addEventListener("composer-send", (e) => {
+  // The page's one send path: journaled, recorded and shown like every client event.
+  if (live.send([e.detail.event])) composer.sent(e.detail.event);
+  else composer.refused(`${e.detail.event.type} not sent: the connection is down.`);
 });
 root.addEventListener("talk-interrupt", () => live.send(interrupt(live.responseActive())));
 root.addEventListener("ptt", (e) => {

@@ -323,24 +323,6 @@ async fn the_library_and_inspector_show_replay_export_import_and_follow_sessions
     b.close().await;
 }
 
-/// Resizes the window until the page's viewport is `width` × `height` CSS pixels.
-async fn viewport(b: &Browser, width: i64, height: i64) {
-    let (mut w, mut h) = (width as u32, height as u32);
-    for _ in 0..3 {
-        b.client.set_window_size(w, h).await.unwrap();
-        let inner = b
-            .eval("return [document.documentElement.clientWidth, window.innerHeight]")
-            .await;
-        let (iw, ih) = (inner[0].as_i64().unwrap(), inner[1].as_i64().unwrap());
-        if iw == width && ih == height {
-            return;
-        }
-        w = (i64::from(w) + width - iw) as u32;
-        h = (i64::from(h) + height - ih) as u32;
-    }
-    panic!("could not make the viewport {width}x{height}");
-}
-
 /// The library and the inspector at 1280×800: the library's rows fit (Open and Delete on screen), the
 /// inspector's transcript keeps a readable size beside the log, every page has a favicon, and the log's
 /// filters have labels.
@@ -388,7 +370,7 @@ async fn the_library_and_inspector_fit_a_laptop_screen_and_are_labelled() {
 
     let b = Browser::launch().await;
     b.goto(&server.url("/sessions")).await;
-    viewport(&b, 1280, 800).await;
+    b.set_viewport(1280, 800).await;
     let library = b
         .eval(
             "const vw = document.documentElement.clientWidth;

@@ -272,6 +272,25 @@ impl Browser {
         el.select_by_value(value).await.unwrap();
     }
 
+    /// Resizes the window until the page's viewport is `width` × `height` CSS pixels.
+    pub async fn set_viewport(&self, width: i64, height: i64) {
+        let (mut w, mut h) = (width as u32, height as u32);
+        // A resize can land after the page is asked (or bring a scrollbar): measure again and correct.
+        for _ in 0..8 {
+            self.client.set_window_size(w, h).await.unwrap();
+            let inner = self
+                .eval("return [document.documentElement.clientWidth, window.innerHeight]")
+                .await;
+            let (iw, ih) = (inner[0].as_i64().unwrap(), inner[1].as_i64().unwrap());
+            if iw == width && ih == height {
+                return;
+            }
+            w = (i64::from(w) + width - iw) as u32;
+            h = (i64::from(h) + height - ih) as u32;
+        }
+        panic!("could not make the viewport {width}x{height}");
+    }
+
     pub async fn screenshot(&self, path: &Path) {
         let png = self.client.screenshot().await.unwrap();
         std::fs::write(path, png).unwrap();

@@ -193,17 +193,20 @@ export function mount(element, { storage, storageKey = "realtime-console.prices"
   function buildPrices() {
     const open = priceBox.open;
     const summary = el("summary", undefined, "Prices (USD per 1M tokens; estimates, check OpenAI's pricing page)");
-    const [t, body] = table(["model", ...PRICE_FIELDS.map((f) => FIELD_LABEL[f])], "mv-price-table");
-    for (const [name, row] of Object.entries(prices)) {
+    // One column per model and a row per price, so it fits a narrow side panel (a row per model made
+    // nine columns, scrolled sideways inside its box).
+    const models = Object.keys(prices);
+    const [t, body] = table(["price", ...models], "mv-price-table");
+    for (const f of PRICE_FIELDS) {
       const tr = el("tr");
-      tr.append(el("th", undefined, name));
-      for (const f of PRICE_FIELDS) {
+      tr.append(el("th", undefined, FIELD_LABEL[f]));
+      for (const name of models) {
         const td = el("td");
         const input = el("input", {
           type: "number",
           min: "0",
           step: "0.01",
-          value: String(row[f]),
+          value: String(prices[name][f]),
           "aria-label": `${name} ${FIELD_LABEL[f]}`,
         });
         input.addEventListener("change", () => {

@@ -1,5 +1,7 @@
 // The client events the console's buttons send (PROTOCOL §7), built as plain objects. No DOM here.
 
+import { messageContent } from "./images.js";
+
 let counter = 0;
 
 /** A client `event_id`, so a server `error` can be paired with the event that caused it. */
@@ -8,12 +10,13 @@ export function eventId() {
   return `evt_console_${Date.now().toString(36)}_${counter}`;
 }
 
-export function userText(text) {
+/** A typed message (and the data URLs of its images, each an `input_image`), then its answer. */
+export function userText(text, images = []) {
   return [
     {
       type: "conversation.item.create",
       event_id: eventId(),
-      item: { type: "message", role: "user", content: [{ type: "input_text", text }] },
+      item: { type: "message", role: "user", content: messageContent(text, images) },
     },
     responseCreate(),
   ];

@@ -66,6 +66,15 @@ export function createJournal({ onEntry, now = () => Date.now() }) {
       waiting = [];
       return queue;
     },
+    /**
+     * The connect failed before a session existed: nothing can be recorded, but the log still shows what
+     * happened (what waited, then `event`), numbered from 1 on the page alone.
+     */
+    showUnrecorded(event) {
+      const queue = [...waiting, { ts: now(), direction: "system", event }];
+      waiting = [];
+      for (const { ts, direction, event: e } of queue) show({ seq: entries.length + 1, ts, direction, event: e });
+    },
     /** Entries shown, in order. */
     entries() {
       return entries;

@@ -212,17 +212,19 @@ export function createLive({
         const err = e instanceof ConnectError ? e : new ConnectError(String(e?.message || e));
         connecting = false;
         if (micTrack) micTrack.stop();
+        const failed = {
+          type: "console.error",
+          where: "connect",
+          status: err.status,
+          message: err.message,
+          error: err.body?.error ?? null,
+        };
         if (journal.started()) {
-          system({
-            type: "console.error",
-            where: "connect",
-            status: err.status,
-            message: err.message,
-            error: err.body?.error ?? null,
-          });
+          system(failed);
           finish(recorder, sessionId, journal);
         } else {
-          journal.discardWaiting();
+          // No session to record into: the log shows the reason all the same.
+          journal.showUnrecorded({ ...failed, recorded: false });
         }
         onPhase("idle", { error: err.message });
         return;

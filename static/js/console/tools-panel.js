@@ -42,7 +42,17 @@ export function mount(root) {
   });
   const error = el("p", { class: "error" });
   const add = el("button", { type: "submit", class: "small", text: "Add tool" });
-  const form = el("form", { class: "tool-form" }, name, description, parameters, mock, add, error);
+  const field = (text, control) => el("label", { class: "tool-field" }, text, control);
+  const form = el(
+    "form",
+    { class: "tool-form" },
+    field("Name", name),
+    field("Description", description),
+    field("Parameters (JSON schema)", parameters),
+    field("Mock output", mock),
+    add,
+    error,
+  );
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     const made = customTool({ name: name.value, description: description.value, parameters: parameters.value });
@@ -106,7 +116,12 @@ export function mount(root) {
     },
     /** A call waiting for the user to type its output. */
     addPending(call) {
-      const output = el("textarea", { rows: 2, class: "mono", placeholder: "output (JSON or text)" });
+      const output = el("textarea", {
+        rows: 2,
+        class: "mono",
+        placeholder: "output (JSON or text)",
+        "aria-label": `Output of ${call.name}`,
+      });
       const send = el("button", { type: "button", class: "small primary", text: "Send output" });
       const box = el(
         "div",

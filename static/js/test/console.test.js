@@ -7,6 +7,7 @@ import { createCallCoordinator } from "../console/calls.js";
 import { interrupt, pttPress, pttRelease, userText } from "../console/commands.js";
 import { createJournal } from "../console/journal.js";
 import { createPresets } from "../console/presets.js";
+import { saveStep } from "../console/presets-bar.js";
 import { defaultForm, formToSession, manualTurns, sessionToForm } from "../console/session-config.js";
 import { callIdFromLocation } from "../lib/recorder-wire.js";
 import {
@@ -225,6 +226,27 @@ test("the journal numbers waiting events and shows the opening event first", () 
     ["console.token", "console.connect", "session.created", "response.create", "console.hangup"],
   );
   assert.equal(shown[1].ts, 100, "a waiting event keeps its time");
+});
+
+test("a connect that failed before its session shows what waited and why, numbered on the page", () => {
+  const shown = [];
+  const j = createJournal({ onEntry: (e) => shown.push(e), now: () => 7 });
+  j.push("system", { type: "console.connect" });
+  j.showUnrecorded({ type: "console.error", where: "connect", message: "minting a key: too many requests" });
+  assert.deepEqual(
+    shown.map((e) => [e.seq, e.direction, e.event.type]),
+    [
+      [1, "system", "console.connect"],
+      [2, "system", "console.error"],
+    ],
+  );
+  assert.equal(j.entries().length, 2);
+});
+
+test("saving a preset under a name it has asks before replacing it", () => {
+  assert.deepEqual(saveStep("  ", ["a"]), { step: "none" });
+  assert.deepEqual(saveStep(" b ", ["a"]), { step: "save", name: "b" });
+  assert.deepEqual(saveStep("a", ["a"]), { step: "replace", name: "a" });
 });
 
 test("presets round-trip through storage", () => {

@@ -112,6 +112,17 @@ fn default_output(ctx: &Context<'_>, user_text: &str) -> Output {
             arguments: arguments.to_string(),
         };
     }
+    let images = last_user_images(ctx.items);
+    if !images.is_empty() {
+        let seen = images.join(", ");
+        return Output::Text(match user_text {
+            "" => format!("You sent {seen}. This is the emulated model answering."),
+            text => format!(
+                "You said {} and sent {seen}. This is the emulated model answering.",
+                quote(text)
+            ),
+        });
+    }
     Output::Text(match user_text {
         "" => {
             "Hello! This is the emulated model. Say something and I will repeat it back.".to_owned()
@@ -182,6 +193,40 @@ pub fn last_user_text(items: &[Value]) -> String {
         .join(" ")
 }
 
+/// The latest user message's images, each as the words the answer uses for it: `an image (image/png,
+/// 68 bytes)` from a base64 data URL's type and decoded size, `an image by URL` otherwise.
+fn last_user_images(items: &[Value]) -> Vec<String> {
+    let Some(item) = items
+        .iter()
+        .rev()
+        .find(|i| i["type"] == "message" && i["role"] == "user")
+    else {
+        return Vec::new();
+    };
+    item["content"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|part| part["type"] == "input_image")
+        .map(|part| describe_image(part["image_url"].as_str().unwrap_or("")))
+        .collect()
+}
+
+fn describe_image(url: &str) -> String {
+    let data = url
+        .strip_prefix("data:")
+        .and_then(|rest| rest.split_once(";base64,"));
+    match data {
+        Some((mime, b64)) => {
+            let b64 = b64.trim_end();
+            let padding = b64.bytes().rev().take_while(|&c| c == b'=').count();
+            let bytes = (b64.len() / 4 * 3 + [0, 0, 1, 2][b64.len() % 4]).saturating_sub(padding);
+            format!("an image ({mime}, {bytes} bytes)")
+        }
+        None => "an image by URL".to_owned(),
+    }
+}
+
 /// Quotes at most 200 characters so long inputs keep answers (and synthetic audio) short.
 fn quote(text: &str) -> String {
     let cut: String = text.chars().take(200).collect();
@@ -215,6 +260,38 @@ mod tests {
         assert_eq!(
             p.output,
             Output::Text("You said \"hello there\". This is the emulated model answering.".into())
+        );
+    }
+
+    #[test]
+    fn an_image_is_answered_from_its_type_and_size() {
+        // 1x1 PNG: 68 bytes; base64 with `==` padding.
+        let png = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
+        let items = [json!({"type": "message", "role": "user", "content": [
+            {"type": "input_text", "text": "what is it?"},
+            {"type": "input_image", "image_url": png},
+            {"type": "input_image", "image_url": "data:image/jpeg;base64,AAAA"},
+        ]})];
+        let p = plan(
+            &Context {
+                items: &items,
+                tools: &json!([]),
+                tool_choice: &json!("auto"),
+                turn: 1,
+            },
+            None,
+        );
+        assert_eq!(
+            p.output,
+            Output::Text(
+                "You said \"what is it?\" and sent an image (image/png, 68 bytes), an image \
+                 (image/jpeg, 3 bytes). This is the emulated model answering."
+                    .into()
+            )
+        );
+        assert_eq!(
+            describe_image("https://example.com/a.png"),
+            "an image by URL"
         );
     }
 
