@@ -132,3 +132,28 @@ fn a_prompt_reference_is_echoed_in_the_session() {
     assert_eq!(s["include"][0], "item.input_audio_transcription.logprobs");
     assert_eq!(s["tracing"], "auto");
 }
+
+#[test]
+fn a_truncation_cuts_the_transcript_at_the_speed_it_was_spoken() {
+    let (mut call, _) = TestCall::open_over(Transport::WebSocket, spoken());
+    set_speed(&mut call, 0.5);
+    call.send(user_text("hello emulator"));
+    call.send(json!({"type": "response.create"}));
+    let done = call.until("response.done").pop().unwrap();
+    let item = &done["response"]["output"][0];
+    let transcript = item["content"][0]["transcript"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(transcript.chars().count() > 10, "{transcript}");
+    // 120 ms a character at half speed: 1200 ms heard is 10 characters.
+    call.send(
+        json!({"type": "conversation.item.truncate", "item_id": item["id"],
+        "content_index": 0, "audio_end_ms": 1200}),
+    );
+    call.expect("conversation.item.truncated");
+    call.send(json!({"type": "conversation.item.retrieve", "item_id": item["id"]}));
+    let got = call.expect("conversation.item.retrieved");
+    let heard: String = transcript.chars().take(10).collect();
+    assert_eq!(got["item"]["content"][0]["transcript"], heard.as_str());
+}
