@@ -1,7 +1,7 @@
 //! "View code" on the console page, in headless Chromium against the real server and its built-in
 //! emulator: the panel shows the server's session as openai-python, agents-js and curl snippets, and the
 //! Python one, run as copied with the test venv's SDK, talks to the emulator through the console's gateway
-//! (`/v1`) with the same session.
+//! (`/v1`) with the same session, and the curl one mints a key for it.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` and the test clients; fails (never skips) without them.
 
@@ -33,7 +33,7 @@ async fn code_view(b: &Browser) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_python_snippet_runs_the_servers_session_against_the_emulator() {
+async fn the_python_and_curl_snippets_run_the_servers_session_against_the_emulator() {
     let (_server, b) = console_page::launch(BIN, &[]).await;
     let before = code_view(&b).await;
     assert_eq!(before["source"], "The form's session (not connected).");
@@ -57,6 +57,7 @@ async fn the_python_snippet_runs_the_servers_session_against_the_emulator() {
     assert_eq!(view["shown"], "python");
     let snippet = view["text"].as_str().unwrap().to_owned();
     assert!(snippet.contains("client.realtime.connect"), "{snippet}");
+    let mut curl = String::new();
     for tab in ["agents", "curl"] {
         b.eval(&format!(
             "document.querySelector('#view-code-tabs [data-snippet={tab}]').click(); return null"
@@ -71,6 +72,7 @@ async fn the_python_snippet_runs_the_servers_session_against_the_emulator() {
                 .contains("Answer in one short sentence."),
             "{other}"
         );
+        curl = other["text"].as_str().unwrap().to_owned();
     }
 
     // Run as copied: its base URL is this console's gateway.
@@ -86,4 +88,25 @@ async fn the_python_snippet_runs_the_servers_session_against_the_emulator() {
     assert_eq!(session["audio"]["output"]["voice"], "cedar", "{got}");
     assert_eq!(session["audio"]["output"]["speed"], 1.25, "{got}");
     assert!(!got["answer"].as_str().unwrap().is_empty(), "{got}");
+
+    // The curl snippet, run as copied, mints an ephemeral key for the same session.
+    let out = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(&curl)
+        .env_remove("OPENAI_BASE_URL")
+        .env_remove("OPENAI_API_KEY")
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{curl}\n{out:?}");
+    let minted: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        minted["value"].as_str().unwrap().starts_with("ek_"),
+        "{minted}"
+    );
+    assert_eq!(
+        minted["session"]["instructions"], server["instructions"],
+        "{minted}"
+    );
+    assert_eq!(minted["session"]["audio"]["output"]["speed"], 1.25);
 }
