@@ -14,6 +14,7 @@ import { mount as mountComposer } from "./console/composer-panel.js";
 import { mount as mountConfig } from "./console/config-editor.js";
 import { compareSession } from "./console/effective.js";
 import { mount as mountEffective } from "./console/effective-session.js";
+import { mount as mountViewCode } from "./console/view-code.js";
 import { createLive, resumeLeftovers } from "./console/live.js";
 import { mount as mountMic } from "./console/mic.js";
 import { createPresets } from "./console/presets.js";
@@ -63,6 +64,7 @@ const metrics = mountMetrics($("metrics"), {
 const bar = mountSessionBar(root.querySelector(".bar"));
 const editor = mountConfig($("config-form"), { initial: act.initialForm(presets.last()) });
 const tools = mountTools($("tools-panel"));
+const viewCode = mountViewCode($("view-code"), { baseUrl: `${location.origin}/v1` });
 const effective = mountEffective($("effective"), {
   source: $("effective-source"),
   fields: $("effective-fields"),
@@ -113,6 +115,7 @@ let shownEffective = null;
 function showEffective() {
   shownEffective = state.effective;
   const eff = state.effective;
+  showCode();
   const serverTools = eff && Array.isArray(eff.session?.tools) ? eff.session.tools.map((t) => t?.name) : null;
   tools.setServerTools(serverTools);
   if (!eff) {
@@ -244,6 +247,16 @@ root.addEventListener("mic-device", async (e) => {
   }
 });
 
+/** View code: the server's session once there is one, the form's before. */
+function showCode() {
+  const eff = state.effective;
+  if (eff) viewCode.show({ session: eff.session, source: `The server's session (${eff.type} #${eff.seq}).` });
+  else {
+    const { session } = editor.current();
+    if (session) viewCode.show({ session, source: "The form's session (not connected)." });
+  }
+}
+
 // ---- session config, tools, presets ----
 function configChanged() {
   const { form, errors } = editor.current();
@@ -252,6 +265,7 @@ function configChanged() {
   presets.remember({ form, mocks: state.mocks });
   set(state.configValid === !errors.length ? state : { ...state, configValid: !errors.length });
   if (state.effective) showEffective();
+  else showCode();
   mic.setPttOnly(manualTurns(form));
 }
 
@@ -262,6 +276,7 @@ function toolsChanged({ state: next, tools: list }) {
 }
 
 root.addEventListener("config-change", configChanged);
+showCode();
 root.addEventListener("log-reveal", (e) => log.reveal(e.detail.seq));
 root.addEventListener("config-reset", () => editor.set(act.defaultConfig()));
 root.addEventListener("config-apply", (e) => {

@@ -150,9 +150,9 @@ async fn overrides_outside_the_list_never_reach_upstream() {
             "session.temperature",
         ),
         (
-            json!({"session": {"audio": {"output": {"speed": 1.5}}}}),
+            json!({"session": {"audio": {"output": {"pitch": 1.5}}}}),
             "unknown_parameter",
-            "session.audio.output.speed",
+            "session.audio.output.pitch",
         ),
         (
             json!({"session": {"model": "gpt-4o-realtime-preview"}}),

@@ -6,6 +6,7 @@
 
 import { el, emit } from "../lib/dom.js";
 import {
+  AUDIO_FORMATS,
   EAGERNESS,
   NOISE_REDUCTION,
   TRANSCRIPTION_MODELS,
@@ -35,6 +36,8 @@ export function mount(form, { initial } = {}) {
   fillSelect(form.elements["turn.eagerness"], EAGERNESS);
   fillSelect(form.elements.transcription, TRANSCRIPTION_MODELS, (v) => v || "off");
   fillSelect(form.elements.noise_reduction, NOISE_REDUCTION);
+  fillSelect(form.elements.input_format, AUDIO_FORMATS);
+  fillSelect(form.elements.output_format, AUDIO_FORMATS);
   const errorsEl = form.querySelector(".errors");
   const fields = Array.from(form.elements).filter((field) => field.name);
 
@@ -53,6 +56,13 @@ export function mount(form, { initial } = {}) {
     }
   }
 
+  function showDependentFields(f) {
+    showTurnFields(f.turn.type);
+    for (const node of form.querySelectorAll("[data-truncation]")) {
+      node.hidden = node.dataset.truncation !== f.truncation;
+    }
+  }
+
   function write(state) {
     const f = completeForm(state);
     for (const field of fields) {
@@ -66,7 +76,7 @@ export function mount(form, { initial } = {}) {
         field.value = String(value);
       }
     }
-    showTurnFields(f.turn.type);
+    showDependentFields(f);
   }
 
   function current() {
@@ -78,7 +88,7 @@ export function mount(form, { initial } = {}) {
 
   function changed() {
     const detail = current();
-    showTurnFields(detail.form.turn.type);
+    showDependentFields(detail.form);
     emit(form, "config-change", detail);
   }
 

@@ -10,7 +10,11 @@ const turnType = (s) => td(s)?.type ?? "none";
  */
 const FIELDS = [
   { field: "instructions", label: "Instructions", get: (s) => s?.instructions, when: (f) => "instructions" in f },
+  { field: "model", label: "Model", get: (s) => s?.model, when: (f) => "model" in f },
   { field: "voice", label: "Voice", get: (s) => s?.audio?.output?.voice },
+  { field: "speed", label: "Speed", get: (s) => s?.audio?.output?.speed },
+  { field: "input_format", label: "Input format", get: (s) => s?.audio?.input?.format?.type },
+  { field: "output_format", label: "Output format", get: (s) => s?.audio?.output?.format?.type },
   { field: "modality", label: "Output", get: (s) => s?.output_modalities },
   { field: "turn.type", label: "Turn detection", get: turnType },
   {
@@ -25,6 +29,12 @@ const FIELDS = [
     get: (s) => td(s)?.[k],
     when: (f, s) => turnType(f) === "server_vad" && turnType(s) === "server_vad",
   })),
+  {
+    field: "turn.idle_timeout_ms",
+    label: "idle_timeout_ms",
+    get: (s) => td(s)?.idle_timeout_ms ?? null,
+    when: (f, s) => turnType(f) === "server_vad" && turnType(s) === "server_vad",
+  },
   ...["create_response", "interrupt_response"].map((k) => ({
     field: `turn.${k}`,
     label: k,
@@ -36,6 +46,10 @@ const FIELDS = [
   { field: "tools", label: "Tools", get: (s) => s?.tools ?? [] },
   { field: "tool_choice", label: "tool_choice", get: (s) => s?.tool_choice },
   { field: "max_output_tokens", label: "max_output_tokens", get: (s) => s?.max_output_tokens },
+  { field: "truncation", label: "Truncation", get: (s) => s?.truncation },
+  { field: "prompt.id", label: "Prompt", get: (s) => s?.prompt ?? null, when: (f) => "prompt" in f },
+  { field: "include_logprobs", label: "include", get: (s) => s?.include ?? [], when: (f) => "include" in f },
+  { field: "tracing", label: "Tracing", get: (s) => s?.tracing ?? null, when: (f) => "tracing" in f },
 ];
 
 /**

@@ -12,11 +12,27 @@ import { eventId } from "./commands.js";
  * levels a value is taken whole.
  */
 export const ALLOWED_OVERRIDES = {
-  session: ["type", "model", "instructions", "output_modalities", "audio", "tools", "tool_choice", "max_output_tokens"],
+  session: [
+    "type",
+    "model",
+    "instructions",
+    "output_modalities",
+    "audio",
+    "tools",
+    "tool_choice",
+    "max_output_tokens",
+    "truncation",
+    "prompt",
+    "include",
+    "tracing",
+  ],
   "session.audio": ["input", "output"],
-  "session.audio.input": ["turn_detection", "transcription", "noise_reduction"],
-  "session.audio.output": ["voice"],
+  "session.audio.input": ["format", "turn_detection", "transcription", "noise_reduction"],
+  "session.audio.output": ["format", "voice", "speed"],
 };
+
+/** Fields a recorded session shows as null that an override may only give a value (the schema's). */
+const NOT_NULL = new Set(["session.include"]);
 
 const isObject = (v) => !!v && typeof v === "object" && !Array.isArray(v);
 
@@ -29,6 +45,7 @@ export function stripOverrides(session, path = "session") {
   for (const key of allowed) {
     if (!(key in session) || session[key] === undefined) continue;
     const child = `${path}.${key}`;
+    if (session[key] === null && NOT_NULL.has(child)) continue;
     if (ALLOWED_OVERRIDES[child]) {
       if (!isObject(session[key])) continue;
       const inner = stripOverrides(session[key], child);

@@ -12,13 +12,20 @@ export const TRANSCRIPTION_MODELS = [
 export const NOISE_REDUCTION = ["none", "near_field", "far_field"];
 export const EAGERNESS = ["auto", "low", "medium", "high"];
 export const TURN_TYPES = ["server_vad", "semantic_vad", "none"];
+export const AUDIO_FORMATS = ["audio/pcm", "audio/pcmu", "audio/pcma"];
+export const TRUNCATIONS = ["auto", "disabled", "retention_ratio"];
+export const LOGPROBS = "item.input_audio_transcription.logprobs";
 
 /** The form as a fresh console shows it: the API's own defaults (PROTOCOL §2.2, §5.2). */
 export function defaultForm() {
   return {
     instructions: "",
+    model: "",
     voice: "marin",
     modality: "audio",
+    speed: 1,
+    input_format: "audio/pcm",
+    output_format: "audio/pcm",
     turn: {
       type: "server_vad",
       threshold: 0.5,
@@ -27,12 +34,18 @@ export function defaultForm() {
       eagerness: "auto",
       create_response: true,
       interrupt_response: true,
+      idle_timeout_ms: "",
     },
     transcription: "",
     noise_reduction: "none",
     tools: "[]",
     tool_choice: "auto",
     max_output_tokens: "inf",
+    truncation: "auto",
+    retention_ratio: 0.8,
+    tracing: "",
+    prompt: { id: "", version: "", variables: "" },
+    include_logprobs: false,
   };
 }
 
@@ -40,7 +53,12 @@ export function defaultForm() {
 export function completeForm(form) {
   const base = defaultForm();
   const given = form && typeof form === "object" ? form : {};
-  return { ...base, ...given, turn: { ...base.turn, ...(given.turn || {}) } };
+  return {
+    ...base,
+    ...given,
+    turn: { ...base.turn, ...(given.turn || {}) },
+    prompt: { ...base.prompt, ...(given.prompt || {}) },
+  };
 }
 
 function turnDetection(turn) {
@@ -52,9 +70,18 @@ function turnDetection(turn) {
     threshold: Number(turn.threshold),
     prefix_padding_ms: Math.round(Number(turn.prefix_padding_ms)),
     silence_duration_ms: Math.round(Number(turn.silence_duration_ms)),
+    idle_timeout_ms: idleTimeout(turn.idle_timeout_ms),
     ...common,
   };
 }
+
+/** The idle timeout field: empty is off (null). */
+function idleTimeout(value) {
+  const t = String(value ?? "").trim();
+  return t === "" ? null : Math.round(Number(t));
+}
+
+const format = (type) => (type === "audio/pcm" ? { type, rate: 24000 } : { type });
 
 function parseToolChoice(text) {
   const t = String(text || "").trim();
@@ -110,6 +137,31 @@ export function formToSession(form) {
       if (!Number.isFinite(v) || v < 0) errors.push({ field: `turn.${k}`, message: `${k} is a number of ms ≥ 0` });
     }
   }
+  const speed = Number(f.speed);
+  if (!(speed >= 0.25 && speed <= 1.5)) errors.push({ field: "speed", message: "speed is between 0.25 and 1.5" });
+  if (t.type === "server_vad") {
+    const idle = idleTimeout(t.idle_timeout_ms);
+    if (idle !== null && !(idle >= 5000 && idle <= 30000)) {
+      errors.push({ field: "turn.idle_timeout_ms", message: "idle timeout is 5000–30000 ms, or empty for off" });
+    }
+  }
+  const ratio = Number(f.retention_ratio);
+  if (f.truncation === "retention_ratio" && !(String(f.retention_ratio).trim() !== "" && ratio >= 0 && ratio <= 1)) {
+    errors.push({ field: "retention_ratio", message: "retention ratio is between 0 and 1" });
+  }
+  const promptId = String(f.prompt.id || "").trim();
+  let variables;
+  const varText = String(f.prompt.variables || "").trim();
+  if (promptId && varText) {
+    try {
+      variables = JSON.parse(varText);
+      if (!variables || typeof variables !== "object" || Array.isArray(variables)) {
+        errors.push({ field: "prompt.variables", message: "prompt variables are a JSON object" });
+      }
+    } catch (e) {
+      errors.push({ field: "prompt.variables", message: `prompt variables are not JSON: ${e.message}` });
+    }
+  }
   if (errors.length) return { session: null, errors };
   const session = {
     type: "realtime",
@@ -121,12 +173,24 @@ export function formToSession(form) {
         transcription: f.transcription ? { model: f.transcription } : null,
         noise_reduction: f.noise_reduction && f.noise_reduction !== "none" ? { type: f.noise_reduction } : null,
       },
-      output: { voice: f.voice },
+      output: { voice: f.voice, speed, format: format(f.output_format) },
     },
     tools: tools.map((tool) => ({ type: "function", ...tool })),
     tool_choice: choice.value,
     max_output_tokens: maxTokens,
+    truncation: f.truncation === "retention_ratio" ? { type: "retention_ratio", retention_ratio: ratio } : f.truncation,
   };
+  // Only a choice is sent: an empty model is the server's, and tracing, once on, cannot be turned off.
+  if (f.model) session.model = f.model;
+  session.audio.input = { format: format(f.input_format), ...session.audio.input };
+  if (f.tracing === "auto") session.tracing = "auto";
+  if (promptId) {
+    session.prompt = { id: promptId };
+    const version = String(f.prompt.version || "").trim();
+    if (version) session.prompt.version = version;
+    if (variables) session.prompt.variables = variables;
+  }
+  if (f.include_logprobs) session.include = [LOGPROBS];
   // An empty instructions field keeps the server's default instructions.
   if (session.instructions === "") delete session.instructions;
   return { session, errors };
@@ -143,14 +207,19 @@ export function sessionToForm(session, tools) {
   if (!session || typeof session !== "object") return form;
   if (typeof session.instructions === "string") form.instructions = session.instructions;
   const input = session.audio?.input || {};
-  const voice = session.audio?.output?.voice;
-  if (typeof voice === "string") form.voice = voice;
+  const output = session.audio?.output || {};
+  if (typeof output.voice === "string") form.voice = output.voice;
+  if (typeof output.speed === "number") form.speed = output.speed;
+  if (typeof output.format?.type === "string") form.output_format = output.format.type;
+  if (typeof input.format?.type === "string") form.input_format = input.format.type;
+  if (typeof session.model === "string") form.model = session.model;
   if (Array.isArray(session.output_modalities))
     form.modality = session.output_modalities[0] === "text" ? "text" : "audio";
   const td = input.turn_detection;
   if (td === null) form.turn.type = "none";
   else if (td && typeof td === "object") {
     form.turn = { ...form.turn, ...td, type: td.type === "semantic_vad" ? "semantic_vad" : "server_vad" };
+    form.turn.idle_timeout_ms = td.idle_timeout_ms == null ? "" : String(td.idle_timeout_ms);
   }
   form.transcription = input.transcription?.model || "";
   form.noise_reduction = input.noise_reduction?.type || "none";
@@ -160,5 +229,21 @@ export function sessionToForm(session, tools) {
   if (typeof choice === "string") form.tool_choice = choice;
   else if (choice && typeof choice === "object") form.tool_choice = JSON.stringify(choice);
   if (session.max_output_tokens !== undefined) form.max_output_tokens = String(session.max_output_tokens);
+  const trunc = session.truncation;
+  if (typeof trunc === "string") form.truncation = trunc;
+  else if (trunc?.type === "retention_ratio") {
+    form.truncation = "retention_ratio";
+    form.retention_ratio = trunc.retention_ratio;
+  }
+  if (session.tracing === "auto" || (session.tracing && typeof session.tracing === "object")) form.tracing = "auto";
+  const prompt = session.prompt;
+  if (prompt && typeof prompt.id === "string") {
+    form.prompt = {
+      id: prompt.id,
+      version: prompt.version ?? "",
+      variables: prompt.variables ? JSON.stringify(prompt.variables) : "",
+    };
+  }
+  form.include_logprobs = Array.isArray(session.include) && session.include.includes(LOGPROBS);
   return form;
 }

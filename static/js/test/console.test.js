@@ -31,6 +31,7 @@ test("the default form is the GA session with server VAD", () => {
     threshold: 0.5,
     prefix_padding_ms: 300,
     silence_duration_ms: 200,
+    idle_timeout_ms: null,
     create_response: true,
     interrupt_response: true,
   });

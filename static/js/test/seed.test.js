@@ -49,15 +49,18 @@ test("a recorded config is cut to the fields the server accepts as overrides", (
     "output_modalities",
     "tool_choice",
     "tools",
+    "tracing",
+    "truncation",
     "type",
   ]);
-  assert.deepEqual(Object.keys(s.audio.input).sort(), ["noise_reduction", "transcription", "turn_detection"]);
-  assert.deepEqual(s.audio.output, { voice: "cedar" });
+  assert.equal("include" in s, false, "a recorded include: null is no override (the schema wants an array)");
+  assert.deepEqual(Object.keys(s.audio.input).sort(), ["format", "noise_reduction", "transcription", "turn_detection"]);
+  assert.deepEqual(s.audio.output, { format: { type: "audio/pcm", rate: 24000 }, voice: "cedar", speed: 1 });
   // Below the checked levels a value is kept whole.
   assert.equal(s.audio.input.turn_detection.idle_timeout_ms, null);
   assert.deepEqual(s.tools, RECORDED.tools);
   assert.deepEqual(stripOverrides(null), {});
-  assert.deepEqual(stripOverrides({ audio: "x", tracing: "auto" }), {});
+  assert.deepEqual(stripOverrides({ audio: "x", object: "realtime.session" }), {});
 });
 
 test("the form wins over the seed, which keeps what the form cannot show", () => {

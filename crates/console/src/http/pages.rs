@@ -24,13 +24,21 @@ struct IndexPage {
     /// `emulator` or `openai`.
     upstream: &'static str,
     model: String,
+    /// The other models a client may ask for (`--allowed-models`), offered by the config's model picker.
+    allowed_models: Vec<String>,
 }
 
 async fn index(State(state): State<AppState>) -> IndexPage {
+    let model = state.settings.model.clone();
+    let allowed_models = (state.settings.allowed_models.iter())
+        .filter(|m| **m != model)
+        .cloned()
+        .collect();
     IndexPage {
         nav: "console",
         upstream: state.upstream.name(),
-        model: state.settings.model.clone(),
+        model,
+        allowed_models,
     }
 }
 

@@ -298,7 +298,7 @@ impl Engine {
             0,
             i64::MAX,
         )? as u64;
-        let per_char = self.sh.settings.audio_per_char.as_millis().max(1) as u64;
+        let per_char = self.per_char_us();
         let item = self
             .sh
             .conversation
@@ -317,7 +317,7 @@ impl Engine {
             .into());
         };
         let transcript: Vec<char> = part["transcript"].as_str().unwrap_or("").chars().collect();
-        let length_ms = transcript.len() as u64 * per_char;
+        let length_ms = transcript.len() as u64 * per_char / 1000;
         if end_ms > length_ms {
             return Err(ParamError::invalid_value(
                 "audio_end_ms",
@@ -326,7 +326,8 @@ impl Engine {
             .into());
         }
         // The server drops the part of the transcript the user never heard.
-        let heard: String = transcript[..(end_ms / per_char) as usize].iter().collect();
+        let heard_chars = (end_ms * 1000 / per_char).min(transcript.len() as u64) as usize;
+        let heard: String = transcript[..heard_chars].iter().collect();
         part["transcript"] = json!(heard);
         self.sh.emit(json!({"type": "conversation.item.truncated", "item_id": id, "content_index": index, "audio_end_ms": end_ms}));
         Ok(())
@@ -390,10 +391,16 @@ impl Engine {
         cut
     }
 
+    /// How long the voice takes over a character at the session's speed, in µs (at least 1): what a
+    /// truncation's milliseconds are turned into characters by.
+    fn per_char_us(&self) -> u64 {
+        let at_one = self.sh.settings.audio_per_char.as_micros() as f64;
+        ((at_one / self.session.speed()).round() as u64).max(1)
+    }
+
     /// Over WebRTC the server knows what was played and cuts the assistant transcript there itself.
     pub(super) fn truncate_unheard(&mut self, item_id: &str, heard: std::time::Duration) {
-        let per_char = self.sh.settings.audio_per_char.as_millis().max(1);
-        let chars = (heard.as_millis() / per_char) as usize;
+        let chars = (heard.as_micros() / u128::from(self.per_char_us())) as usize;
         if let Some(item) = self.sh.conversation.get_mut(item_id)
             && let Some(part) = item["content"].get_mut(0)
             && let Some(t) = part["transcript"].as_str()

@@ -31,7 +31,16 @@ pub struct ResponseSpec {
     pub audio: Value,
     pub input_text_tokens: u64,
     pub input_audio_tokens: u64,
+    /// The session's `audio.output.speed` (0.25–1.5): the voice takes `1 / speed` as long per character.
+    pub speed: f64,
     pub plan: Plan,
+}
+
+impl ResponseSpec {
+    /// How long the voice takes over one character at this response's speed.
+    fn per_char(&self, settings: &EngineSettings) -> Duration {
+        settings.audio_per_char.div_f64(self.speed)
+    }
 }
 
 #[derive(Debug)]
@@ -82,12 +91,13 @@ fn spoken_steps(
     voice: &Voice,
     format: Format,
     settings: &EngineSettings,
+    per_char: Duration,
 ) -> Vec<(Duration, Step)> {
     let per_chunk = (AUDIO_CHUNK.as_micros() * u128::from(format.sample_rate()) / 1_000_000) as u64;
     let total = voice.remaining();
     let chunks = total.div_ceil(per_chunk);
     let mut words = text.split_inclusive(' ').scan(0u32, |at, word| {
-        let start = settings.audio_per_char * *at;
+        let start = per_char * *at;
         *at += word.chars().count() as u32;
         Some((start, word.to_owned()))
     });
@@ -151,9 +161,10 @@ impl ActiveResponse {
                 let spoken = audio_out(&spec);
                 if spoken && transport == Transport::WebSocket {
                     let format = Format::of(&spec.audio["output"]["format"]);
-                    let length = settings.audio_per_char * text.chars().count() as u32;
+                    let per_char = spec.per_char(settings);
+                    let length = per_char * text.chars().count() as u32;
                     let v = Voice::new(format.sample_rate(), length);
-                    steps.extend(spoken_steps(&text, &v, format, settings));
+                    steps.extend(spoken_steps(&text, &v, format, settings, per_char));
                     voice = Some((v, format));
                 } else {
                     if spoken {
@@ -261,7 +272,7 @@ impl ActiveResponse {
                 sh.emit(ev);
             }
             Step::StartAudio => {
-                let duration = sh.settings.audio_per_char * self.text.chars().count() as u32;
+                let duration = self.spec.per_char(&sh.settings) * self.text.chars().count() as u32;
                 sh.start_playback(&self.id, &self.item_id, duration, now);
             }
             Step::Delta(d) => {
@@ -434,7 +445,7 @@ impl ActiveResponse {
         let audio_tokens =
             if audio_out(&self.spec) && !matches!(self.spec.plan.output, Output::ToolCall { .. }) {
                 // 20 audio tokens per second of speech.
-                let ms = sh.settings.audio_per_char.as_millis() as u64 * out_chars as u64;
+                let ms = self.spec.per_char(&sh.settings).as_millis() as u64 * out_chars as u64;
                 ms / 50
             } else {
                 0

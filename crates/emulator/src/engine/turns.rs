@@ -281,6 +281,7 @@ impl Engine {
             audio,
             input_text_tokens: ((instructions.len() + context_chars) as u64).div_ceil(4),
             input_audio_tokens: audio_ms / 100,
+            speed: self.session.speed(),
             plan,
         };
         let now = self.now;

@@ -310,6 +310,11 @@ impl Session {
         Format::of(&self.0["audio"]["input"]["format"])
     }
 
+    /// `audio.output.speed`, checked to 0.25–1.5 when it was set.
+    pub fn speed(&self) -> f64 {
+        self.0["audio"]["output"]["speed"].as_f64().unwrap_or(1.0)
+    }
+
     pub fn audio_output(&self) -> Value {
         let out = &self.0["audio"]["output"];
         json!({"format": out["format"], "voice": out["voice"]})

@@ -4,6 +4,7 @@
 //! what happened in it as `system` events ([`record`] explains their seqs).
 
 mod limit;
+mod override_values;
 mod overrides;
 mod record;
 mod session;

@@ -20,10 +20,19 @@ fn allowed_fields(path: &str) -> Option<&'static [&'static str]> {
             "tools",
             "tool_choice",
             "max_output_tokens",
+            "truncation",
+            "prompt",
+            "include",
+            "tracing",
         ],
         "session.audio" => &["input", "output"],
-        "session.audio.input" => &["turn_detection", "transcription", "noise_reduction"],
-        "session.audio.output" => &["voice"],
+        "session.audio.input" => &[
+            "format",
+            "turn_detection",
+            "transcription",
+            "noise_reduction",
+        ],
+        "session.audio.output" => &["format", "voice", "speed"],
         _ => return None,
     })
 }
@@ -40,6 +49,7 @@ pub fn effective_session(
         return Ok(defaults);
     };
     check_fields(overrides, "session")?;
+    super::override_values::check(overrides)?;
     if let Some(kind) = overrides.get("type")
         && kind.as_str() != Some("realtime")
     {
@@ -92,9 +102,10 @@ fn check_fields(value: &Value, path: &str) -> Result<(), ApiError> {
             return Err(ApiError::field(
                 Code::UnknownParameter,
                 format!(
-                    "Unknown parameter: '{child_path}'. Overrides may set instructions, voice, output \
-                     modalities, turn detection, transcription, noise reduction, tools, tool_choice and \
-                     max_output_tokens."
+                    "Unknown parameter: '{child_path}'. Overrides may set the model, instructions, \
+                     output modalities, the audio's formats, voice and speed, turn detection, \
+                     transcription, noise reduction, tools, tool_choice, max_output_tokens, truncation, \
+                     prompt, include and tracing."
                 ),
                 child_path,
             ));
@@ -165,14 +176,10 @@ mod tests {
         for (overrides, expected) in [
             (json!({"temperature": 0.8}), "session.temperature"),
             (
-                json!({"audio": {"output": {"speed": 1.2}}}),
-                "session.audio.output.speed",
+                json!({"audio": {"output": {"pitch": 1.2}}}),
+                "session.audio.output.pitch",
             ),
-            (
-                json!({"audio": {"input": {"format": {"type": "audio/pcmu"}}}}),
-                "session.audio.input.format",
-            ),
-            (json!({"tracing": "auto"}), "session.tracing"),
+            (json!({"reasoning": {}}), "session.reasoning"),
         ] {
             let (code, p) = param(effective_session(&config(), Some(&overrides)).unwrap_err());
             assert_eq!((code.as_str(), p.as_str()), ("unknown_parameter", expected));
