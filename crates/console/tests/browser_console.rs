@@ -168,7 +168,7 @@ async fn a_developer_talks_calls_a_tool_interrupts_and_everything_is_recorded() 
     // while the response streams, however slowly this machine drives the page.
     let long_ask =
         "please tell me a long story about the sea and the ships that sail on it, in many words. "
-            .repeat(6);
+            .repeat(12);
     b.type_and_enter("text-input", long_ask.trim()).await;
     let (started, _) = wait_entry(&b, from, "server", "output_audio_buffer.started").await;
     b.click("interrupt").await;
