@@ -31,8 +31,12 @@ export const ALLOWED_OVERRIDES = {
   "session.audio.output": ["format", "voice", "speed"],
 };
 
-/** Fields a recorded session shows as null that an override may only give a value (the schema's). */
-const NOT_NULL = new Set(["session.include"]);
+/**
+ * Fields a recorded session shows as null that a seed leaves out: `include` may only be given a value (the
+ * schema's), and a null `prompt` or `tracing` is what a session has when nobody set one, so the seed keeps
+ * the new session's defaults rather than asking for them.
+ */
+const NOT_NULL = new Set(["session.include", "session.prompt", "session.tracing"]);
 
 const isObject = (v) => !!v && typeof v === "object" && !Array.isArray(v);
 
