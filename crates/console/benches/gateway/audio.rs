@@ -186,46 +186,26 @@ async fn library_figures(console: &ConsoleProcess, relayed: &Level) {
 pub async fn held(targets: &[Target<'_>], emulator: &Emulator) {
     println!(
         "\n3. Sessions held: the sessions of 2. for {} s a level, doubling, until one sees a chunk more than 40 ms \
-         behind its schedule (from its answer's first chunk, 100 ms of audio a chunk).",
+         behind its schedule (from its answer's first chunk, 100 ms of audio a chunk); then one level halfway \
+         between the last held and that one.",
         LEVEL.as_secs()
     );
-    let http = reqwest::Client::new();
     let mut held = Vec::new();
     for target in targets {
         let mut most = 0;
+        let mut failed = None;
         for n in LEVELS {
-            quiet(targets, emulator).await;
-            let level = level(target, emulator, n, LEVEL).await;
-            let recorded = match target.console {
-                Some(console) if console_recording(&level) => {
-                    let mut frames = 0;
-                    for seen in &level.seen {
-                        let session = ended(console, &http, seen.library.as_deref().unwrap()).await;
-                        let counts = &session["stats"]["events"];
-                        frames +=
-                            counts["client"].as_u64().unwrap() + counts["server"].as_u64().unwrap();
-                    }
-                    let relayed = level.sum(|s| s.sent.len() + s.received.len());
-                    format!(", recorded {frames} of {relayed} frames")
-                }
-                _ => String::new(),
-            };
-            let console_cpu = target
-                .console
-                .map(|_| format!("console {:.0}%, ", level.core(level.console_cpu)))
-                .unwrap_or_default();
-            println!(
-                "  {:<24} {n:>4} sessions: {}{recorded}; CPU {console_cpu}emulator {:.0}%, client {:.0}%, others {:.0}%",
-                target.name,
-                level.summary(),
-                level.core(level.emulator_cpu),
-                level.core(level.client_cpu),
-                level.core(level.others_cpu)
-            );
-            if level.sum(|s| s.late) > 0 {
+            if !holds(targets, target, emulator, n).await {
+                failed = Some(n);
                 break;
             }
             most = n;
+        }
+        if let Some(failed) = failed.filter(|_| most > 0) {
+            let between = (most + failed) / 2;
+            if holds(targets, target, emulator, between).await {
+                most = between;
+            }
         }
         held.push(most);
     }
@@ -249,4 +229,37 @@ pub async fn held(targets: &[Target<'_>], emulator: &Emulator) {
 /// Whether the level went through a recording gateway (its sessions have library ids).
 fn console_recording(level: &Level) -> bool {
     level.seen.iter().all(|s| s.library.is_some())
+}
+
+/// One level of `n` sessions on `target`, printed: whether no chunk came late.
+async fn holds(targets: &[Target<'_>], target: &Target<'_>, emulator: &Emulator, n: usize) -> bool {
+    quiet(targets, emulator).await;
+    let level = level(target, emulator, n, LEVEL).await;
+    let recorded = match target.console {
+        Some(console) if console_recording(&level) => {
+            let http = reqwest::Client::new();
+            let mut frames = 0;
+            for seen in &level.seen {
+                let session = ended(console, &http, seen.library.as_deref().unwrap()).await;
+                let counts = &session["stats"]["events"];
+                frames += counts["client"].as_u64().unwrap() + counts["server"].as_u64().unwrap();
+            }
+            let relayed = level.sum(|s| s.sent.len() + s.received.len());
+            format!(", recorded {frames} of {relayed} frames")
+        }
+        _ => String::new(),
+    };
+    let console_cpu = target
+        .console
+        .map(|_| format!("console {:.0}%, ", level.core(level.console_cpu)))
+        .unwrap_or_default();
+    println!(
+        "  {:<24} {n:>4} sessions: {}{recorded}; CPU {console_cpu}emulator {:.0}%, client {:.0}%, others {:.0}%",
+        target.name,
+        level.summary(),
+        level.core(level.emulator_cpu),
+        level.core(level.client_cpu),
+        level.core(level.others_cpu)
+    );
+    level.sum(|s| s.late) == 0
 }

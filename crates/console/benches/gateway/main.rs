@@ -15,7 +15,9 @@
 //!    lateness, CPU (the console's by thread), and with recording, frames lost either way and frames in the
 //!    library against frames relayed (read back through `/api/sessions` once every recording has ended).
 //! 3. Sessions held, as in the emulator's `ws` bench: the same streaming sessions, doubling from 8, until a
-//!    session sees a chunk more than 40 ms behind its real-time schedule; direct, recording off, recording.
+//!    session sees a chunk more than 40 ms behind its real-time schedule, then one level halfway back; direct,
+//!    recording off, recording. On one machine the client and the emulator take their share of it too, so the
+//!    direct figure bounds the other two.
 //!
 //! The machine may be shared: each measurement waits for the rest of it to be quiet (for up to 2 minutes in
 //! all), and the CPU every other process used meanwhile is printed beside it.
