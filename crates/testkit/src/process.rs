@@ -4,6 +4,8 @@
 //! again on the same port and database, so a browser page and its recorder carry on against it.
 //!
 //! The binary's path comes from the test, which alone knows it: `env!("CARGO_BIN_EXE_realtime-console")`.
+//!
+//! For benches, the CPU time a process (or each of its threads, or the whole machine) has used, from /proc.
 
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -67,6 +69,16 @@ impl ConsoleProcess {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Its process id; panics once it has exited and been waited for.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("still running")
+    }
+
+    /// CPU time it has used so far (user + system), for benches.
+    pub fn cpu(&self) -> Duration {
+        cpu_time(self.pid())
     }
 
     /// What it has printed so far.
@@ -209,6 +221,60 @@ fn collect(stream: impl AsyncRead + Unpin + Send + 'static, into: Arc<Mutex<Stri
             out.push('\n');
         }
     });
+}
+
+/// CPU time process `pid` has used (user + system), from `/proc/<pid>/stat` (Linux).
+pub fn cpu_time(pid: u32) -> Duration {
+    stat_cpu_time(&format!("/proc/{pid}/stat")).expect("the process runs")
+}
+
+/// CPU time each thread of process `pid` has used (user + system), summed by thread name (`tokio-rt-worker`…).
+pub fn thread_cpu_times(pid: u32) -> std::collections::BTreeMap<String, Duration> {
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        // A thread that has ended meanwhile is left out.
+        if let Some(used) = stat_cpu_time(&task.path().join("stat").to_string_lossy()) {
+            *out.entry(name.trim().to_owned()).or_default() += used;
+        }
+    }
+    out
+}
+
+/// utime + stime of a `/proc/…/stat` file.
+fn stat_cpu_time(path: &str) -> Option<Duration> {
+    let stat = std::fs::read_to_string(path).ok()?;
+    // Fields after the command's closing parenthesis; utime and stime are the 12th and 13th there.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let ticks: u64 = fields[11].parse::<u64>().ok()? + fields[12].parse::<u64>().ok()?;
+    // USER_HZ is 100 on Linux.
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// CPU time every process of the machine has used since boot (all but idle and iowait), from `/proc/stat`: with
+/// [`cpu_time`], what else ran while a bench measured.
+pub fn machine_cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap();
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().unwrap())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is within user).
+    let busy: u64 = fields[..8]
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .map(|(_, t)| t)
+        .sum();
+    Duration::from_millis(busy * 10)
 }
 
 /// The port of the "realtime-console listening on http://host:port" line.
