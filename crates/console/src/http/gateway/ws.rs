@@ -233,8 +233,9 @@ async fn relay(client: WebSocket, upstream: RealtimeSocket, recorder: Recorder) 
                         continue;
                     };
                     if to_upstream.send(UpMessage::Text(out)).await.is_err() {
-                        recorder.frame(Direction::Client, bytes);
-                        break;
+                        // The upstream is gone: the frame was not relayed, and the upstream side records
+                        // how it ended.
+                        return;
                     }
                     recorder.frame(Direction::Client, bytes);
                 }
@@ -269,11 +270,12 @@ async fn relay(client: WebSocket, upstream: RealtimeSocket, recorder: Recorder) 
                     let Ok(out) = ws::Utf8Bytes::try_from(bytes.clone()) else {
                         continue;
                     };
-                    let sent = to_client.send(Message::Text(out)).await;
-                    up_recorder.frame(Direction::Server, bytes);
-                    if sent.is_err() {
-                        break;
+                    if to_client.send(Message::Text(out)).await.is_err() {
+                        // The client is gone: the frame was not relayed, and the client side records how
+                        // it ended.
+                        return;
                     }
+                    up_recorder.frame(Direction::Server, bytes);
                 }
                 Ok(UpMessage::Binary(data)) => {
                     let len = data.len();
