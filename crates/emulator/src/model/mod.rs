@@ -171,19 +171,20 @@ fn tool_schema(tools: &Value, name: &str) -> Option<Value> {
         .map(|t| t.get("parameters").cloned().unwrap_or(json!({})))
 }
 
-/// The text of the latest user message: typed text, or the audio's transcript (or its stand-in).
-pub fn last_user_text(items: &[Value]) -> String {
-    let Some(item) = items
+/// The content parts of the latest user message (none without one).
+fn last_user_parts(items: &[Value]) -> impl Iterator<Item = &Value> {
+    items
         .iter()
         .rev()
         .find(|i| i["type"] == "message" && i["role"] == "user")
-    else {
-        return String::new();
-    };
-    item["content"]
-        .as_array()
+        .and_then(|item| item["content"].as_array())
         .into_iter()
         .flatten()
+}
+
+/// The text of the latest user message: typed text, or the audio's transcript (or its stand-in).
+pub fn last_user_text(items: &[Value]) -> String {
+    last_user_parts(items)
         .filter_map(|part| {
             part.get("text")
                 .or_else(|| part.get("transcript"))
@@ -196,17 +197,7 @@ pub fn last_user_text(items: &[Value]) -> String {
 /// The latest user message's images, each as the words the answer uses for it: `an image (image/png,
 /// 68 bytes)` from a base64 data URL's type and decoded size, `an image by URL` otherwise.
 fn last_user_images(items: &[Value]) -> Vec<String> {
-    let Some(item) = items
-        .iter()
-        .rev()
-        .find(|i| i["type"] == "message" && i["role"] == "user")
-    else {
-        return Vec::new();
-    };
-    item["content"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    last_user_parts(items)
         .filter(|part| part["type"] == "input_image")
         .map(|part| describe_image(part["image_url"].as_str().unwrap_or("")))
         .collect()
