@@ -6,24 +6,10 @@
 //! Needs Debian's `chromium` and `chromium-driver`; fails (never skips) without them.
 
 use realtime_testkit::browser::Browser;
-use realtime_testkit::console_page::{self, connect, wait_entry};
+use realtime_testkit::console_page::{self, connect, fill_config, wait_entry};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_realtime-console");
-
-/// Sets form fields (name → value; a boolean checks a checkbox) and tells the form, as typing would.
-async fn fill_config(b: &Browser, values: Value) {
-    b.eval(&format!(
-        "const f = document.getElementById('config-form');
-         for (const [name, value] of Object.entries({values})) {{
-           const field = f.elements[name];
-           if (typeof value === 'boolean') field.checked = value; else field.value = value;
-         }}
-         f.dispatchEvent(new Event('input', {{ bubbles: true }}));
-         return null"
-    ))
-    .await;
-}
 
 /// The server's session beside the form, field → shown value, and the form's fields marked as differing.
 async fn effective_view(b: &Browser) -> Value {

@@ -7,7 +7,7 @@
 //! Needs Debian's `chromium` and `chromium-driver`; fails (never skips) without them.
 
 use realtime_testkit::browser::Browser;
-use realtime_testkit::console_page::{self, connect, entry_count, wait_entry};
+use realtime_testkit::console_page::{self, connect, entry_count, fill_config, wait_entry};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_realtime-console");
@@ -182,17 +182,6 @@ async fn a_push_to_talk_commit_the_server_refuses_gets_no_answer() {
         "the server started one response, the text turn's"
     );
     b.close().await;
-}
-
-/// Sets form fields (name → value) and tells the form, as typing would.
-async fn fill_config(b: &Browser, values: Value) {
-    b.eval(&format!(
-        "const f = document.getElementById('config-form');
-         for (const [name, value] of Object.entries({values})) f.elements[name].value = value;
-         f.dispatchEvent(new Event('input', {{ bubbles: true }}));
-         return null"
-    ))
-    .await;
 }
 
 /// The config panel as the user sees it: the Apply result, the marked fields, the server's session.

@@ -29,6 +29,14 @@ async fn ek_key(server: &ConsoleProcess) -> String {
     minted["value"].as_str().unwrap().to_owned()
 }
 
+/// The test pages' origin, a console that lists it in `--allow-origin`, and a key minted for the page.
+async fn listed_page_origin() -> (String, ConsoleProcess, String) {
+    let pages = serve_pages().await;
+    let server = ConsoleProcess::start(BIN, &[("ALLOW_ORIGIN", &pages)]).await;
+    let key = ek_key(&server).await;
+    (pages, server, key)
+}
+
 /// The stored events of `direction`: their events.
 fn of<'a>(stored: &'a [Value], direction: &str) -> Vec<&'a Value> {
     stored
@@ -80,9 +88,7 @@ async fn recorded_session(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_on_a_listed_origin_records_both_directions_and_the_call_id() {
-    let pages = serve_pages().await;
-    let server = ConsoleProcess::start(BIN, &[("ALLOW_ORIGIN", &pages)]).await;
-    let key = ek_key(&server).await;
+    let (pages, server, key) = listed_page_origin().await;
 
     let browser = Browser::launch_alone().await;
     let page = browser
@@ -197,9 +203,7 @@ async fn a_page_on_an_origin_not_listed_gets_403_and_nothing_is_stored() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agents_sdk_through_the_gateway_is_recorded_with_recorder_js() {
-    let pages = serve_pages().await;
-    let server = ConsoleProcess::start(BIN, &[("ALLOW_ORIGIN", &pages)]).await;
-    let key = ek_key(&server).await;
+    let (pages, server, key) = listed_page_origin().await;
 
     let browser = Browser::launch_alone().await;
     let page = browser
@@ -254,9 +258,7 @@ async fn the_agents_sdk_through_the_gateway_is_recorded_with_recorder_js() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_that_passes_the_gateway_sessions_id_records_into_the_calls_one_session() {
-    let pages = serve_pages().await;
-    let server = ConsoleProcess::start(BIN, &[("ALLOW_ORIGIN", &pages)]).await;
-    let key = ek_key(&server).await;
+    let (pages, server, key) = listed_page_origin().await;
     let browser = Browser::launch_alone().await;
     let page = browser
         .open(

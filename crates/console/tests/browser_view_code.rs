@@ -6,20 +6,10 @@
 //! Needs Debian's `chromium` and `chromium-driver` and the test clients; fails (never skips) without them.
 
 use realtime_testkit::browser::Browser;
-use realtime_testkit::console_page::{self, connect, wait_entry};
+use realtime_testkit::console_page::{self, connect, fill_config, wait_entry};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_realtime-console");
-
-async fn fill_config(b: &Browser, values: Value) {
-    b.eval(&format!(
-        "const f = document.getElementById('config-form');
-         for (const [name, value] of Object.entries({values})) f.elements[name].value = value;
-         f.dispatchEvent(new Event('input', {{ bubbles: true }}));
-         return null"
-    ))
-    .await;
-}
 
 /// The panel as shown: where the session comes from, the tabs, and the snippet on show.
 async fn code_view(b: &Browser) -> Value {

@@ -79,3 +79,18 @@ pub async fn wait_entry(b: &Browser, from: usize, direction: &str, kind: &str) -
         .await;
     (found["i"].as_u64().unwrap() as usize, found["e"].clone())
 }
+
+/// Sets the config form's fields (name → value; a boolean checks a checkbox) and tells the form, as typing
+/// would.
+pub async fn fill_config(b: &Browser, values: Value) {
+    b.eval(&format!(
+        "const f = document.getElementById('config-form');
+         for (const [name, value] of Object.entries({values})) {{
+           const field = f.elements[name];
+           if (typeof value === 'boolean') field.checked = value; else field.value = value;
+         }}
+         f.dispatchEvent(new Event('input', {{ bubbles: true }}));
+         return null"
+    ))
+    .await;
+}
