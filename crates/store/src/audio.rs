@@ -157,7 +157,7 @@ pub fn peaks_of(samples: &[i16], rate: u32) -> Vec<u8> {
         .chunks(per)
         .map(|w| {
             let m = w.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0) as u32;
-            ((m * 255 + 16_383) / 32_768).min(255) as u8
+            ((m * 255 + 16_384) / 32_768).min(255) as u8
         })
         .collect()
 }
