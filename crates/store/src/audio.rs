@@ -306,7 +306,10 @@ impl Store {
                 "a chunk's start is a time in ms since the Unix epoch".into(),
             ));
         }
-        if chunk.mime.is_empty()
+        if !chunk
+            .mime
+            .get(..6)
+            .is_some_and(|p| p.eq_ignore_ascii_case("audio/"))
             || chunk.mime.len() > MAX_MIME_BYTES
             || !chunk
                 .mime
@@ -314,7 +317,7 @@ impl Store {
                 .all(|b| b.is_ascii_graphic() || b == b' ')
         {
             return Err(AudioError::Invalid(format!(
-                "a chunk's media type is 1 to {MAX_MIME_BYTES} printable ASCII characters"
+                "a chunk's media type is an audio type (`audio/…`) of at most {MAX_MIME_BYTES} printable ASCII characters"
             )));
         }
         #[cfg(feature = "faults")]

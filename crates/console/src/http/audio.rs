@@ -85,10 +85,12 @@ async fn upload(
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|m| !m.is_empty())
+        // Audio only: the track is served back with this type, from the console's own origin.
+        .filter(|m| m.len() > 6 && m[..6].eq_ignore_ascii_case("audio/"))
         .ok_or_else(|| {
             ApiError::invalid(
                 Code::UnsupportedContentType,
-                "a chunk's Content-Type is its track's media type, e.g. `audio/webm;codecs=opus`",
+                "a chunk's Content-Type is its track's audio media type, e.g. `audio/webm;codecs=opus`",
             )
         })?
         .to_owned();
