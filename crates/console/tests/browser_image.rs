@@ -1,6 +1,7 @@
 //! Image input on the console page, in headless Chromium against the real server and its built-in
 //! emulator: an image pasted into the message box goes out as an `input_image` data URL in the message's
-//! `conversation.item.create`, is recorded whole, and the scripted model answers from its type and size.
+//! `conversation.item.create`, is recorded whole, the transcript marks the message as having an image, and the
+//! scripted model answers from its type and size.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`; fails (never skips) without them.
 
@@ -73,6 +74,16 @@ async fn a_pasted_image_is_sent_as_input_image_recorded_and_answered_from_its_ty
         answer.contains("You said \"what is this?\" and sent an image (image/png, 68 bytes)"),
         "the emulator answers from the image's type and size: {answer}"
     );
+
+    // The transcript says the message went with an image, not only its text.
+    let badges = b
+        .eval(
+            "const turn = [...document.querySelectorAll('#transcript .tv-user')]
+               .find((t) => t.textContent.includes('what is this?'));
+             return [...turn.querySelectorAll('.tv-badge')].map((x) => x.textContent);",
+        )
+        .await;
+    assert_eq!(badges, serde_json::json!(["image"]), "{badges}");
 
     // Recorded whole.
     disconnect(&b, &id).await;

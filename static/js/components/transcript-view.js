@@ -18,6 +18,7 @@ function prettyJson(s) {
 function badges(turn) {
   const out = [];
   if (turn.source === "audio") out.push(["audio", turn.role === "user" ? "spoken" : "audio"]);
+  if (turn.images) out.push(["image", turn.images === 1 ? "image" : `${turn.images} images`]);
   if (turn.status !== "completed") out.push([turn.status, turn.status.replace("_", " ")]);
   if (turn.truncated) out.push(["truncated", `truncated at ${turn.audioEndMs ?? "?"} ms`]);
   if (turn.transcriptionError) out.push(["failed", "transcription failed"]);
