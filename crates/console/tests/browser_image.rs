@@ -75,6 +75,22 @@ async fn a_pasted_image_is_sent_as_input_image_recorded_and_answered_from_its_ty
         "the emulator answers from the image's type and size: {answer}"
     );
 
+    // A smaller window once the turn's events are all in: the log, which follows the end, still shows it
+    // (not only once another event comes).
+    wait_entry(&b, sent_at, "server", "output_audio_buffer.stopped").await;
+    b.set_viewport(1280, 800).await;
+    let end = b
+        .eval_async(
+            "await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+             const l = document.querySelector('#log .lp-list');
+             return [Math.round(l.scrollTop + l.clientHeight), l.scrollHeight];",
+        )
+        .await;
+    assert!(
+        end[0].as_i64().unwrap() >= end[1].as_i64().unwrap() - 22,
+        "the log's bottom edge, and its end: {end}"
+    );
+
     // The transcript says the message went with an image, not only its text.
     let badges = b
         .eval(

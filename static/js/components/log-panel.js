@@ -190,6 +190,10 @@ export function mount(element, { t0, rowHeight = 22, filter = {}, paused = false
     queueRender();
   }
 
+  // A list that gets shorter (a smaller window) keeps its scrollTop: draw again, so a log that follows the
+  // end still shows it, and the rows that came into view are there.
+  new ResizeObserver(() => queueRender()).observe(list);
+
   // ---- what the user does in the list ----
   // Scroll events already come once per frame: painting right away avoids a blank frame on fast scrolls.
   list.addEventListener("scroll", () => {
