@@ -326,5 +326,13 @@ async fn the_header_counts_a_live_session_as_it_grows() {
         )
         .await;
     assert_eq!(got, expected);
+    // The line under the panel counts them too, not the 5 the page was rendered with.
+    b.wait_until(
+        &format!(
+            "document.getElementById('insp-status').textContent === '{n} of {n} events loaded.'"
+        ),
+        "the status line counts every event",
+    )
+    .await;
     b.close().await;
 }
