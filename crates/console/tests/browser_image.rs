@@ -47,11 +47,13 @@ async fn a_pasted_image_is_sent_as_input_image_recorded_and_answered_from_its_ty
          return null"
     ))
     .await;
-    b.wait_until(
-        "!document.getElementById('image-chip').hidden && document.getElementById('image-name').textContent",
-        "the message box shows the attached image",
-    )
-    .await;
+    let chip = b
+        .wait_until(
+            "!document.getElementById('image-chip').hidden && document.getElementById('image-name').textContent",
+            "the message box shows the attached image",
+        )
+        .await;
+    assert_eq!(chip, "dot.png · 68 B", "its name and size, not \"1 KiB\"");
     let from = entry_count(&b).await;
     b.type_and_enter("text-input", "what is this?").await;
     let (sent_at, sent) = wait_entry(&b, from, "client", "conversation.item.create").await;
