@@ -326,6 +326,12 @@ async fn the_header_counts_a_live_session_as_it_grows() {
         )
         .await;
     assert_eq!(got, expected);
+    // The timeline strip follows too: the four turns that arrived after the page opened are on it.
+    b.wait_until(
+        "window.inspectorDebug.timeline()?.turns.length === 4",
+        "the timeline shows every turn",
+    )
+    .await;
     // The line under the panel counts them too, not the 5 the page was rendered with.
     b.wait_until(
         &format!(
