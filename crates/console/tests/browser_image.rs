@@ -37,6 +37,12 @@ async fn a_pasted_image_is_sent_as_input_image_recorded_and_answered_from_its_ty
     let id = connect(&b, "ephemeral").await;
     wait_entry(&b, 0, "server", "session.created").await;
 
+    // A text turn first, so the transcript has more than a small window shows.
+    let from = entry_count(&b).await;
+    b.type_and_enter("text-input", "hello before the image")
+        .await;
+    wait_entry(&b, from, "server", "response.done").await;
+
     // Paste the PNG into the message box, as Ctrl+V of a copied image does.
     b.eval(&format!(
         "const bytes = Uint8Array.from(atob('{PNG}'), (c) => c.charCodeAt(0));
@@ -77,20 +83,35 @@ async fn a_pasted_image_is_sent_as_input_image_recorded_and_answered_from_its_ty
         "the emulator answers from the image's type and size: {answer}"
     );
 
-    // A smaller window once the turn's events are all in: the log, which follows the end, still shows it
-    // (not only once another event comes).
-    wait_entry(&b, sent_at, "server", "output_audio_buffer.stopped").await;
+    // A smaller window once the turn's events are all in: the log and the transcript, which follow the end,
+    // still show it (not only once another event comes).
+    // (The first turn's audio may still be playing: its own stopped comes later.)
+    b.wait_until(
+        &format!(
+            "window.consoleDebug.entries().some((e) => e.event.type === 'output_audio_buffer.stopped' \
+               && e.event.response_id === {})",
+            done["event"]["response"]["id"]
+        ),
+        "the image turn's audio stops",
+    )
+    .await;
     b.set_viewport(1280, 800).await;
     let end = b
         .eval_async(
             "await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
              const l = document.querySelector('#log .lp-list');
-             return [Math.round(l.scrollTop + l.clientHeight), l.scrollHeight];",
+             const t = document.getElementById('transcript');
+             return [Math.round(l.scrollTop + l.clientHeight), l.scrollHeight,
+                     Math.round(t.scrollTop + t.clientHeight), t.scrollHeight];",
         )
         .await;
     assert!(
         end[0].as_i64().unwrap() >= end[1].as_i64().unwrap() - 22,
         "the log's bottom edge, and its end: {end}"
+    );
+    assert!(
+        end[2].as_i64().unwrap() >= end[3].as_i64().unwrap() - 40,
+        "the transcript's bottom edge, and its end: {end}"
     );
 
     // The transcript says the message went with an image, not only its text.

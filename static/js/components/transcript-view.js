@@ -72,10 +72,19 @@ export function mount(element) {
   const emptyNode = el("p", "tv-empty", "No conversation yet.");
   element.append(emptyNode);
 
+  // Scrolled to the end (or not scrolled away from it): new turns, and a resize, keep it there. Measured
+  // when the reader scrolls, not at render: a smaller window leaves the end out of view until then.
+  let follow = true;
+  element.addEventListener("scroll", () => {
+    follow = element.scrollTop + element.clientHeight >= element.scrollHeight - 40;
+  });
+  new ResizeObserver(() => {
+    if (follow) element.scrollTop = element.scrollHeight;
+  }).observe(element);
+
   function render() {
     queued = false;
     const turns = transcript.turns;
-    const nearBottom = element.scrollTop + element.clientHeight >= element.scrollHeight - 40;
     const alive = new Set(turns);
     for (const [turn, node] of nodes) {
       if (!alive.has(turn)) {
@@ -100,7 +109,7 @@ export function mount(element) {
       if (prev.nextSibling !== node) prev.after(node);
       prev = node;
     }
-    if (nearBottom) element.scrollTop = element.scrollHeight;
+    if (follow) element.scrollTop = element.scrollHeight;
   }
 
   function queue() {
