@@ -104,6 +104,9 @@ export function mount(element, { t0, rowHeight = 22, filter = {}, paused = false
   }
 
   function scrollToPosition(pos) {
+    // The spacer is sized at render, once a frame: rows added since would not be scrollable to yet, and the
+    // browser would cut scrollTop to the old height (a deep link then showed the list's top, nothing selected).
+    spacer.style.height = `${vl.totalHeight(view.count(), rowHeight)}px`;
     const top = vl.scrollToRow({
       position: pos,
       rowHeight,
