@@ -92,7 +92,7 @@ fn scroll_to(selector: &str) -> String {
         "const el = document.querySelector({});
          const panel = el.closest('.config, .side');
          panel.scrollTop += el.getBoundingClientRect().top - panel.getBoundingClientRect().top - 12;
-         const t = document.getElementById('transcript'); t.scrollTop = t.scrollHeight",
+         for (const t of document.querySelectorAll('#transcript, #transcript .tv')) t.scrollTop = t.scrollHeight",
         json!(selector)
     )
 }
@@ -111,7 +111,7 @@ async fn screenshots() {
     let (mut server, b) =
         console_page::launch(BIN, &[("REALTIME_ALLOWED_MODELS", "gpt-realtime-mini")]).await;
     let console_top = "document.querySelector('.config').scrollTop = 0;
-                       const t = document.getElementById('transcript'); t.scrollTop = t.scrollHeight";
+                       for (const t of document.querySelectorAll('#transcript, #transcript .tv')) t.scrollTop = t.scrollHeight";
 
     // Items 10 and 1: the rest of the session config, set before connecting; a connected call.
     fill_config(
