@@ -36,3 +36,8 @@ fmt:
 lint:
     cargo clippy --workspace --all-targets -- -D warnings
     npm --prefix tools/lint-js run lint
+
+# Write docs/screenshots/ (each scene at 1280x800 and 1920x1080, light and dark; shrunk with pngquant);
+# `just screenshots console-connected,library` takes only those scenes
+screenshots SCENES="":
+    scripts/screenshots.sh "{{SCENES}}"

@@ -19,7 +19,7 @@ import { createLive, resumeLeftovers } from "./console/live.js";
 import { mount as mountMic } from "./console/mic.js";
 import { createPresets } from "./console/presets.js";
 import { mount as mountPresets } from "./console/presets-bar.js";
-import { createSeed, seedParams, stripOverrides } from "./console/seed.js";
+import { createSeed, seedParams, stripOverrides, useAllowedOverrides } from "./console/seed.js";
 import { mount as mountSeedNotice } from "./console/seed-notice.js";
 import { manualTurns, sessionToForm } from "./console/session-config.js";
 import { mount as mountSessionBar } from "./console/session-bar.js";
@@ -30,6 +30,8 @@ import { loadSeed } from "./library/seed.js";
 
 const $ = (id) => document.getElementById(id);
 const root = $("console");
+// The server's override allow-list, which a seeded config is cut to.
+useAllowedOverrides(JSON.parse(root.dataset.allowedOverrides || "{}"));
 
 function safeStorage(name) {
   try {

@@ -1,7 +1,8 @@
 //! The console page at 1280×800, in headless Chromium against the real server and its built-in emulator:
-//! every control has a label, "none (push-to-talk)" is not cut off, the price table fits its panel, the
-//! presets ask before they replace or delete, and a connect refused before its session existed still
-//! leaves its reason in the log.
+//! every control has a label, "none (push-to-talk)" and the other selects' options are not cut off, a row's
+//! controls line up, the price table fits its panel, the
+//! presets ask before they replace or delete, a connect refused before its session existed still leaves
+//! its reason in the log, and in dark mode as in light the panels are themed and text on the accent reads.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`; fails (never skips) without them.
 
@@ -107,6 +108,36 @@ async fn the_console_at_1280x800_is_labelled_fits_asks_about_presets_and_logs_a_
         );
     }
 
+    // Every select of the form is wide enough for its longest option, and a label that wraps ("Silence ms")
+    // leaves its control on its row's line.
+    b.select_css("select[name='turn.type']", "server_vad").await;
+    let cut = b
+        .eval(
+            "const ctx = document.createElement('canvas').getContext('2d');
+             const shown = (e) => e.getClientRects().length > 0;
+             const selects = [...document.querySelectorAll('#config-form select')].filter(shown);
+             const cut = selects.flatMap((s) => {
+               const cs = getComputedStyle(s);
+               ctx.font = cs.font;
+               const text = Math.max(...[...s.options].map((o) => ctx.measureText(o.text).width));
+               const room = s.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight) - 20;
+               return Math.ceil(text) <= Math.floor(room) ? [] : [`${s.name}: ${Math.ceil(text)} > ${Math.floor(room)}`];
+             });
+             const rows = [...document.querySelectorAll('#config-form .row:not(.checks)')].filter(shown);
+             const uneven = rows.flatMap((r) => {
+               const bottoms = [...r.querySelectorAll(':scope > label')].filter(shown)
+                 .map((l) => Math.round(l.querySelector('[name]').getBoundingClientRect().bottom));
+               return new Set(bottoms).size > 1 ? [`${[...r.querySelectorAll('[name]')].map((c) => c.name)}: ${bottoms}`] : [];
+             });
+             return { cut, uneven };",
+        )
+        .await;
+    assert_eq!(
+        cut,
+        json!({"cut": [], "uneven": []}),
+        "selects cut off, or a row's controls not on one line"
+    );
+
     // The price table fits its box: no sideways scroll in it, nor in the side panel.
     let prices = b
         .eval(
@@ -207,5 +238,41 @@ async fn the_console_at_1280x800_is_labelled_fits_asks_about_presets_and_logs_a_
         logged["text"].as_str().unwrap().contains("console.error"),
         "the log panel shows the entry: {logged}"
     );
+    // Its summary, the reason, has room beside the type in the narrow log: not a letter or two.
+    let summary = b
+        .eval(
+            "const row = [...document.querySelectorAll('#log .lp-row')]
+               .find((r) => r.querySelector('.lp-type').textContent === 'console.error');
+             return Math.round(row.querySelector('.lp-sum').getBoundingClientRect().width);",
+        )
+        .await;
+    assert!(
+        summary.as_i64().unwrap() >= 120,
+        "the log row's summary is {summary} px wide"
+    );
+
+    // In both schemes the panels take the scheme's background, and the text on an accent (Connect, OK) can
+    // be read: dark mode's accent is light, and white on it was not.
+    for scheme in ["light", "dark"] {
+        b.emulate_color_scheme(scheme).await;
+        let panel = b
+            .eval(
+                "return getComputedStyle(document.querySelector('.panel.config')).backgroundColor",
+            )
+            .await;
+        let expected = if scheme == "dark" {
+            "rgb(27, 30, 34)"
+        } else {
+            "rgb(255, 255, 255)"
+        };
+        assert_eq!(panel, expected, "the config panel in {scheme} mode");
+        for selector in ["#connect", "#preset-ok", ".panel.config h2"] {
+            let ratio = b.contrast(selector).await;
+            assert!(
+                ratio >= 4.5,
+                "{selector} in {scheme} mode: contrast {ratio:.2}, under 4.5"
+            );
+        }
+    }
     b.close().await;
 }

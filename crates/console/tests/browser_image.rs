@@ -1,6 +1,7 @@
 //! Image input on the console page, in headless Chromium against the real server and its built-in
 //! emulator: an image pasted into the message box goes out as an `input_image` data URL in the message's
-//! `conversation.item.create`, is recorded whole, and the scripted model answers from its type and size.
+//! `conversation.item.create`, is recorded whole, the transcript marks the message as having an image, and the
+//! scripted model answers from its type and size.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`; fails (never skips) without them.
 
@@ -36,6 +37,12 @@ async fn a_pasted_image_is_sent_as_input_image_recorded_and_answered_from_its_ty
     let id = connect(&b, "ephemeral").await;
     wait_entry(&b, 0, "server", "session.created").await;
 
+    // A text turn first, so the transcript has more than a small window shows.
+    let from = entry_count(&b).await;
+    b.type_and_enter("text-input", "hello before the image")
+        .await;
+    wait_entry(&b, from, "server", "response.done").await;
+
     // Paste the PNG into the message box, as Ctrl+V of a copied image does.
     b.eval(&format!(
         "const bytes = Uint8Array.from(atob('{PNG}'), (c) => c.charCodeAt(0));
@@ -46,11 +53,13 @@ async fn a_pasted_image_is_sent_as_input_image_recorded_and_answered_from_its_ty
          return null"
     ))
     .await;
-    b.wait_until(
-        "!document.getElementById('image-chip').hidden && document.getElementById('image-name').textContent",
-        "the message box shows the attached image",
-    )
-    .await;
+    let chip = b
+        .wait_until(
+            "!document.getElementById('image-chip').hidden && document.getElementById('image-name').textContent",
+            "the message box shows the attached image",
+        )
+        .await;
+    assert_eq!(chip, "dot.png · 68 B", "its name and size, not \"1 KiB\"");
     let from = entry_count(&b).await;
     b.type_and_enter("text-input", "what is this?").await;
     let (sent_at, sent) = wait_entry(&b, from, "client", "conversation.item.create").await;
@@ -73,6 +82,47 @@ async fn a_pasted_image_is_sent_as_input_image_recorded_and_answered_from_its_ty
         answer.contains("You said \"what is this?\" and sent an image (image/png, 68 bytes)"),
         "the emulator answers from the image's type and size: {answer}"
     );
+
+    // A smaller window once the turn's events are all in: the log and the transcript, which follow the end,
+    // still show it (not only once another event comes).
+    // (The first turn's audio may still be playing: its own stopped comes later.)
+    b.wait_until(
+        &format!(
+            "window.consoleDebug.entries().some((e) => e.event.type === 'output_audio_buffer.stopped' \
+               && e.event.response_id === {})",
+            done["event"]["response"]["id"]
+        ),
+        "the image turn's audio stops",
+    )
+    .await;
+    b.set_viewport(1280, 800).await;
+    let end = b
+        .eval_async(
+            "await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+             const l = document.querySelector('#log .lp-list');
+             const t = document.getElementById('transcript');
+             return [Math.round(l.scrollTop + l.clientHeight), l.scrollHeight,
+                     Math.round(t.scrollTop + t.clientHeight), t.scrollHeight];",
+        )
+        .await;
+    assert!(
+        end[0].as_i64().unwrap() >= end[1].as_i64().unwrap() - 22,
+        "the log's bottom edge, and its end: {end}"
+    );
+    assert!(
+        end[2].as_i64().unwrap() >= end[3].as_i64().unwrap() - 40,
+        "the transcript's bottom edge, and its end: {end}"
+    );
+
+    // The transcript says the message went with an image, not only its text.
+    let badges = b
+        .eval(
+            "const turn = [...document.querySelectorAll('#transcript .tv-user')]
+               .find((t) => t.textContent.includes('what is this?'));
+             return [...turn.querySelectorAll('.tv-badge')].map((x) => x.textContent);",
+        )
+        .await;
+    assert_eq!(badges, serde_json::json!(["image"]), "{badges}");
 
     // Recorded whole.
     disconnect(&b, &id).await;

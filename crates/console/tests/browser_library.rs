@@ -323,9 +323,9 @@ async fn the_library_and_inspector_show_replay_export_import_and_follow_sessions
     b.close().await;
 }
 
-/// The library and the inspector at 1280×800: the library's rows fit (Open and Delete on screen), the
-/// inspector's transcript keeps a readable size beside the log, every page has a favicon, and the log's
-/// filters have labels.
+/// The library and the inspector at 1280×800: the library's rows fit (Open and Delete on screen) and end
+/// on one line, Delete reads in both schemes, the inspector's transcript keeps a readable size beside the
+/// log, every page has a favicon, and the log's filters have labels.
 #[tokio::test]
 async fn the_library_and_inspector_fit_a_laptop_screen_and_are_labelled() {
     let server = ConsoleProcess::start(BIN, &[]).await;
@@ -398,6 +398,27 @@ async fn the_library_and_inspector_fit_a_laptop_screen_and_are_labelled() {
             "{what} is off-screen: {library}"
         );
     }
+    // Every cell of a row ends where the row does, so the row's bottom border is one line.
+    let ragged = b
+        .eval(
+            "return [...document.querySelectorAll('#sessions tbody tr')].flatMap((r) => {
+               const bottom = r.getBoundingClientRect().bottom;
+               return [...r.cells].filter((c) => Math.abs(c.getBoundingClientRect().bottom - bottom) > 0.5)
+                 .map((c) => `${c.className || c.cellIndex}: ${c.getBoundingClientRect().bottom} != ${bottom}`);
+             });",
+        )
+        .await;
+    assert_eq!(ragged, json!([]), "cells that end above or below their row");
+    // The Delete dialog's button reads in both schemes (dark mode's error colour is light).
+    for scheme in ["light", "dark"] {
+        b.emulate_color_scheme(scheme).await;
+        let ratio = b.contrast("#confirm-delete button.danger").await;
+        assert!(
+            ratio >= 4.5,
+            "Delete in {scheme} mode: contrast {ratio:.2}, under 4.5"
+        );
+    }
+    b.emulate_color_scheme("light").await;
 
     // The inspector: the transcript beside the log keeps a readable width and height.
     b.goto(&server.url(&format!("/sessions/{}", ids[0]))).await;

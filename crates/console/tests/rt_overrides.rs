@@ -1,7 +1,7 @@
 //! The GA session fields a client may override beyond voice and turns (speed, audio formats,
 //! truncation, prompt, include, the idle timeout, tracing): each reaches the upstream as given and valid
 //! against `RealtimeSessionCreateRequestGA`; a value the schema refuses is a 400 naming the field, and
-//! nothing is forwarded.
+//! nothing is forwarded. The console page gets the same allow-list, rendered into it.
 
 use realtime_testkit::console::*;
 use realtime_testkit::schema::assert_valid;
@@ -162,5 +162,33 @@ async fn values_the_schema_refuses_are_a_400_naming_the_field() {
     assert!(
         upstream.requests().is_empty(),
         "nothing invalid was forwarded"
+    );
+}
+
+#[tokio::test]
+async fn the_console_page_carries_the_allow_list_the_server_checks() {
+    let app = ConsoleApp::start().await;
+    let page = app.get_text("/").await;
+    let attr = page
+        .split_once("data-allowed-overrides=\"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(value, _)| value.replace("&#34;", "\"").replace("&quot;", "\""))
+        .expect("the console page has data-allowed-overrides");
+    let rendered: Value = serde_json::from_str(&attr).unwrap();
+    // The page's unit tests (static/js/test/) run against this file: it must be what the page gets.
+    let fixture: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            realtime_testkit::workspace_dir().join("static/js/test/allowed-overrides.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(rendered, fixture);
+    assert!(
+        rendered["session"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("prompt")),
+        "{rendered}"
     );
 }

@@ -90,7 +90,7 @@ static ALONE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 pub struct Browser {
     pub client: Client,
     /// Held for its drop, after the client's: kills what is left and removes the scratch folder.
-    _driver: Chromedriver,
+    driver: Chromedriver,
     /// Held for its drop, last, so the next browser starts once this one is gone.
     _turn: Option<tokio::sync::MutexGuard<'static, ()>>,
 }
@@ -150,7 +150,7 @@ impl Browser {
             .unwrap_or_else(|e| panic!("chromedriver could not start {CHROMIUM}: {e}"));
         Self {
             client,
-            _driver: driver,
+            driver,
             _turn: None,
         }
     }
@@ -276,8 +276,11 @@ impl Browser {
     pub async fn set_viewport(&self, width: i64, height: i64) {
         let (mut w, mut h) = (width as u32, height as u32);
         // A resize can land after the page is asked (or bring a scrollbar): measure again and correct.
-        for _ in 0..8 {
+        let mut last = Value::Null;
+        for _ in 0..16 {
             self.client.set_window_size(w, h).await.unwrap();
+            // The page may see the new size a frame after the window has it.
+            tokio::time::sleep(Duration::from_millis(50)).await;
             let inner = self
                 .eval("return [document.documentElement.clientWidth, window.innerHeight]")
                 .await;
@@ -285,12 +288,66 @@ impl Browser {
             if iw == width && ih == height {
                 return;
             }
+            last = inner;
             w = (i64::from(w) + width - iw) as u32;
             h = (i64::from(h) + height - ih) as u32;
         }
-        panic!("could not make the viewport {width}x{height}");
+        panic!("could not make the viewport {width}x{height}: it stays {last}");
     }
 
+    /// Makes the page see `prefers-color-scheme: scheme` ("light" or "dark"), through Chromium's DevTools
+    /// protocol (chromedriver's `goog/cdp/execute`): headless Chromium has no desktop theme to follow. It
+    /// holds for the tab across navigations; panics unless the page's media query then says so.
+    pub async fn emulate_color_scheme(&self, scheme: &str) {
+        let session = self.client.session_id().await.unwrap().unwrap();
+        let url = format!(
+            "http://127.0.0.1:{}/session/{session}/goog/cdp/execute",
+            self.driver.port
+        );
+        let body = json!({"cmd": "Emulation.setEmulatedMedia",
+                          "params": {"features": [{"name": "prefers-color-scheme", "value": scheme}]}});
+        let res = reqwest::Client::new()
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("chromedriver's CDP endpoint: {e}"));
+        assert!(
+            res.status().is_success(),
+            "Emulation.setEmulatedMedia: {res:?}"
+        );
+        let dark = self
+            .eval("return matchMedia('(prefers-color-scheme: dark)').matches")
+            .await;
+        assert_eq!(dark, json!(scheme == "dark"), "the page sees {scheme}");
+    }
+
+    /// The contrast ratio (WCAG 2, 1 to 21) of the text of the element matching `selector` against the first
+    /// opaque background behind it (the page's, at worst).
+    pub async fn contrast(&self, selector: &str) -> f64 {
+        self.eval(&format!(
+            "const rgba = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+             const lum = ([r, g, b]) => {{
+               const f = (v) => {{ v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }};
+               return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+             }};
+             const el = document.querySelector({sel});
+             let bg = null;
+             for (let e = el; e && !bg; e = e.parentElement) {{
+               const c = rgba(getComputedStyle(e).backgroundColor);
+               if (c.length === 3 || c[3] === 1) bg = c;
+             }}
+             bg = bg || [255, 255, 255];
+             const [a, b] = [lum(rgba(getComputedStyle(el).color)), lum(bg)];
+             return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);",
+            sel = json!(selector)
+        ))
+        .await
+        .as_f64()
+        .unwrap_or_else(|| panic!("no contrast for {selector}"))
+    }
+
+    /// The viewport as a PNG.
     pub async fn screenshot(&self, path: &Path) {
         let png = self.client.screenshot().await.unwrap();
         std::fs::write(path, png).unwrap();

@@ -104,6 +104,9 @@ export function mount(element, { t0, rowHeight = 22, filter = {}, paused = false
   }
 
   function scrollToPosition(pos) {
+    // The spacer is sized at render, once a frame: rows added since would not be scrollable to yet, and the
+    // browser would cut scrollTop to the old height (a deep link then showed the list's top, nothing selected).
+    spacer.style.height = `${vl.totalHeight(view.count(), rowHeight)}px`;
     const top = vl.scrollToRow({
       position: pos,
       rowHeight,
@@ -189,6 +192,10 @@ export function mount(element, { t0, rowHeight = 22, filter = {}, paused = false
     pane.show(undefined);
     queueRender();
   }
+
+  // A list that gets shorter (a smaller window) keeps its scrollTop: draw again, so a log that follows the
+  // end still shows it, and the rows that came into view are there.
+  new ResizeObserver(() => queueRender()).observe(list);
 
   // ---- what the user does in the list ----
   // Scroll events already come once per frame: painting right away avoids a blank frame on fast scrolls.

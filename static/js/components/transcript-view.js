@@ -18,6 +18,7 @@ function prettyJson(s) {
 function badges(turn) {
   const out = [];
   if (turn.source === "audio") out.push(["audio", turn.role === "user" ? "spoken" : "audio"]);
+  if (turn.images) out.push(["image", turn.images === 1 ? "image" : `${turn.images} images`]);
   if (turn.status !== "completed") out.push([turn.status, turn.status.replace("_", " ")]);
   if (turn.truncated) out.push(["truncated", `truncated at ${turn.audioEndMs ?? "?"} ms`]);
   if (turn.transcriptionError) out.push(["failed", "transcription failed"]);
@@ -71,10 +72,19 @@ export function mount(element) {
   const emptyNode = el("p", "tv-empty", "No conversation yet.");
   element.append(emptyNode);
 
+  // Scrolled to the end (or not scrolled away from it): new turns, and a resize, keep it there. Measured
+  // when the reader scrolls, not at render: a smaller window leaves the end out of view until then.
+  let follow = true;
+  element.addEventListener("scroll", () => {
+    follow = element.scrollTop + element.clientHeight >= element.scrollHeight - 40;
+  });
+  new ResizeObserver(() => {
+    if (follow) element.scrollTop = element.scrollHeight;
+  }).observe(element);
+
   function render() {
     queued = false;
     const turns = transcript.turns;
-    const nearBottom = element.scrollTop + element.clientHeight >= element.scrollHeight - 40;
     const alive = new Set(turns);
     for (const [turn, node] of nodes) {
       if (!alive.has(turn)) {
@@ -99,7 +109,7 @@ export function mount(element) {
       if (prev.nextSibling !== node) prev.after(node);
       prev = node;
     }
-    if (nearBottom) element.scrollTop = element.scrollHeight;
+    if (follow) element.scrollTop = element.scrollHeight;
   }
 
   function queue() {

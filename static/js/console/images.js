@@ -17,6 +17,11 @@ export function imageProblem({ type, size }) {
   return null;
 }
 
+/** A file's size as the message box shows it: bytes under 1 KiB (a 94-byte PNG is not "1 KiB"), else KiB. */
+export function sizeText(size) {
+  return size < 1024 ? `${size} B` : `${Math.ceil(size / 1024)} KiB`;
+}
+
 /** The user message's content: the text (when any), then each image's data URL. */
 export function messageContent(text, images = []) {
   return [

@@ -8,28 +8,17 @@
 import { eventId } from "./commands.js";
 
 /**
- * The fields an override may hold at each level (crates/console/src/http/rt/overrides.rs). Below these
- * levels a value is taken whole.
+ * The fields an override may hold at each level, `{"session": [...], "session.audio": [...], ...}`: the
+ * server's own table (crates/console/src/http/rt/overrides.rs), which it renders into the page as
+ * `#console`'s `data-allowed-overrides`; the page passes it to `useAllowedOverrides` before anything else.
+ * Below these levels a value is taken whole.
  */
-export const ALLOWED_OVERRIDES = {
-  session: [
-    "type",
-    "model",
-    "instructions",
-    "output_modalities",
-    "audio",
-    "tools",
-    "tool_choice",
-    "max_output_tokens",
-    "truncation",
-    "prompt",
-    "include",
-    "tracing",
-  ],
-  "session.audio": ["input", "output"],
-  "session.audio.input": ["format", "turn_detection", "transcription", "noise_reduction"],
-  "session.audio.output": ["format", "voice", "speed"],
-};
+let allowedOverrides = {};
+
+/** Takes the server's allow-list (see above) for every function below. */
+export function useAllowedOverrides(levels) {
+  allowedOverrides = levels && typeof levels === "object" ? levels : {};
+}
 
 /**
  * Fields a recorded session shows as null that a seed leaves out: `include` may only be given a value (the
@@ -42,7 +31,7 @@ const isObject = (v) => !!v && typeof v === "object" && !Array.isArray(v);
 
 /** `session` with only the fields the server's override check accepts (the rest would be a 400). Pure. */
 export function stripOverrides(session, path = "session") {
-  const allowed = ALLOWED_OVERRIDES[path];
+  const allowed = allowedOverrides[path];
   if (!allowed) return session;
   if (!isObject(session)) return {};
   const out = {};
@@ -50,7 +39,7 @@ export function stripOverrides(session, path = "session") {
     if (!(key in session) || session[key] === undefined) continue;
     const child = `${path}.${key}`;
     if (session[key] === null && NOT_NULL.has(child)) continue;
-    if (ALLOWED_OVERRIDES[child]) {
+    if (allowedOverrides[child]) {
       if (!isObject(session[key])) continue;
       const inner = stripOverrides(session[key], child);
       if (Object.keys(inner).length) out[key] = inner;
@@ -73,7 +62,7 @@ export function seededOverrides(seed, form, path = "session") {
   for (const [key, value] of Object.entries(form)) {
     const child = `${path}.${key}`;
     out[key] =
-      ALLOWED_OVERRIDES[child] && isObject(value) && isObject(seed[key])
+      allowedOverrides[child] && isObject(value) && isObject(seed[key])
         ? seededOverrides(seed[key], value, child)
         : value;
   }

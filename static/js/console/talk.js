@@ -4,14 +4,14 @@
 // `talk-interrupt`.
 
 import { emit } from "../lib/dom.js";
-import { imageProblem } from "./images.js";
+import { imageProblem, sizeText } from "./images.js";
 
 export function mount(root, { form, input, send, interrupt, file, chip, chipName, chipRemove, onProblem }) {
   let image = null; // {name, size, dataUrl}
 
   function showImage() {
     chip.hidden = !image;
-    chipName.textContent = image ? `${image.name} · ${Math.ceil(image.size / 1024)} KiB` : "";
+    chipName.textContent = image ? `${image.name} · ${sizeText(image.size)}` : "";
   }
   function attach(f) {
     const problem = imageProblem(f);

@@ -31,6 +31,7 @@ export function createTranscript() {
       source: "text",
       text: "",
       parts: [], // per content_index text, joined into `text`
+      images: 0, // the message's input_image parts
       status: "in_progress",
       responseId: undefined,
       seq: entry.seq,
@@ -69,6 +70,8 @@ export function createTranscript() {
 
   function setParts(turn, content) {
     if (!Array.isArray(content)) return;
+    const images = content.filter((c) => c && c.type === "input_image").length;
+    if (images) turn.images = images;
     let any = false;
     content.forEach((c, i) => {
       if (!c || typeof c !== "object") return;

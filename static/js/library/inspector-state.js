@@ -129,7 +129,10 @@ export function seqFromHash(hash) {
 
 /** The status line under the panel, and whether "Load more" shows. */
 export function listingStatus(state, loaded) {
-  const { listing, total } = state;
+  const { listing } = state;
+  // A live session grows past the count the page was rendered with: the whole listing is all there is.
+  const whole = listing.after === 0 && !listing.filter;
+  const total = whole ? Math.max(state.total, loaded) : state.total;
   const where = listing.after > 0 ? ` from seq ${listing.after + 1}` : "";
   const filtered = listing.filter ? " matching the filter" : "";
   return { text: `${loaded} of ${total} events loaded${where}${filtered}.`, more: listing.next !== null };
@@ -141,8 +144,9 @@ export function sessionUpdated(state, session) {
   const [first, last] = [stats.first_event_ts, stats.last_event_ts];
   const created = session.created_at ?? 0;
   const span = first != null && last != null ? last - first : (session.ended_at ?? created) - created;
+  const total = Math.max(state.total, stats.events.total ?? 0);
   return {
-    state: session.ended_at !== null ? { ...state, live: false } : state,
+    state: { ...state, total, live: session.ended_at !== null ? false : state.live },
     header: {
       count: stats.events.total,
       errors: stats.errors ?? 0,

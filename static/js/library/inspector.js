@@ -192,6 +192,24 @@ export function mount(root) {
     replay.seek(act.scrubTime(e.detail.value, span));
   });
 
+  // ---- the timeline strip ----
+  function loadTimeline() {
+    return fetch(`/api/sessions/${state.id}/timeline?samples=300`)
+      .then((r) => (r.ok ? r.json() : null))
+      .then((t) => {
+        if (!t) return;
+        set({ ...state, timeline: t });
+        timeline.draw(t);
+      });
+  }
+
+  // A live session's strip is read again as it grows: at most every 2 s, and once more after the last change.
+  let timelineDue = null;
+  function refreshTimeline() {
+    if (timelineDue) return;
+    timelineDue = setTimeout(() => loadTimeline().finally(() => (timelineDue = null)), 2000);
+  }
+
   // ---- live follow ----
   function follow() {
     const source = new EventSource(`/api/sessions/${state.id}/live`);
@@ -203,7 +221,10 @@ export function mount(root) {
     source.addEventListener("event", (m) => {
       const entry = JSON.parse(m.data);
       tally = act.tallied(tally, entry);
-      if (caughtUp) showHeader(act.tallyHeader(tally));
+      if (caughtUp) {
+        showHeader(act.tallyHeader(tally));
+        refreshTimeline();
+      }
       if (!state.replayStarted) add([entry]);
     });
     source.addEventListener("caught-up", () => {
@@ -236,6 +257,8 @@ export function mount(root) {
     turns: () => transcript.transcript.turns.map((t) => ({ role: t.role, text: t.text })),
     listing: () => ({ ...state.listing }),
     replay: () => replay.state,
+    /** The timeline strip's data: `{points, turns, errors}` (seqs and ts), or null before it loads. */
+    timeline: () => state.timeline ?? null,
   };
 
   async function start() {
@@ -243,13 +266,7 @@ export function mount(root) {
     fetch(`/api/sessions/${state.id}/types`)
       .then(json)
       .then((t) => set({ ...state, types: t?.types?.map((x) => x.type) ?? null }));
-    fetch(`/api/sessions/${state.id}/timeline?samples=300`)
-      .then(json)
-      .then((t) => {
-        if (!t) return;
-        set({ ...state, timeline: t });
-        timeline.draw(t);
-      });
+    loadTimeline();
     if (state.live) {
       // The stream starts with everything already committed, in commit order, then follows.
       state = act.detached(state);

@@ -82,6 +82,8 @@ export function mountTimeline(element) {
     const near = nearest([...data.points, ...data.turns, ...data.errors], ts);
     emit(element, "timeline:jump", { ts, seq: near?.seq });
   });
+  // The colours are the scheme's, read when drawing: draw again when the scheme changes.
+  matchMedia("(prefers-color-scheme: dark)").addEventListener("change", draw);
 
   return {
     draw(timeline) {

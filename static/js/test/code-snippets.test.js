@@ -3,7 +3,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
+import { readFileSync } from "node:fs";
+
 import { agents, curl, python, sessionForCode, snippets } from "../console/code-snippets.js";
+import { useAllowedOverrides } from "../console/seed.js";
+
+// The allow-list the server renders into the console page (rt_overrides.rs checks that it is this file).
+useAllowedOverrides(JSON.parse(readFileSync(new URL("./allowed-overrides.json", import.meta.url), "utf8")));
 
 const SERVER = {
   type: "realtime",

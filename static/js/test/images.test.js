@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { userText } from "../console/commands.js";
-import { MAX_IMAGE_BYTES, imageProblem, messageContent } from "../console/images.js";
+import { MAX_IMAGE_BYTES, imageProblem, messageContent, sizeText } from "../console/images.js";
 
 test("PNG and JPEG within the size limit can go; anything else says why not", () => {
   assert.equal(imageProblem({ type: "image/png", size: 68 }), null);
@@ -23,4 +23,10 @@ test("a message's content: its text, then its images as input_image data URLs", 
   const [create, response] = userText("hello");
   assert.deepEqual(create.item.content, [{ type: "input_text", text: "hello" }]);
   assert.equal(response.type, "response.create");
+});
+
+test("the attached image's size: bytes under 1 KiB, else KiB rounded up", () => {
+  assert.equal(sizeText(94), "94 B");
+  assert.equal(sizeText(1024), "1 KiB");
+  assert.equal(sizeText(180 * 1024 - 1), "180 KiB");
 });

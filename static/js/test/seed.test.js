@@ -3,8 +3,20 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { createSeed, itemEvents, seedParams, seededOverrides, stripOverrides } from "../console/seed.js";
+import { readFileSync } from "node:fs";
+
+import {
+  createSeed,
+  itemEvents,
+  seedParams,
+  seededOverrides,
+  stripOverrides,
+  useAllowedOverrides,
+} from "../console/seed.js";
 import { formToSession, sessionToForm } from "../console/session-config.js";
+
+// The allow-list the server renders into the console page (rt_overrides.rs checks that it is this file).
+useAllowedOverrides(JSON.parse(readFileSync(new URL("./allowed-overrides.json", import.meta.url), "utf8")));
 
 // What the server stores as a session's config: the effective session, with fields an override may not set.
 const RECORDED = {

@@ -33,6 +33,24 @@ test("a session's turns in conversation order, tool calls inline", () => {
   assert.ok(t.turns[3].outputSeq > t.turns[3].seq);
 });
 
+test("a message with an image says so", () => {
+  const b = builder();
+  const t = createTranscript();
+  const item = {
+    id: "item_img",
+    type: "message",
+    role: "user",
+    content: [
+      { type: "input_text", text: "What is this?" },
+      { type: "input_image", image_url: "data:image/png;base64,AAAA" },
+    ],
+  };
+  t.add(b.client({ type: "conversation.item.create", item }));
+  t.add(b.server({ type: "conversation.item.added", item }));
+  assert.deepEqual(view(t), [["user", "What is this?", "completed"]]);
+  assert.equal(t.turns[0].images, 1);
+});
+
 test("streamed text shows while it streams, and .done replaces it", () => {
   const b = builder();
   const t = createTranscript();

@@ -26,6 +26,9 @@ struct IndexPage {
     model: String,
     /// The other models a client may ask for (`--allowed-models`), offered by the config's model picker.
     allowed_models: Vec<String>,
+    /// The fields a session override may hold at each level, as JSON (`{"session": [...], ...}`): the page
+    /// cuts a seeded config to them (`static/js/console/seed.js`).
+    allowed_overrides: String,
 }
 
 async fn index(State(state): State<AppState>) -> IndexPage {
@@ -34,11 +37,18 @@ async fn index(State(state): State<AppState>) -> IndexPage {
         .filter(|m| **m != model)
         .cloned()
         .collect();
+    let allowed_overrides = serde_json::Value::Object(
+        (super::rt::overrides::ALLOWED_FIELDS.iter())
+            .map(|(level, fields)| ((*level).to_owned(), serde_json::json!(fields)))
+            .collect(),
+    )
+    .to_string();
     IndexPage {
         nav: "console",
         upstream: state.upstream.name(),
         model,
         allowed_models,
+        allowed_overrides,
     }
 }
 

@@ -43,6 +43,11 @@ test("the query, the status line and what loads whole", () => {
   const from = act.reloaded(start(120), 40, { type: "error" });
   assert.equal(act.listingStatus(from, 3).text, "3 of 120 events loaded from seq 41 matching the filter.");
   assert.equal(act.listingStatus({ ...s, listing: { ...s.listing, next: null } }, 120).more, false);
+  // A live session loaded whole that grew past what the page was rendered with.
+  assert.equal(
+    act.listingStatus({ ...s, listing: { ...s.listing, next: null } }, 131).text,
+    "131 of 131 events loaded.",
+  );
   assert.equal(act.loadsWhole(s), true);
   assert.equal(act.loadsWhole(act.reloaded(start(act.LOAD_ALL_UP_TO + 1), 0, null)), false);
   assert.equal(act.loadsWhole(from), false);
@@ -92,7 +97,10 @@ test("deep links, jumps and the live session's end", () => {
   assert.equal(act.jumpStart(1000), 950);
   const live = start(10, true);
   const going = act.sessionUpdated(live, { created_at: 0, ended_at: null, stats: { events: { total: 12 } } });
-  assert.deepEqual(going, { state: live, header: { count: 12, errors: 0, turns: 0, duration: "0:00" } });
+  assert.deepEqual(going, {
+    state: { ...live, total: 12 },
+    header: { count: 12, errors: 0, turns: 0, duration: "0:00" },
+  });
   const stats = { events: { total: 14 }, errors: 1, responses: 3, first_event_ts: 1000, last_event_ts: 64_500 };
   const ended = act.sessionUpdated(live, { created_at: 0, ended_at: 5, stats });
   assert.equal(ended.state.live, false);

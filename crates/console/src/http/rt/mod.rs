@@ -5,7 +5,7 @@
 
 mod limit;
 mod override_values;
-mod overrides;
+pub(super) mod overrides;
 mod record;
 mod session;
 

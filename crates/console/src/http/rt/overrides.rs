@@ -8,10 +8,12 @@ use super::super::error::{ApiError, Code};
 use crate::Settings;
 
 /// The fields an override may hold at each level (GA session shape, PROTOCOL §5.1). Below these, the
-/// value is taken whole (a tool's JSON Schema, a turn-detection object) and the upstream checks it.
-fn allowed_fields(path: &str) -> Option<&'static [&'static str]> {
-    Some(match path {
-        "session" => &[
+/// value is taken whole (a tool's JSON Schema, a turn-detection object) and the upstream checks it. The
+/// console page gets this table too (pages.rs), so "Open in console" asks for only what passes here.
+pub(crate) const ALLOWED_FIELDS: &[(&str, &[&str])] = &[
+    (
+        "session",
+        &[
             "type",
             "model",
             "instructions",
@@ -25,16 +27,25 @@ fn allowed_fields(path: &str) -> Option<&'static [&'static str]> {
             "include",
             "tracing",
         ],
-        "session.audio" => &["input", "output"],
-        "session.audio.input" => &[
+    ),
+    ("session.audio", &["input", "output"]),
+    (
+        "session.audio.input",
+        &[
             "format",
             "turn_detection",
             "transcription",
             "noise_reduction",
         ],
-        "session.audio.output" => &["format", "voice", "speed"],
-        _ => return None,
-    })
+    ),
+    ("session.audio.output", &["format", "voice", "speed"]),
+];
+
+fn allowed_fields(path: &str) -> Option<&'static [&'static str]> {
+    ALLOWED_FIELDS
+        .iter()
+        .find(|(level, _)| *level == path)
+        .map(|(_, fields)| *fields)
 }
 
 /// The session to ask the upstream for: the server's default with `overrides` (a `session` object from
