@@ -21,6 +21,7 @@ pub mod emulator;
 pub mod peer;
 pub mod process;
 pub mod schema;
+pub mod sessions;
 pub mod wav;
 pub mod ws;
 
