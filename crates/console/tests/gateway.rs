@@ -329,6 +329,19 @@ async fn the_store_failing_mid_relay_leaves_the_conversation_going_and_the_sessi
         turn(&mut client, "before").await["response"]["status"],
         "completed"
     );
+    let sid = app.get_json("/api/sessions?limit=1").await["sessions"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The recording stores a frame moments after relaying it (its batch waits for the next tick): the turn
+    // before is stored before the disk fills up.
+    for _ in 0..100 {
+        let stored = app.stored(&sid).await;
+        if stored.iter().any(|e| e["type"] == "response.done") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 
     // The disk fills up: every write of the store fails, for longer than the recording's retries last.
     app.store.faults().disk_full(true);
@@ -345,10 +358,6 @@ async fn the_store_failing_mid_relay_leaves_the_conversation_going_and_the_sessi
         "completed"
     );
     client.close().await;
-    let sid = app.get_json("/api/sessions?limit=1").await["sessions"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let mut session = Value::Null;
     for _ in 0..100 {
         session = app.session(&sid).await.1;

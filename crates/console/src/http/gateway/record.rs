@@ -1,15 +1,19 @@
 //! The recording of a relayed connection: every frame, in the order the relay forwarded it, each with the
 //! server's time. The relay hands a frame over after forwarding it and never waits: a task of its own numbers
-//! the frames (seq 2 and up, after the opening event) and stores them through the store's writer, everything
-//! waiting at the time as one batch.
+//! the frames (seq 2 and up, after the opening event) and stores them through the store's writer in batches.
+//!
+//! A batch is what arrived until the next tick of a clock every recording shares ([`LINGER`] apart): many
+//! frames share one append, and the appends of all the recordings meet at the store's writer together, so
+//! that they share its groups and their syncs (a frame that came alone would otherwise cost an append and a
+//! sync of its own). A recording that ends is stored at once, without waiting for the tick.
 //!
 //! What cannot be kept is said, never silently skipped: a frame that is not a JSON object with a `type` is
 //! kept as a `console.frame` system event holding its text; one larger than the store takes
 //! ([`realtime_store::MAX_EVENT_BYTES`]) as a `console.frame_not_kept` event with its size; and if the store
 //! fails, the relay goes on, and the session is marked incomplete with the reason.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -23,6 +27,9 @@ use crate::http::rt::now_ms;
 
 /// Frames stored in one append at most.
 const MAX_BATCH: usize = 512;
+/// How far apart the ticks of the recordings' shared clock are: how long a frame may wait for its append to
+/// start, beyond the append ahead of it. It adds to what a `kill -9` loses (README, gateway_crash.rs).
+const LINGER: Duration = Duration::from_millis(20);
 /// What the recording may hold in memory, not yet stored, before it drops frames (and says so): the store is
 /// then far behind a relay going at full speed.
 const MAX_BACKLOG_BYTES: usize = 256 << 20;
@@ -177,25 +184,10 @@ struct Writer {
 impl Writer {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Item>) -> Summary {
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            let size: usize = batch.iter().map(Item::size).sum();
-            let over = self.backlog.load(Ordering::Relaxed) > MAX_BACKLOG_BYTES;
-            let events: Vec<NewEvent> = if over {
-                self.summary.lost += batch.len() as u64;
-                self.missing("the store fell behind the relay, and frames were dropped".to_owned());
-                batch.clear();
-                Vec::new()
-            } else {
-                batch
-                    .drain(..)
-                    .filter_map(|item| self.event(item))
-                    .collect()
-            };
-            self.backlog.fetch_sub(size, Ordering::Relaxed);
-            if !events.is_empty() {
-                self.append(events).await;
-            }
-            self.mark().await;
+        let mut open = true;
+        while open && rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            open = gather(&mut rx, &mut batch).await;
+            self.store_batch(&mut batch).await;
         }
         let ended = SessionPatch {
             ended: true,
@@ -206,6 +198,28 @@ impl Writer {
             tracing::error!(error = %e, session = %self.session, "could not end a relayed session");
         }
         self.summary
+    }
+
+    /// Stores the items of `batch` (emptying it) as one append, unless the store has fallen too far behind.
+    async fn store_batch(&mut self, batch: &mut Vec<Item>) {
+        let size: usize = batch.iter().map(Item::size).sum();
+        let over = self.backlog.load(Ordering::Relaxed) > MAX_BACKLOG_BYTES;
+        let events: Vec<NewEvent> = if over {
+            self.summary.lost += batch.len() as u64;
+            self.missing("the store fell behind the relay, and frames were dropped".to_owned());
+            batch.clear();
+            Vec::new()
+        } else {
+            batch
+                .drain(..)
+                .filter_map(|item| self.event(item))
+                .collect()
+        };
+        self.backlog.fetch_sub(size, Ordering::Relaxed);
+        if !events.is_empty() {
+            self.append(events).await;
+        }
+        self.mark().await;
     }
 
     /// The stored form of an item, at the next seq.
@@ -306,6 +320,30 @@ impl Writer {
         };
         self.marked = self.store.update_session(self.session, patch).await.is_ok();
     }
+}
+
+/// Adds to `batch` what arrives until the next tick of the shared clock, or until it is full. False once every
+/// sender is gone: the batch is then the recording's last, and is not kept waiting.
+async fn gather(rx: &mut mpsc::UnboundedReceiver<Item>, batch: &mut Vec<Item>) -> bool {
+    let tick = next_tick();
+    while batch.len() < MAX_BATCH {
+        // `recv_many` is cancel safe: what the timeout interrupts stays in the channel.
+        match tokio::time::timeout_at(tick, rx.recv_many(batch, MAX_BATCH - batch.len())).await {
+            Ok(0) => return false,
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    true
+}
+
+/// The next tick of the clock every recording shares: a multiple of [`LINGER`] since the first time it was read.
+fn next_tick() -> tokio::time::Instant {
+    static EPOCH: OnceLock<tokio::time::Instant> = OnceLock::new();
+    let epoch = *EPOCH.get_or_init(tokio::time::Instant::now);
+    let linger = LINGER.as_nanos();
+    let ticks = epoch.elapsed().as_nanos() / linger + 1;
+    epoch + Duration::from_nanos(u64::try_from(ticks * linger).unwrap_or(u64::MAX))
 }
 
 /// What stands for a frame too large to keep: its size and type.
