@@ -12,6 +12,7 @@
 //! ([`realtime_store::MAX_EVENT_BYTES`]) as a `console.frame_not_kept` event with its size; and if the store
 //! fails, the relay goes on, and the session is marked incomplete with the reason.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -183,11 +184,15 @@ struct Writer {
 
 impl Writer {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Item>) -> Summary {
-        let mut batch = Vec::with_capacity(MAX_BATCH);
+        let mut items = Vec::with_capacity(MAX_BATCH);
         let mut open = true;
-        while open && rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            open = gather(&mut rx, &mut batch).await;
-            self.store_batch(&mut batch).await;
+        while open && rx.recv_many(&mut items, MAX_BATCH).await > 0 {
+            let events;
+            (events, open) = self.gather(&mut rx, &mut items).await;
+            if !events.is_empty() {
+                self.append(events).await;
+            }
+            self.mark().await;
         }
         let ended = SessionPatch {
             ended: true,
@@ -200,26 +205,43 @@ impl Writer {
         self.summary
     }
 
-    /// Stores the items of `batch` (emptying it) as one append, unless the store has fallen too far behind.
-    async fn store_batch(&mut self, batch: &mut Vec<Item>) {
-        let size: usize = batch.iter().map(Item::size).sum();
-        let over = self.backlog.load(Ordering::Relaxed) > MAX_BACKLOG_BYTES;
-        let events: Vec<NewEvent> = if over {
-            self.summary.lost += batch.len() as u64;
-            self.missing("the store fell behind the relay, and frames were dropped".to_owned());
-            batch.clear();
-            Vec::new()
-        } else {
-            batch
-                .drain(..)
-                .filter_map(|item| self.event(item))
-                .collect()
-        };
-        self.backlog.fetch_sub(size, Ordering::Relaxed);
-        if !events.is_empty() {
-            self.append(events).await;
+    /// One append's events: those of `items` and of what arrives until the next tick of the shared clock (at
+    /// most [`MAX_BATCH`] items), each made as it arrives rather than all at the tick. False once every sender
+    /// is gone: the batch is then the recording's last, and does not wait for the tick.
+    async fn gather(
+        &mut self,
+        rx: &mut mpsc::UnboundedReceiver<Item>,
+        items: &mut Vec<Item>,
+    ) -> (Vec<NewEvent>, bool) {
+        let tick = next_tick();
+        let mut events = Vec::new();
+        let mut taken = 0;
+        loop {
+            taken += items.len();
+            self.take(items, &mut events);
+            if taken >= MAX_BATCH {
+                return (events, true);
+            }
+            // `recv_many` is cancel safe: what the timeout interrupts stays in the channel.
+            match tokio::time::timeout_at(tick, rx.recv_many(items, MAX_BATCH - taken)).await {
+                Ok(0) => return (events, false),
+                Ok(_) => {}
+                Err(_) => return (events, true),
+            }
         }
-        self.mark().await;
+    }
+
+    /// Adds the events of `items` to `events` (emptying `items`), unless the store has fallen too far behind.
+    fn take(&mut self, items: &mut Vec<Item>, events: &mut Vec<NewEvent>) {
+        let size: usize = items.iter().map(Item::size).sum();
+        if self.backlog.load(Ordering::Relaxed) > MAX_BACKLOG_BYTES {
+            self.summary.lost += items.len() as u64;
+            self.missing("the store fell behind the relay, and frames were dropped".to_owned());
+            items.clear();
+        } else {
+            events.extend(items.drain(..).filter_map(|item| self.event(item)));
+        }
+        self.backlog.fetch_sub(size, Ordering::Relaxed);
     }
 
     /// The stored form of an item, at the next seq.
@@ -241,7 +263,9 @@ impl Writer {
                     ));
                     not_kept(direction, &text)
                 } else {
-                    let text = String::from_utf8_lossy(&text);
+                    // A text frame is UTF-8 already: `from_utf8` checks that faster than a lossy copy scans it.
+                    let text = std::str::from_utf8(&text)
+                        .map_or_else(|_| String::from_utf8_lossy(&text), Cow::Borrowed);
                     match serde_json::from_str::<&RawValue>(&text) {
                         Ok(raw) => match numbered(ts, direction, raw) {
                             Ok(event) => {
@@ -320,21 +344,6 @@ impl Writer {
         };
         self.marked = self.store.update_session(self.session, patch).await.is_ok();
     }
-}
-
-/// Adds to `batch` what arrives until the next tick of the shared clock, or until it is full. False once every
-/// sender is gone: the batch is then the recording's last, and is not kept waiting.
-async fn gather(rx: &mut mpsc::UnboundedReceiver<Item>, batch: &mut Vec<Item>) -> bool {
-    let tick = next_tick();
-    while batch.len() < MAX_BATCH {
-        // `recv_many` is cancel safe: what the timeout interrupts stays in the channel.
-        match tokio::time::timeout_at(tick, rx.recv_many(batch, MAX_BATCH - batch.len())).await {
-            Ok(0) => return false,
-            Ok(_) => {}
-            Err(_) => break,
-        }
-    }
-    true
 }
 
 /// The next tick of the clock every recording shares: a multiple of [`LINGER`] since the first time it was read.
