@@ -343,14 +343,16 @@ async fn the_store_failing_mid_relay_leaves_the_conversation_going_and_the_sessi
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 
-    // The disk fills up: every write of the store fails, for longer than the recording's retries last.
+    // The disk fills up: every write of the store fails, for longer than the recording's retries last. The
+    // turn's frames may come in two batches, the second tried once the first is given up (after 1.3 s of
+    // retries), so the disk stays full until both are given up.
     app.store.faults().disk_full(true);
     let during = turn(&mut client, "during").await;
     assert_eq!(
         during["response"]["status"], "completed",
         "the relay goes on"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(1800)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(3000)).await;
     app.store.faults().disk_full(false);
 
     assert_eq!(
