@@ -337,15 +337,30 @@ async fn the_store_failing_mid_relay_leaves_the_conversation_going_and_the_sessi
         turn(&mut client, "before").await["response"]["status"],
         "completed"
     );
+    let sid = app.get_json("/api/sessions?limit=1").await["sessions"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The recording stores a frame moments after relaying it (its batch waits for the next tick): the turn
+    // before is stored before the disk fills up.
+    for _ in 0..100 {
+        let stored = app.stored(&sid).await;
+        if stored.iter().any(|e| e["type"] == "response.done") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 
-    // The disk fills up: every write of the store fails, for longer than the recording's retries last.
+    // The disk fills up: every write of the store fails, for longer than the recording's retries last. The
+    // turn's frames may come in two batches, the second tried once the first is given up (after 1.3 s of
+    // retries), so the disk stays full until both are given up.
     app.store.faults().disk_full(true);
     let during = turn(&mut client, "during").await;
     assert_eq!(
         during["response"]["status"], "completed",
         "the relay goes on"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(1800)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(3000)).await;
     app.store.faults().disk_full(false);
 
     assert_eq!(
@@ -353,10 +368,6 @@ async fn the_store_failing_mid_relay_leaves_the_conversation_going_and_the_sessi
         "completed"
     );
     client.close().await;
-    let sid = app.get_json("/api/sessions?limit=1").await["sessions"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let mut session = Value::Null;
     for _ in 0..100 {
         session = app.session(&sid).await.1;

@@ -22,8 +22,8 @@ pub use call_id::CallId;
 pub use client::{CallAnswer, Client, ClientConfig, ClientSecret, DEFAULT_BASE_URL, ExpiresAfter};
 pub use error::{ApiError, Error, ErrorEnvelope, PublicError, Result};
 pub use relay::{
-    Credential, DialError, FORWARDED_REQUEST_HEADERS, MAX_MESSAGE_BYTES, RealtimeSocket,
-    RelayError, RelayRequest, RelayResponse,
+    Credential, DialError, FORWARDED_REQUEST_HEADERS, MAX_MESSAGE_BYTES, READ_BUFFER_BYTES,
+    RealtimeSocket, RelayError, RelayRequest, RelayResponse,
 };
 pub use secret::{ApiKey, EphemeralKey, KeyFingerprint};
 pub use session::SessionConfig;

@@ -1,15 +1,20 @@
 //! The recording of a relayed connection: every frame, in the order the relay forwarded it, each with the
 //! server's time. The relay hands a frame over after forwarding it and never waits: a task of its own numbers
-//! the frames (seq 2 and up, after the opening event) and stores them through the store's writer, everything
-//! waiting at the time as one batch.
+//! the frames (seq 2 and up, after the opening event) and stores them through the store's writer in batches.
+//!
+//! A batch is what arrived until the next tick of a clock every recording shares ([`LINGER`] apart): many
+//! frames share one append, and the appends of all the recordings meet at the store's writer together, so
+//! that they share its groups and their syncs (a frame that came alone would otherwise cost an append and a
+//! sync of its own). A recording that ends is stored at once, without waiting for the tick.
 //!
 //! What cannot be kept is said, never silently skipped: a frame that is not a JSON object with a `type` is
 //! kept as a `console.frame` system event holding its text; one larger than the store takes
 //! ([`realtime_store::MAX_EVENT_BYTES`]) as a `console.frame_not_kept` event with its size; and if the store
 //! fails, the relay goes on, and the session is marked incomplete with the reason.
 
-use std::sync::Arc;
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -24,6 +29,9 @@ use crate::http::rt::now_ms;
 
 /// Frames stored in one append at most.
 const MAX_BATCH: usize = 512;
+/// How far apart the ticks of the recordings' shared clock are: how long a frame may wait for its append to
+/// start, beyond the append ahead of it. It adds to what a `kill -9` loses (README, gateway_crash.rs).
+const LINGER: Duration = Duration::from_millis(20);
 /// What the recording may hold in memory, not yet stored, before it drops frames (and says so): the store is
 /// then far behind a relay going at full speed.
 const MAX_BACKLOG_BYTES: usize = 256 << 20;
@@ -180,22 +188,11 @@ struct Writer {
 
 impl Writer {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Item>) -> Summary {
-        let mut batch = Vec::with_capacity(MAX_BATCH);
-        while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            let size: usize = batch.iter().map(Item::size).sum();
-            let over = self.backlog.load(Ordering::Relaxed) > MAX_BACKLOG_BYTES;
-            let events: Vec<NewEvent> = if over {
-                self.summary.lost += batch.len() as u64;
-                self.missing("the store fell behind the relay, and frames were dropped".to_owned());
-                batch.clear();
-                Vec::new()
-            } else {
-                batch
-                    .drain(..)
-                    .filter_map(|item| self.event(item))
-                    .collect()
-            };
-            self.backlog.fetch_sub(size, Ordering::Relaxed);
+        let mut items = Vec::with_capacity(MAX_BATCH);
+        let mut open = true;
+        while open && rx.recv_many(&mut items, MAX_BATCH).await > 0 {
+            let events;
+            (events, open) = self.gather(&mut rx, &mut items).await;
             if !events.is_empty() {
                 self.append(events).await;
             }
@@ -210,6 +207,45 @@ impl Writer {
             tracing::error!(error = %e, session = %self.session, "could not end a relayed session");
         }
         self.summary
+    }
+
+    /// One append's events: those of `items` and of what arrives until the next tick of the shared clock (at
+    /// most [`MAX_BATCH`] items), each made as it arrives rather than all at the tick. False once every sender
+    /// is gone: the batch is then the recording's last, and does not wait for the tick.
+    async fn gather(
+        &mut self,
+        rx: &mut mpsc::UnboundedReceiver<Item>,
+        items: &mut Vec<Item>,
+    ) -> (Vec<NewEvent>, bool) {
+        let tick = next_tick();
+        let mut events = Vec::new();
+        let mut taken = 0;
+        loop {
+            taken += items.len();
+            self.take(items, &mut events);
+            if taken >= MAX_BATCH {
+                return (events, true);
+            }
+            // `recv_many` is cancel safe: what the timeout interrupts stays in the channel.
+            match tokio::time::timeout_at(tick, rx.recv_many(items, MAX_BATCH - taken)).await {
+                Ok(0) => return (events, false),
+                Ok(_) => {}
+                Err(_) => return (events, true),
+            }
+        }
+    }
+
+    /// Adds the events of `items` to `events` (emptying `items`), unless the store has fallen too far behind.
+    fn take(&mut self, items: &mut Vec<Item>, events: &mut Vec<NewEvent>) {
+        let size: usize = items.iter().map(Item::size).sum();
+        if self.backlog.load(Ordering::Relaxed) > MAX_BACKLOG_BYTES {
+            self.summary.lost += items.len() as u64;
+            self.missing("the store fell behind the relay, and frames were dropped".to_owned());
+            items.clear();
+        } else {
+            events.extend(items.drain(..).filter_map(|item| self.event(item)));
+        }
+        self.backlog.fetch_sub(size, Ordering::Relaxed);
     }
 
     /// The stored form of an item, at the next seq.
@@ -232,7 +268,9 @@ impl Writer {
                     ));
                     not_kept(direction, &text)
                 } else {
-                    let text = String::from_utf8_lossy(&text);
+                    // A text frame is UTF-8 already: `from_utf8` checks that faster than a lossy copy scans it.
+                    let text = std::str::from_utf8(&text)
+                        .map_or_else(|_| String::from_utf8_lossy(&text), Cow::Borrowed);
                     match serde_json::from_str::<&RawValue>(&text) {
                         Ok(raw) => match numbered(ts, direction, raw) {
                             Ok(event) => {
@@ -316,6 +354,15 @@ impl Writer {
         };
         self.marked = self.store.update_session(self.session, patch).await.is_ok();
     }
+}
+
+/// The next tick of the clock every recording shares: a multiple of [`LINGER`] since the first time it was read.
+fn next_tick() -> tokio::time::Instant {
+    static EPOCH: OnceLock<tokio::time::Instant> = OnceLock::new();
+    let epoch = *EPOCH.get_or_init(tokio::time::Instant::now);
+    let linger = LINGER.as_nanos();
+    let ticks = epoch.elapsed().as_nanos() / linger + 1;
+    epoch + Duration::from_nanos(u64::try_from(ticks * linger).unwrap_or(u64::MAX))
 }
 
 /// What stands for a frame too large to keep: its size and type.

@@ -6,7 +6,8 @@
 //! * Close codes and reasons are copied both ways; a side that goes away without a close frame is recorded as
 //!   1006 (1005 for a close frame without a code), and the other side gets a plain close.
 //! * Pings are answered per hop (the WebSocket library does it on each side) and never forwarded.
-//! * Either hop takes messages up to [`MAX_MESSAGE_BYTES`] (the API's 16 MiB).
+//! * Either hop takes messages up to [`MAX_MESSAGE_BYTES`] (the API's 16 MiB), and reads at most
+//!   [`READ_BUFFER_BYTES`] at once.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -22,7 +23,9 @@ use realtime_store::{Direction, NewSession, SessionId};
 use realtime_token::tungstenite::protocol::CloseFrame as UpCloseFrame;
 use realtime_token::tungstenite::protocol::frame::coding::CloseCode;
 use realtime_token::tungstenite::{self, Message as UpMessage};
-use realtime_token::{Credential, DialError, MAX_MESSAGE_BYTES, RealtimeSocket, RelayError};
+use realtime_token::{
+    Credential, DialError, MAX_MESSAGE_BYTES, READ_BUFFER_BYTES, RealtimeSocket, RelayError,
+};
 use serde_json::json;
 
 use super::super::error::{ApiError, Code, SESSION_ID_HEADER};
@@ -93,7 +96,8 @@ pub async fn connect(
     };
     let mut upgrade = upgrade
         .max_message_size(MAX_MESSAGE_BYTES)
-        .max_frame_size(MAX_MESSAGE_BYTES);
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .read_buffer_size(READ_BUFFER_BYTES);
     if let Some(selected) = upstream.protocol.clone() {
         upgrade = upgrade.protocols(selected.to_str().ok().map(str::to_owned));
     }
