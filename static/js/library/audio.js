@@ -1,0 +1,326 @@
+// The inspector's audio, the parts without DOM: the lanes' waveform columns from the server's peaks, each
+// turn's span and the barge-ins from the events, the player's one clock and how each track follows it, and
+// the WAV encoder of the exports. Every time is on the events' clock (ms since the Unix epoch, like `ts`).
+
+/** What `/audio/peaks` says when it does not say: one peak per 20 ms. */
+export const PEAK_MS = 20;
+/** A track this far (s) from where the clock says is sought again; closer, it is left to play. */
+export const DRIFT_S = 0.25;
+
+/** Base64 → bytes (the peaks of a chunk). */
+export function decodeBase64(b64) {
+  const bin = atob(b64 ?? "");
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/**
+ * `/audio` and `/audio/peaks` together: `{tracks: {user?, model?}, span: {t0, t1} | null}`, each track
+ * `{track, mime, start, end, pcm, chunks: [{start, peaks: Uint8Array}]}`. A track's `end` is the listing's,
+ * else where its last peak ends (Opus tracks: the server does not know their length).
+ */
+export function audioModel(listing, peaks) {
+  const interval = peaks?.interval_ms || PEAK_MS;
+  const tracks = {};
+  let t0 = Infinity;
+  let t1 = -Infinity;
+  for (const t of listing?.tracks ?? []) {
+    const chunks = (peaks?.tracks?.[t.track] ?? []).map((c) => ({ start: c.start, peaks: decodeBase64(c.peaks) }));
+    let end = t.end ?? null;
+    if (end === null) {
+      end = t.start;
+      for (const c of chunks) end = Math.max(end, c.start + c.peaks.length * interval);
+    }
+    tracks[t.track] = { track: t.track, mime: t.mime ?? "", start: t.start, end, pcm: !isEncoded(t.mime), chunks };
+    t0 = Math.min(t0, t.start);
+    t1 = Math.max(t1, end);
+  }
+  return { interval, tracks, span: t0 <= t1 ? { t0, t1 } : null };
+}
+
+/** Whether a track's media type is compressed (WebM/Opus from MediaRecorder), so the server cannot mix it. */
+export function isEncoded(mime) {
+  return /webm|ogg|opus|mp4|mpeg/i.test(mime ?? "");
+}
+
+/**
+ * The loudest peak (0–255) under each of `width` columns spanning [t0, t1]: one pass over the peaks, so a
+ * 60-minute track (180,000 peaks) costs a few milliseconds. Returns a Uint8Array(width).
+ */
+export function laneColumns(chunks, { t0, t1, width, interval = PEAK_MS }) {
+  const cols = new Uint8Array(Math.max(1, width));
+  const per = width / (t1 - t0 || 1); // columns per ms
+  for (const { start, peaks } of chunks) {
+    const x0 = (start - t0) * per;
+    const dx = interval * per;
+    for (let i = 0; i < peaks.length; i++) {
+      const x = Math.floor(x0 + i * dx);
+      if (x < 0 || x >= width) continue;
+      if (peaks[i] > cols[x]) cols[x] = peaks[i];
+    }
+  }
+  return cols;
+}
+
+/** The union of spans (`{t0, t1}` or null). */
+export function unionSpan(...spans) {
+  const real = spans.filter(Boolean);
+  if (!real.length) return null;
+  return { t0: Math.min(...real.map((s) => s.t0)), t1: Math.max(...real.map((s) => s.t1)) };
+}
+
+/** The event types the turns' spans and the barge-ins are read from (one server-filtered listing each). */
+export const SPAN_TYPES = [
+  "input_audio_buffer.speech_started",
+  "input_audio_buffer.speech_stopped",
+  "input_audio_buffer.timeout_triggered",
+  "output_audio_buffer.started",
+  "output_audio_buffer.stopped",
+  "output_audio_buffer.cleared",
+  "conversation.item.truncate",
+  "response.output_audio.delta",
+];
+
+/** A barge-in this close (ms) to one already marked is the same one (a VAD interruption says it thrice). */
+const SAME_BARGE_MS = 1000;
+
+/**
+ * Each turn's span, and the barge-ins, from the events (entries in seq order): `{spans, bargeIns}`.
+ * - user: `speech_started.audio_start_ms` / `speech_stopped.audio_end_ms`, which count from the start of the
+ *   audio the server received in the session, so from the user track's start (`userStart`); without a user
+ *   track, from the events' own ts.
+ * - model: `output_audio_buffer.started` → `stopped` / `cleared` (WebRTC), or the first and last
+ *   `response.output_audio.delta` of a response (WebSocket, which has no output_audio_buffer events).
+ * Span: `{who: "user"|"model", start, end, seq, itemId, responseId}`. Barge-in: `{ts, seq, why}` where why is
+ * "speech" (user speech starting inside a model span), "cleared" or "truncate".
+ */
+export function turnSpans(entries, { userStart = null } = {}) {
+  const spans = [];
+  const marks = [];
+  const openUser = new Map(); // item_id → span
+  const buffered = new Map(); // response_id → span (output_audio_buffer)
+  const deltas = new Map(); // response_id → span (output_audio.delta)
+  const userAt = (entry, ms) => (userStart !== null && Number.isFinite(ms) ? userStart + ms : entry.ts);
+  for (const entry of entries) {
+    const ev = entry.event ?? {};
+    switch (ev.type) {
+      case "input_audio_buffer.speech_started": {
+        const s = { who: "user", start: userAt(entry, ev.audio_start_ms), end: null, seq: entry.seq };
+        s.itemId = ev.item_id;
+        openUser.set(ev.item_id, s);
+        spans.push(s);
+        break;
+      }
+      case "input_audio_buffer.speech_stopped": {
+        const s = openUser.get(ev.item_id);
+        if (s) {
+          s.end = Math.max(s.start, userAt(entry, ev.audio_end_ms));
+          openUser.delete(ev.item_id);
+        }
+        break;
+      }
+      case "input_audio_buffer.timeout_triggered": {
+        const s = { who: "user", start: userAt(entry, ev.audio_start_ms), seq: entry.seq, itemId: ev.item_id };
+        s.end = Math.max(s.start, userAt(entry, ev.audio_end_ms));
+        spans.push(s);
+        break;
+      }
+      case "output_audio_buffer.started": {
+        const s = { who: "model", start: entry.ts, end: null, seq: entry.seq, responseId: ev.response_id };
+        buffered.set(ev.response_id, s);
+        spans.push(s);
+        break;
+      }
+      case "output_audio_buffer.stopped":
+      case "output_audio_buffer.cleared": {
+        const s = buffered.get(ev.response_id);
+        if (s && s.end === null) s.end = entry.ts;
+        if (ev.type === "output_audio_buffer.cleared") marks.push({ ts: entry.ts, seq: entry.seq, why: "cleared" });
+        break;
+      }
+      case "conversation.item.truncate":
+        marks.push({ ts: entry.ts, seq: entry.seq, why: "truncate" });
+        break;
+      case "response.output_audio.delta": {
+        if (buffered.has(ev.response_id)) break;
+        let s = deltas.get(ev.response_id);
+        if (!s) {
+          s = { who: "model", start: entry.ts, end: entry.ts, seq: entry.seq, responseId: ev.response_id };
+          s.itemId = ev.item_id;
+          deltas.set(ev.response_id, s);
+          spans.push(s);
+        }
+        s.end = Math.max(s.end, entry.ts);
+        break;
+      }
+    }
+  }
+  // A span never closed (the session ended mid-turn) ends where it starts: drawn as a tick, not to infinity.
+  for (const s of spans) if (s.end === null) s.end = s.start;
+  const model = spans.filter((s) => s.who === "model");
+  for (const s of spans) {
+    if (s.who !== "user") continue;
+    if (model.some((m) => s.start > m.start && s.start < m.end)) marks.push({ ts: s.start, seq: s.seq, why: "speech" });
+  }
+  marks.sort((a, b) => a.ts - b.ts);
+  const bargeIns = [];
+  for (const m of marks) {
+    const last = bargeIns[bargeIns.length - 1];
+    if (!last || m.ts - last.ts > SAME_BARGE_MS) bargeIns.push(m);
+  }
+  return { spans, bargeIns };
+}
+
+/** Where a transcript turn is heard: its span's start (matched by item, else response), else its ts. */
+export function turnStart(turn, spans) {
+  const who = turn.role === "user" ? "user" : "model";
+  const span =
+    spans.find((s) => s.who === who && turn.itemId && s.itemId === turn.itemId) ??
+    spans.find((s) => s.who === who && turn.responseId && s.responseId === turn.responseId);
+  return span ? span.start : turn.ts;
+}
+
+/**
+ * The player's one clock on the events' clock: paused or running at `rate` from an anchor. `now` is
+ * injected (performance.now in the page) so it can be tested.
+ */
+export function createClock(now, { start = 0 } = {}) {
+  let anchorPos = start;
+  let anchorWall = now();
+  let playing = false;
+  let rate = 1;
+  const pos = () => (playing ? anchorPos + (now() - anchorWall) * rate : anchorPos);
+  const reanchor = () => {
+    anchorPos = pos();
+    anchorWall = now();
+  };
+  return {
+    pos,
+    get playing() {
+      return playing;
+    },
+    get rate() {
+      return rate;
+    },
+    play() {
+      reanchor();
+      playing = true;
+    },
+    pause() {
+      reanchor();
+      playing = false;
+    },
+    seek(ts) {
+      anchorPos = ts;
+      anchorWall = now();
+    },
+    setRate(r) {
+      reanchor();
+      rate = r > 0 ? r : 1;
+    },
+  };
+}
+
+/**
+ * What a track's element should do for the clock at `pos`: `{play, seek}` (seek: the currentTime to set, in
+ * s, or null to leave it). Inside the track and playing: play, sought only when it drifted past DRIFT_S
+ * (seeking every frame would stutter). Otherwise paused, parked at the place the clock stands for.
+ */
+export function syncTrack({ start, end }, pos, playing, current) {
+  const want = Math.min(Math.max(0, (pos - start) / 1000), Math.max(0, (end - start) / 1000));
+  const inside = pos >= start && pos < end;
+  if (playing && inside) return { play: true, seek: Math.abs(current - want) > DRIFT_S ? want : null };
+  return { play: false, seek: Math.abs(current - want) > 0.001 ? want : null };
+}
+
+/** `1:02.3` (or `1:02:03.4`) for `ms` from the start of the audio. */
+export function audioClock(ms) {
+  const tenths = Math.floor(Math.max(0, ms) / 100);
+  const s = Math.floor(tenths / 10);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor(s / 60) % 60;
+  const ss = `${String(s % 60).padStart(2, "0")}.${tenths % 10}`;
+  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
+}
+
+/** The last index in `rows` (sorted by ts, near enough) whose ts ≤ pos, or -1. */
+export function rowAtTime(rows, pos) {
+  let lo = 0;
+  let hi = rows.length - 1;
+  let best = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (rows[mid].ts <= pos) {
+      best = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return best;
+}
+
+/**
+ * The transcript turn heard at `pos`: the one whose span holds it, else the last one started by then, or
+ * undefined. `start(turn)` is where a turn is heard (turnStart).
+ */
+export function turnAtTime(turns, spans, pos) {
+  let best;
+  let bestStart = -Infinity;
+  for (const t of turns) {
+    const start = turnStart(t, spans);
+    if (start <= pos && start >= bestStart) {
+      best = t;
+      bestStart = start;
+    }
+  }
+  return best;
+}
+
+/**
+ * A 16-bit PCM WAV of `channels` (Float32Arrays of equal length, −1..1; interleaved in the file) at
+ * `sampleRate`. Returns a Uint8Array.
+ */
+export function encodeWav(channels, sampleRate) {
+  const n = channels.length ? channels[0].length : 0;
+  const count = Math.max(1, channels.length);
+  const dataLen = n * count * 2;
+  const out = new Uint8Array(44 + dataLen);
+  const v = new DataView(out.buffer);
+  const ascii = (at, s) => {
+    for (let i = 0; i < s.length; i++) out[at + i] = s.charCodeAt(i);
+  };
+  ascii(0, "RIFF");
+  v.setUint32(4, 36 + dataLen, true);
+  ascii(8, "WAVEfmt ");
+  v.setUint32(16, 16, true);
+  v.setUint16(20, 1, true); // PCM
+  v.setUint16(22, count, true);
+  v.setUint32(24, sampleRate, true);
+  v.setUint32(28, sampleRate * count * 2, true);
+  v.setUint16(32, count * 2, true);
+  v.setUint16(34, 16, true);
+  ascii(36, "data");
+  v.setUint32(40, dataLen, true);
+  let at = 44;
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < channels.length; c++) {
+      const x = Math.max(-1, Math.min(1, channels[c][i]));
+      v.setInt16(at, Math.round(x < 0 ? x * 0x8000 : x * 0x7fff), true);
+      at += 2;
+    }
+  }
+  return out;
+}
+
+/**
+ * Where each track goes in a stereo mix on the events' clock: `{t0, length, user: offset|null, model:
+ * offset|null}` (offsets and length in samples at `rate`), from the tracks' starts and ends.
+ */
+export function mixLayout(tracks, rate) {
+  const present = ["user", "model"].filter((k) => tracks[k]);
+  if (!present.length) return null;
+  const t0 = Math.min(...present.map((k) => tracks[k].start));
+  const t1 = Math.max(...present.map((k) => tracks[k].end));
+  const at = (k) => (tracks[k] ? Math.round(((tracks[k].start - t0) / 1000) * rate) : null);
+  return { t0, length: Math.max(1, Math.ceil(((t1 - t0) / 1000) * rate)), user: at("user"), model: at("model") };
+}
