@@ -90,22 +90,32 @@ export function mountPlayer(element, { sessionId, onTick = () => {} }) {
       const present = ["user", "model"].filter((k) => model.tracks[k]);
       const bufs = Object.fromEntries(await Promise.all(present.map(async (k) => [k, await decode(ctx, k)])));
       const rate = Math.max(...present.map((k) => bufs[k].sampleRate));
+      // Each part of a file where it is heard (a PCM track's chunks one after another; an Opus track whole).
       const t0 = Math.min(...present.map((k) => model.tracks[k].start));
-      const offset = (k) => (model.tracks[k].start - t0) / 1000;
-      const seconds = Math.max(...present.map((k) => offset(k) + bufs[k].duration));
+      const end = (k) => {
+        const last = model.tracks[k].segments.at(-1);
+        return (last.at - t0) / 1000 + Math.max(last.ms / 1000, bufs[k].duration - last.file);
+      };
+      const seconds = Math.max(...present.map(end));
       const off = new OfflineAudioContext(2, Math.max(1, Math.ceil(seconds * rate)), rate);
       const merger = off.createChannelMerger(2);
       merger.connect(off.destination);
-      present.forEach((k) => {
-        const src = off.createBufferSource();
-        src.buffer = bufs[k];
+      for (const k of present) {
         // Mono through a one-channel gain, so each voice lands on its side alone.
         const mono = off.createGain();
         mono.channelCount = 1;
         mono.channelCountMode = "explicit";
-        src.connect(mono).connect(merger, 0, k === "user" ? 0 : 1);
-        src.start(offset(k));
-      });
+        mono.connect(merger, 0, k === "user" ? 0 : 1);
+        const segs = model.tracks[k].segments;
+        segs.forEach((seg, i) => {
+          const src = off.createBufferSource();
+          src.buffer = bufs[k];
+          src.connect(mono);
+          // The last part plays to the end of the file (an Opus track's length is only known decoded).
+          const length = i === segs.length - 1 ? undefined : seg.ms / 1000;
+          src.start((seg.at - t0) / 1000, seg.file, length);
+        });
+      }
       const out = await off.startRendering();
       download(new Blob([encodeWav(channelsOf(out), rate)], { type: "audio/wav" }), `${sessionId}-mix.wav`);
     } finally {

@@ -16,9 +16,46 @@ export function decodeBase64(b64) {
 }
 
 /**
- * `/audio` and `/audio/peaks` together: `{tracks: {user?, model?}, span: {t0, t1} | null}`, each track
- * `{track, mime, start, end, pcm, chunks: [{start, peaks: Uint8Array}]}`. A track's `end` is the listing's,
- * else where its last peak ends (Opus tracks: the server does not know their length).
+ * The formats the server reads (and serves as WAV): `{rate, bytesPerSample}` for `audio/pcm[;rate=N]`
+ * (16-bit, 24 kHz unless it says) and G.711 (`audio/pcmu`, `audio/pcma`: 8 kHz, a byte a sample); null else.
+ */
+export function pcmFormat(mime) {
+  const [kind, ...params] = String(mime ?? "")
+    .split(";")
+    .map((p) => p.trim().toLowerCase());
+  if (kind === "audio/pcmu" || kind === "audio/pcma") return { rate: 8000, bytesPerSample: 1 };
+  if (kind !== "audio/pcm" && kind !== "audio/l16") return null;
+  const rate = Number(params.find((p) => p.startsWith("rate="))?.slice(5));
+  return { rate: Number.isInteger(rate) && rate > 0 ? rate : 24000, bytesPerSample: 2 };
+}
+
+/**
+ * Where each chunk of a PCM track is heard, as the server lays it out (realtime-store's `TrackInfo::layout`,
+ * the same for the WAV it serves and its mix): a chunk starts at its own start, or where the one before it
+ * ends if that is later (a WebSocket client sends faster than real time; the audio still plays one chunk
+ * after another). → `[{at, file, ms}]`: events' clock, seconds into the served file, length in ms.
+ */
+export function pcmLayout(chunks, { rate, bytesPerSample }) {
+  const out = [];
+  let end = -Infinity;
+  let file = 0;
+  for (const c of chunks) {
+    const samples = Math.floor(c.bytes / bytesPerSample);
+    const at = Math.max(c.start, end);
+    const ms = (samples * 1000) / rate;
+    out.push({ at, file, ms });
+    end = at + ms;
+    file += samples / rate;
+  }
+  return out;
+}
+
+/**
+ * `/audio` and `/audio/peaks` together: `{interval, tracks: {user?, model?}, span: {t0, t1} | null}`, each
+ * track `{track, mime, start, end, pcm, segments, chunks: [{start, peaks: Uint8Array}]}`. `segments`
+ * (`[{at, file, ms}]`, see pcmLayout) say where the served file is heard: a PCM track's chunks one after
+ * another; an Opus track (one continuous recording) as one segment from its start. Its `end`: where the
+ * last segment ends; an Opus track's, where its last peak does (the server cannot know its length).
  */
 export function audioModel(listing, peaks) {
   const interval = peaks?.interval_ms || PEAK_MS;
@@ -27,21 +64,32 @@ export function audioModel(listing, peaks) {
   let t1 = -Infinity;
   for (const t of listing?.tracks ?? []) {
     const chunks = (peaks?.tracks?.[t.track] ?? []).map((c) => ({ start: c.start, peaks: decodeBase64(c.peaks) }));
-    let end = t.end ?? null;
-    if (end === null) {
-      end = t.start;
+    const format = pcmFormat(t.mime);
+    let segments;
+    let end;
+    if (format) {
+      segments = pcmLayout(t.chunks ?? [], format);
+      // The peaks of a chunk go where it is heard.
+      segments.forEach((seg, i) => {
+        if (chunks[i]) chunks[i].start = seg.at;
+      });
+      const last = segments[segments.length - 1];
+      end = last ? last.at + last.ms : (t.end ?? t.start);
+    } else {
+      end = t.end ?? t.start;
       for (const c of chunks) end = Math.max(end, c.start + c.peaks.length * interval);
+      segments = [{ at: t.start, file: 0, ms: end - t.start }];
     }
-    tracks[t.track] = { track: t.track, mime: t.mime ?? "", start: t.start, end, pcm: !isEncoded(t.mime), chunks };
+    tracks[t.track] = { track: t.track, mime: t.mime ?? "", start: t.start, end, pcm: !!format, segments, chunks };
     t0 = Math.min(t0, t.start);
     t1 = Math.max(t1, end);
   }
   return { interval, tracks, span: t0 <= t1 ? { t0, t1 } : null };
 }
 
-/** Whether a track's media type is compressed (WebM/Opus from MediaRecorder), so the server cannot mix it. */
+/** Whether the server cannot decode a track's media type (WebM/Opus from MediaRecorder), so cannot mix it. */
 export function isEncoded(mime) {
-  return /webm|ogg|opus|mp4|mpeg/i.test(mime ?? "");
+  return pcmFormat(mime) === null;
 }
 
 /**
@@ -87,21 +135,21 @@ const SAME_BARGE_MS = 1000;
 
 /**
  * Each turn's span, and the barge-ins, from the events (entries in seq order): `{spans, bargeIns}`.
- * - user: `speech_started.audio_start_ms` / `speech_stopped.audio_end_ms`, which count from the start of the
- *   audio the server received in the session, so from the user track's start (`userStart`); without a user
- *   track, from the events' own ts.
+ * - user: `speech_started.audio_start_ms` / `speech_stopped.audio_end_ms`, which count the audio the server
+ *   received in the session, so are a time into the user's track: `userClock(ms)` says when that is heard
+ *   (clockAt over the track's segments); without a user track, the events' own ts.
  * - model: `output_audio_buffer.started` → `stopped` / `cleared` (WebRTC), or the first and last
  *   `response.output_audio.delta` of a response (WebSocket, which has no output_audio_buffer events).
  * Span: `{who: "user"|"model", start, end, seq, itemId, responseId}`. Barge-in: `{ts, seq, why}` where why is
  * "speech" (user speech starting inside a model span), "cleared" or "truncate".
  */
-export function turnSpans(entries, { userStart = null } = {}) {
+export function turnSpans(entries, { userClock = null } = {}) {
   const spans = [];
   const marks = [];
   const openUser = new Map(); // item_id → span
   const buffered = new Map(); // response_id → span (output_audio_buffer)
   const deltas = new Map(); // response_id → span (output_audio.delta)
-  const userAt = (entry, ms) => (userStart !== null && Number.isFinite(ms) ? userStart + ms : entry.ts);
+  const userAt = (entry, ms) => (userClock && Number.isFinite(ms) ? userClock(ms) : entry.ts);
   for (const entry of entries) {
     const ev = entry.event ?? {};
     switch (ev.type) {
@@ -223,15 +271,53 @@ export function createClock(now, { start = 0 } = {}) {
 }
 
 /**
+ * Where a track's file stands when the clock is at `pos`: `{inside, time}` (s into the file). In a
+ * segment: inside, that far into it. Before, between or after them: not inside, at the start of the next
+ * segment (the end of the file after the last), so it starts from there when the clock gets there.
+ */
+export function trackTime(segments, pos) {
+  let lo = 0;
+  let hi = segments.length - 1;
+  let i = -1; // the last segment starting at or before pos
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (segments[mid].at <= pos) {
+      i = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  const seg = segments[i];
+  if (seg && pos < seg.at + seg.ms) return { inside: true, time: seg.file + (pos - seg.at) / 1000 };
+  const next = segments[i + 1];
+  if (next) return { inside: false, time: next.file };
+  return { inside: false, time: seg ? seg.file + seg.ms / 1000 : 0 };
+}
+
+/** When `time` (s into a track's file) is heard, on the events' clock: the inverse of trackTime. */
+export function clockAt(segments, time) {
+  let lo = 0;
+  let hi = segments.length - 1;
+  let i = 0;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (segments[mid].file <= time) {
+      i = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  const seg = segments[i];
+  return seg ? seg.at + (time - seg.file) * 1000 : NaN;
+}
+
+/**
  * What a track's element should do for the clock at `pos`: `{play, seek}` (seek: the currentTime to set, in
  * s, or null to leave it). Inside the track and playing: play, sought only when it drifted past DRIFT_S
  * (seeking every frame would stutter). Otherwise paused, parked at the place the clock stands for.
  */
-export function syncTrack({ start, end }, pos, playing, current) {
-  const want = Math.min(Math.max(0, (pos - start) / 1000), Math.max(0, (end - start) / 1000));
-  const inside = pos >= start && pos < end;
-  if (playing && inside) return { play: true, seek: Math.abs(current - want) > DRIFT_S ? want : null };
-  return { play: false, seek: Math.abs(current - want) > 0.001 ? want : null };
+export function syncTrack({ segments }, pos, playing, current) {
+  const { inside, time } = trackTime(segments, pos);
+  if (playing && inside) return { play: true, seek: Math.abs(current - time) > DRIFT_S ? time : null };
+  return { play: false, seek: Math.abs(current - time) > 0.001 ? time : null };
 }
 
 /** `1:02.3` (or `1:02:03.4`) for `ms` from the start of the audio. */
@@ -310,17 +396,4 @@ export function encodeWav(channels, sampleRate) {
     }
   }
   return out;
-}
-
-/**
- * Where each track goes in a stereo mix on the events' clock: `{t0, length, user: offset|null, model:
- * offset|null}` (offsets and length in samples at `rate`), from the tracks' starts and ends.
- */
-export function mixLayout(tracks, rate) {
-  const present = ["user", "model"].filter((k) => tracks[k]);
-  if (!present.length) return null;
-  const t0 = Math.min(...present.map((k) => tracks[k].start));
-  const t1 = Math.max(...present.map((k) => tracks[k].end));
-  const at = (k) => (tracks[k] ? Math.round(((tracks[k].start - t0) / 1000) * rate) : null);
-  return { t0, length: Math.max(1, Math.ceil(((t1 - t0) / 1000) * rate)), user: at("user"), model: at("model") };
 }

@@ -326,7 +326,9 @@ export function mount(root) {
       }
       lists.push(got);
     }
-    spans = au.turnSpans(act.mergeBySeq(lists), { userStart: audio.tracks.user?.start ?? null });
+    const user = audio.tracks.user;
+    const userClock = user ? (ms) => au.clockAt(user.segments, ms / 1000) : null;
+    spans = au.turnSpans(act.mergeBySeq(lists), { userClock });
     drawAudio();
   }
 

@@ -13,7 +13,18 @@ test("the listing and the peaks make one model: tracks, their ends, the span", (
   const listing = {
     tracks: [
       { track: "user", mime: "audio/webm;codecs=opus", start: T, end: null, bytes: 10, chunks: [] },
-      { track: "model", mime: "audio/pcm", start: T + 500, end: T + 900, bytes: 10, chunks: [] },
+      // 8 kHz PCM: 16 bytes a ms. Two chunks sent at once: the second is heard after the first.
+      {
+        track: "model",
+        mime: "audio/pcm;rate=8000",
+        start: T + 500,
+        end: T + 900,
+        bytes: 6400,
+        chunks: [
+          { seq: 0, start: T + 500, bytes: 3200 },
+          { seq: 1, start: T + 510, bytes: 3200 },
+        ],
+      },
     ],
   };
   const peaks = {
@@ -23,13 +34,26 @@ test("the listing and the peaks make one model: tracks, their ends, the span", (
         { start: T, peaks: b64([1, 2]) },
         { start: T + 1000, peaks: b64([3, 4, 5]) },
       ],
-      model: [],
+      model: [
+        { start: T + 500, peaks: b64([9]) },
+        { start: T + 510, peaks: b64([9]) },
+      ],
     },
   };
   const m = au.audioModel(listing, peaks);
   assert.equal(m.tracks.user.end, T + 1060, "an Opus track ends where its last peak does");
   assert.equal(m.tracks.user.pcm, false);
-  assert.equal(m.tracks.model.end, T + 900, "a PCM track's end is the server's");
+  assert.deepEqual(m.tracks.user.segments, [{ at: T, file: 0, ms: 1060 }], "an Opus track is one recording");
+  assert.equal(m.tracks.model.end, T + 900, "a PCM track ends where its chunks, one after another, do");
+  assert.deepEqual(m.tracks.model.segments, [
+    { at: T + 500, file: 0, ms: 200 },
+    { at: T + 700, file: 0.2, ms: 200 },
+  ]);
+  assert.deepEqual(
+    m.tracks.model.chunks.map((c) => c.start),
+    [T + 500, T + 700],
+    "a PCM chunk's peaks are drawn where it is heard",
+  );
   assert.equal(m.tracks.model.pcm, true);
   assert.deepEqual([...m.tracks.user.chunks[1].peaks], [3, 4, 5]);
   assert.deepEqual(m.span, { t0: T, t1: T + 1060 });
@@ -59,7 +83,7 @@ test("a 60-minute track (180,000 peaks) is columned in a few milliseconds", () =
   const encoded = chunks.map((c) => ({ start: c.start, peaks: b64(c.peaks) }));
   const t = performance.now();
   const m = au.audioModel(
-    { tracks: [{ track: "user", mime: "audio/pcm", start: T, end: T + 3_600_000 }] },
+    { tracks: [{ track: "user", mime: "audio/webm;codecs=opus", start: T, end: null }] },
     { interval_ms: 20, tracks: { user: encoded } },
   );
   const decoded = performance.now();
@@ -87,7 +111,7 @@ test("turn spans: speech from audio_start_ms/audio_end_ms on the user track, mod
     entry(4, T + 3100, { type: "response.output_audio.delta", response_id: "r1", item_id: "a1" }),
     entry(5, T + 6000, { type: "output_audio_buffer.stopped", response_id: "r1" }),
   ];
-  const { spans, bargeIns } = au.turnSpans(entries, { userStart: user0 });
+  const { spans, bargeIns } = au.turnSpans(entries, { userClock: (ms) => user0 + ms });
   assert.deepEqual(
     spans.map((s) => [s.who, s.start, s.end]),
     [
@@ -127,7 +151,7 @@ test("a barge-in is marked once where it happened: speech inside model audio, cl
     entry(5, T + 3500, { type: "input_audio_buffer.speech_stopped", audio_end_ms: 3300, item_id: "u2" }),
     entry(9, T + 9000, { type: "conversation.item.truncate", item_id: "a3", audio_end_ms: 10 }, "client"),
   ];
-  const { spans, bargeIns } = au.turnSpans(entries, { userStart: T });
+  const { spans, bargeIns } = au.turnSpans(entries, { userClock: (ms) => T + ms });
   assert.deepEqual(
     spans.map((s) => [s.who, s.start, s.end]),
     [
@@ -190,8 +214,32 @@ test("the clock runs at its rate from where it was sought, and stands still when
   assert.equal(c.rate, 2);
 });
 
+test("the PCM formats the server reads", () => {
+  assert.deepEqual(au.pcmFormat("audio/pcm;rate=16000"), { rate: 16000, bytesPerSample: 2 });
+  assert.deepEqual(au.pcmFormat("audio/pcm"), { rate: 24000, bytesPerSample: 2 });
+  assert.deepEqual(au.pcmFormat("audio/pcmu"), { rate: 8000, bytesPerSample: 1 });
+  assert.equal(au.pcmFormat("audio/webm;codecs=opus"), null);
+});
+
+test("where a track's file stands: inside a segment, or parked at the next one's start", () => {
+  const segs = [
+    { at: T, file: 0, ms: 1000 },
+    { at: T + 5000, file: 1, ms: 500 },
+  ];
+  assert.deepEqual(au.trackTime(segs, T - 10), { inside: false, time: 0 });
+  assert.deepEqual(au.trackTime(segs, T + 250), { inside: true, time: 0.25 });
+  assert.deepEqual(au.trackTime(segs, T + 3000), { inside: false, time: 1 }, "in the gap: at the next one");
+  assert.deepEqual(au.trackTime(segs, T + 5100), { inside: true, time: 1.1 });
+  assert.deepEqual(au.trackTime(segs, T + 9000), { inside: false, time: 1.5 }, "after: at the end");
+  assert.deepEqual(au.trackTime([], T), { inside: false, time: 0 });
+  // And back: a time into the file is heard in its segment.
+  assert.equal(au.clockAt(segs, 0.25), T + 250);
+  assert.equal(au.clockAt(segs, 1.1), T + 5100);
+  assert.equal(au.clockAt(segs, 2), T + 6000, "past the end: on from the last segment");
+});
+
 test("a track follows the clock: plays inside itself, sought only past the drift, parked outside", () => {
-  const track = { start: T + 1000, end: T + 5000 };
+  const track = { segments: [{ at: T + 1000, file: 0, ms: 4000 }] };
   assert.deepEqual(au.syncTrack(track, T + 500, true, 0), { play: false, seek: null }, "before it: waits at 0");
   assert.deepEqual(au.syncTrack(track, T + 2000, true, 1.1), { play: true, seek: null }, "close enough");
   assert.deepEqual(au.syncTrack(track, T + 2000, true, 0), { play: true, seek: 1 });
@@ -234,18 +282,6 @@ test("WAV: a 16-bit PCM file, channels interleaved, samples clamped", () => {
   for (let at = 44; at < wav.length; at += 2) samples.push(v.getInt16(at, true));
   assert.deepEqual(samples, [0, 16384, 32767, -16384, -32768, 0, 32767, -32768]);
   assert.equal(au.encodeWav([], 8000).length, 44, "no samples: a header alone");
-});
-
-test("a stereo mix places each track at its start", () => {
-  const mix = au.mixLayout({ user: { start: T + 500, end: T + 2000 }, model: { start: T, end: T + 1000 } }, 1000);
-  assert.deepEqual(mix, { t0: T, length: 2000, user: 500, model: 0 });
-  assert.deepEqual(au.mixLayout({ model: { start: T, end: T + 10 } }, 1000), {
-    t0: T,
-    length: 10,
-    user: null,
-    model: 0,
-  });
-  assert.equal(au.mixLayout({}, 1000), null);
 });
 
 test("union of spans", () => {
