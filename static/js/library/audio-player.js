@@ -71,7 +71,7 @@ export function mountPlayer(element, { sessionId, onTick = () => {} }) {
 
   /** A WebM/Opus track as a WAV, decoded with Web Audio. */
   async function exportTrack(who) {
-    const ctx = new AudioContext();
+    const ctx = new AudioContext({ sampleRate: 48000 }); // Opus is 48 kHz: decoded without resampling
     try {
       const buf = await decode(ctx, who);
       download(
@@ -85,7 +85,7 @@ export function mountPlayer(element, { sessionId, onTick = () => {} }) {
 
   /** The stereo mix (user left, model right) on the events' clock, rendered offline. */
   async function exportMix() {
-    const ctx = new AudioContext();
+    const ctx = new AudioContext({ sampleRate: 48000 }); // Opus is 48 kHz: decoded without resampling
     try {
       const present = ["user", "model"].filter((k) => model.tracks[k]);
       const bufs = Object.fromEntries(await Promise.all(present.map(async (k) => [k, await decode(ctx, k)])));

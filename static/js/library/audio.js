@@ -103,9 +103,10 @@ export function laneColumns(chunks, { t0, t1, width, interval = PEAK_MS }) {
     const x0 = (start - t0) * per;
     const dx = interval * per;
     for (let i = 0; i < peaks.length; i++) {
-      const x = Math.floor(x0 + i * dx);
-      if (x < 0 || x >= width) continue;
-      if (peaks[i] > cols[x]) cols[x] = peaks[i];
+      // A peak covers its 20 ms: more than one column when zoomed in (a short session), else one.
+      const a = Math.floor(x0 + i * dx);
+      const b = Math.min(width, Math.max(a + 1, Math.floor(x0 + (i + 1) * dx)));
+      for (let x = Math.max(0, a); x < b; x++) if (peaks[i] > cols[x]) cols[x] = peaks[i];
     }
   }
   return cols;
@@ -220,12 +221,21 @@ export function turnSpans(entries, { userClock = null } = {}) {
   return { spans, bargeIns };
 }
 
-/** Where a transcript turn is heard: its span's start (matched by item, else response), else its ts. */
+/** An answer's audio starts this soon (ms) after its item is added, or it is not that item's. */
+const ANSWER_WITHIN_MS = 5000;
+
+/**
+ * Where a transcript turn is heard: its span's start (matched by item, else response; an assistant turn
+ * whose response is not known, the first model audio starting just after it), else its ts.
+ */
 export function turnStart(turn, spans) {
   const who = turn.role === "user" ? "user" : "model";
   const span =
     spans.find((s) => s.who === who && turn.itemId && s.itemId === turn.itemId) ??
-    spans.find((s) => s.who === who && turn.responseId && s.responseId === turn.responseId);
+    spans.find((s) => s.who === who && turn.responseId && s.responseId === turn.responseId) ??
+    (who === "model" && !turn.responseId
+      ? spans.find((s) => s.who === "model" && s.start >= turn.ts && s.start - turn.ts < ANSWER_WITHIN_MS)
+      : undefined);
   return span ? span.start : turn.ts;
 }
 

@@ -306,15 +306,15 @@ export function mount(root) {
   async function loadAudio() {
     const json = (r) => (r.ok ? r.json() : null);
     const base = `/api/sessions/${state.id}/audio`;
+    const t = performance.now();
     const [listing, peaks] = await Promise.all([fetch(base).then(json), fetch(`${base}/peaks`).then(json)]);
     if (!listing?.tracks?.length) return;
-    const t = performance.now();
     audio = au.audioModel(listing, peaks);
     if (!audio.span) return (audio = null);
     drawAudio();
     player.load(audio);
+    // "Both lanes on screen", for the bench and the browser test: from asking for the audio to drawn.
     performance.measure("inspector:audio-lanes", { start: t, end: performance.now() });
-    performance.mark("inspector:audio-lanes");
     // The turns' spans and barge-ins: a few event types, read apart from the list (which may hold a part).
     const lists = [];
     for (const type of au.SPAN_TYPES) {
@@ -354,7 +354,10 @@ export function mount(root) {
     source.addEventListener("session", (m) => {
       const { state: next, header } = act.sessionUpdated(state, JSON.parse(m.data));
       showHeader(header);
+      // A live session's audio is read once it has ended (its last chunks are stored by then).
+      const ended = state.live && !next.live;
       set(next);
+      if (ended) loadAudio().catch((e) => console.warn("inspector: audio", e));
     });
     source.addEventListener("deleted", () => {
       source.close();
@@ -385,6 +388,13 @@ export function mount(root) {
         pos: player.pos(),
         playing: player.playing,
       },
+    /** The transcript turn of an item (or, without one, of a response): `{seq, role}`. */
+    turnOf: (itemId, responseId) => {
+      const t = transcript.transcript.turns.find(
+        (x) => (itemId && x.itemId === itemId) || (!itemId && responseId && x.responseId === responseId),
+      );
+      return t && { seq: t.seq, role: t.role };
+    },
   };
 
   async function start() {

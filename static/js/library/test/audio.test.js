@@ -74,6 +74,13 @@ test("lane columns keep the loudest peak of each column, placed on the events' c
     width: 10,
   });
   assert.deepEqual([...before], new Array(10).fill(0), "what lies outside the span is not drawn");
+  // Zoomed in (10 columns over 100 ms, 10 ms a column): each 20 ms peak covers its two columns.
+  const near = au.laneColumns([{ start: T + 20, peaks: Uint8Array.from([5, 0, 9]) }], {
+    t0: T,
+    t1: T + 100,
+    width: 10,
+  });
+  assert.deepEqual([...near], [0, 0, 5, 5, 0, 0, 9, 9, 0, 0]);
 });
 
 test("a 60-minute track (180,000 peaks) is columned in a few milliseconds", () => {
@@ -184,6 +191,9 @@ test("a transcript turn is heard at its span's start, matched by item or respons
   assert.equal(au.turnStart({ role: "user", itemId: "u1", ts: T + 950 }, spans), T + 100);
   assert.equal(au.turnStart({ role: "assistant", itemId: "a1", responseId: "r1", ts: T + 1200 }, spans), T + 1000);
   assert.equal(au.turnStart({ role: "assistant", itemId: "a9", responseId: "r9", ts: T + 5000 }, spans), T + 5000);
+  // An assistant item added without its response's id: the model audio starting just after it.
+  assert.equal(au.turnStart({ role: "assistant", itemId: "a1", ts: T + 990 }, spans), T + 1000);
+  assert.equal(au.turnStart({ role: "assistant", itemId: "a1", ts: T - 9000 }, spans), T - 9000, "too long before");
   const turns = [
     { role: "user", itemId: "u1", ts: T + 950 },
     { role: "assistant", responseId: "r1", ts: T + 1200 },
