@@ -191,10 +191,13 @@ export function mountPlayer(element, { sessionId, onTick = () => {} }) {
       clock.pause();
       sync();
     },
-    /** Moves the clock to `ts` (events' clock), kept inside the audio's span; playing or not. */
+    /**
+     * Moves the clock to `ts` (events' clock), playing or not: before the audio starts too (an event before
+     * it: the tracks wait for the clock to get there), not past its end.
+     */
     seek(ts) {
       if (!model) return;
-      clock.seek(Math.min(Math.max(ts, span.t0), span.t1));
+      clock.seek(Math.min(ts, span.t1));
       sync();
     },
     setRate(r) {

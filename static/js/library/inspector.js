@@ -47,6 +47,7 @@ export function mount(root) {
   // `log:select` seeks the player only when the user chose the row.
   let selecting = false;
   let followedSeq = null;
+  let loadingMore = false; // a page asked for because the audio got past what is loaded
 
   function set(next) {
     state = next;
@@ -293,7 +294,6 @@ export function mount(root) {
       });
     }
   }
-  let loadingMore = false;
 
   /** Every frame the player plays, and on every seek. */
   function heard(pos, playing) {
