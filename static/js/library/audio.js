@@ -50,6 +50,23 @@ export function pcmLayout(chunks, { rate, bytesPerSample }) {
   return out;
 }
 
+/** MediaRecorder's Opus at its default bitrate (128 kbit/s): bytes a ms, to guess a length with no peaks. */
+const OPUS_BYTES_PER_MS = 16;
+
+/**
+ * Where an Opus track without peaks (they are optional) ends, as well as can be said: a chunk after the last
+ * as long as the chunks are apart on average (MediaRecorder slices at a fixed interval); one chunk alone,
+ * from its size.
+ */
+function opusEnd(t) {
+  const cs = t.chunks ?? [];
+  if (cs.length >= 2) {
+    const last = cs[cs.length - 1];
+    return last.start + (last.start - cs[0].start) / (cs.length - 1);
+  }
+  return t.start + (t.bytes ?? 0) / OPUS_BYTES_PER_MS;
+}
+
 /**
  * `/audio` and `/audio/peaks` together: `{interval, tracks: {user?, model?}, span: {t0, t1} | null}`, each
  * track `{track, mime, start, end, pcm, segments, chunks: [{start, peaks: Uint8Array}]}`. `segments`
@@ -78,6 +95,7 @@ export function audioModel(listing, peaks) {
     } else {
       end = t.end ?? t.start;
       for (const c of chunks) end = Math.max(end, c.start + c.peaks.length * interval);
+      if (end === t.start) end = opusEnd(t);
       segments = [{ at: t.start, file: 0, ms: end - t.start }];
     }
     tracks[t.track] = { track: t.track, mime: t.mime ?? "", start: t.start, end, pcm: !!format, segments, chunks };

@@ -60,6 +60,24 @@ test("the listing and the peaks make one model: tracks, their ends, the span", (
   assert.deepEqual(au.audioModel({ tracks: [] }, null).span, null, "no audio, no span");
 });
 
+test("an Opus track without peaks ends a chunk after its last, or as long as its bytes say", () => {
+  const opus = (chunks, bytes) => ({ track: "user", mime: "audio/webm", start: T, end: null, bytes, chunks });
+  const sliced = au.audioModel(
+    {
+      tracks: [
+        opus(
+          [0, 1000, 2000].map((d, seq) => ({ seq, start: T + d })),
+          9,
+        ),
+      ],
+    },
+    null,
+  );
+  assert.equal(sliced.tracks.user.end, T + 3000);
+  const one = au.audioModel({ tracks: [opus([{ seq: 0, start: T }], 16_000)] }, null);
+  assert.equal(one.tracks.user.end, T + 1000, "128 kbit/s");
+});
+
 test("lane columns keep the loudest peak of each column, placed on the events' clock", () => {
   // 10 columns over 1 s: 100 ms a column, 5 peaks a column.
   const chunks = [
