@@ -1,13 +1,16 @@
 // The inspector's two audio lanes under the timeline strip: the user's and the model's waveform from the
 // server's peaks, each turn's span behind them, the barge-ins across both, and the player's cursor. The
 // waveforms are drawn once per span into an offscreen canvas, so moving the cursor every frame is one copy.
-// Clicking a lane dispatches `audio:seek` {detail: {ts}}. Colours come from CSS custom properties (CSP: no
-// inline styles).
+// Clicking a lane dispatches `audio:seek` {detail: {ts}} (on a barge-in's mark: a moment before it). Colours
+// come from CSS custom properties (CSP: no inline styles).
 
 import { emit } from "../lib/dom.js";
 import { laneColumns } from "./audio.js";
 
 const LANES = ["user", "model"];
+/** A click this close (canvas px) to a barge-in's mark is on it; it plays from this long (ms) before it. */
+const BARGE_HIT_PX = 5;
+const BARGE_LEAD_MS = 1500;
 
 function cssVar(el, name, fallback) {
   return getComputedStyle(el).getPropertyValue(name).trim() || fallback;
@@ -88,8 +91,12 @@ export function mountLanes(element) {
   canvas.addEventListener("click", (e) => {
     if (!data?.span) return;
     const rect = canvas.getBoundingClientRect();
-    const f = Math.min(1, Math.max(0, (e.clientX - rect.left) / rect.width));
-    emit(element, "audio:seek", { ts: data.span.t0 + f * (data.span.t1 - data.span.t0) });
+    const x = ((e.clientX - rect.left) / rect.width) * canvas.width;
+    // On a barge-in's mark: from a moment before it, to hear it happen.
+    const barge = (data.bargeIns ?? []).find((b) => Math.abs(xOf(b.ts) - x) <= BARGE_HIT_PX);
+    const f = Math.min(1, Math.max(0, x / canvas.width));
+    const ts = barge ? barge.ts - BARGE_LEAD_MS : data.span.t0 + f * (data.span.t1 - data.span.t0);
+    emit(element, "audio:seek", { ts });
   });
 
   return {
