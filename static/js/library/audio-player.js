@@ -5,7 +5,7 @@
 // later, or ends sooner, waits or stops on its own. `onTick(pos, playing)` is called every frame it plays and
 // on every seek. The button dispatches `audio:play` / `audio:pause` (the controller decides).
 
-import { el } from "../lib/dom.js";
+import { button, el, emit } from "../lib/dom.js";
 import { audioClock, createClock, encodeWav, isEncoded, syncTrack } from "./audio.js";
 
 /** Mounts the player on `element` (with the page's controls). Handle: see the bottom. */
@@ -21,9 +21,7 @@ export function mountPlayer(element, { sessionId, onTick = () => {} }) {
   let span = null;
   let frame = null;
 
-  ctl("toggle").addEventListener("click", () =>
-    element.dispatchEvent(new CustomEvent(clock.playing ? "audio:pause" : "audio:play", { bubbles: true })),
-  );
+  ctl("toggle").addEventListener("click", () => emit(element, clock.playing ? "audio:pause" : "audio:play"));
 
   function sync() {
     const pos = clock.pos();
@@ -125,7 +123,7 @@ export function mountPlayer(element, { sessionId, onTick = () => {} }) {
 
   function exportButton(name, label, run) {
     const node = ctl(name);
-    const b = el("button", { type: "button", class: "audio-export-btn", text: label });
+    const b = button(label, "audio-export-btn", "Decoded and encoded as WAV in the browser");
     b.addEventListener("click", async () => {
       b.disabled = true;
       ctl("status").textContent = `Encoding ${label}…`;

@@ -1,0 +1,320 @@
+//! The inspector's audio in headless Chromium against the real server: a gateway WebSocket session whose
+//! client speaks (known PCM, appended) and is answered by the emulator's voice, then cuts in while it speaks.
+//! The inspector draws both lanes where the sound is, marks the barge-in, plays the tracks with the event
+//! list following, and a transcript line seeks the player. And the time to show both lanes of a 60-minute
+//! session, printed (`cargo test -p realtime-console --test browser_audio -- --nocapture`).
+//!
+//! Needs Debian's `chromium` and `chromium-driver`; fails (never skips) without them.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use realtime_testkit::browser::Browser;
+use realtime_testkit::process::ConsoleProcess;
+use realtime_testkit::ws::{Auth, WsClient};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_realtime-console");
+const RATE: usize = 24_000;
+
+fn silence(ms: usize) -> Vec<i16> {
+    vec![0; RATE * ms / 1000]
+}
+
+/// 440 Hz at a third of full scale: speech to the emulator's VAD.
+fn tone(ms: usize) -> Vec<i16> {
+    (0..RATE * ms / 1000)
+        .map(|i| {
+            let t = i as f64 / RATE as f64;
+            ((std::f64::consts::TAU * 440.0 * t).sin() * f64::from(i16::MAX) / 3.0) as i16
+        })
+        .collect()
+}
+
+/// Appends `samples` in 100 ms pieces, as a client streaming its microphone does (faster than real time).
+async fn append(ws: &mut WsClient, samples: &[i16]) {
+    for piece in samples.chunks(RATE / 10) {
+        let bytes: Vec<u8> = piece.iter().flat_map(|s| s.to_le_bytes()).collect();
+        ws.send(&json!({"type": "input_audio_buffer.append", "audio": STANDARD.encode(bytes)}))
+            .await;
+    }
+}
+
+/// A gateway session: 600 ms of silence, 1.2 s of tone, 800 ms of silence; the emulator answers in audio
+/// and, after a few of its deltas, the user speaks again over it. Returns the session's id.
+async fn spoken_session(server: &ConsoleProcess) -> String {
+    let url = server
+        .url("/v1/realtime?model=gpt-realtime")
+        .replacen("http", "ws", 1);
+    let mut ws = WsClient::connect(&url, Auth::Bearer("sk-audio-test")).await;
+    ws.expect("session.created").await;
+    ws.send(&json!({"type": "session.update", "session": {
+        "type": "realtime",
+        "output_modalities": ["audio"],
+        "audio": {
+            "input": {"format": {"type": "audio/pcm", "rate": RATE}, "turn_detection": {"type": "server_vad"}},
+            "output": {"format": {"type": "audio/pcm", "rate": RATE}},
+        },
+    }}))
+    .await;
+    ws.until("session.updated").await;
+    let first: Vec<i16> = [silence(600), tone(1200), silence(800)].concat();
+    append(&mut ws, &first).await;
+    // The answer's audio streams at real time: after half a second of it, cut in.
+    let mut deltas = 0;
+    while deltas < 5 {
+        let e = ws.event().await;
+        if e["type"] == "response.output_audio.delta" {
+            deltas += 1;
+        }
+    }
+    append(&mut ws, &[silence(300), tone(1000), silence(800)].concat()).await;
+    // The barge-in cancels the first answer; the second is answered in full.
+    let mut done = 0;
+    while done < 2 {
+        if ws.event().await["type"] == "response.done" {
+            done += 1;
+        }
+    }
+    ws.close().await;
+    let page = server.get_json("/api/sessions?limit=1").await;
+    page["sessions"][0]["id"].as_str().unwrap().to_owned()
+}
+
+async fn wait_audio(b: &Browser) -> Value {
+    b.wait_until(
+        "window.inspectorDebug && window.inspectorDebug.ready && window.inspectorDebug.audio() \
+         && window.inspectorDebug.audio().spans > 0 && window.inspectorDebug.audio()",
+        "the inspector loads the session's audio and its turns' spans",
+    )
+    .await
+}
+
+/// Opaque pixels (the waveform's, not the spans' tint) per lane of the lanes' canvas, as the columns where
+/// each lane has sound: `{user: [x…], model: [x…], width}` (x past the lane's name only).
+async fn lane_columns(b: &Browser) -> Value {
+    b.eval(
+        "const c = document.querySelector('#audio-lanes canvas');
+         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+         const lane = (top, bottom) => {
+           const xs = [];
+           for (let x = 40; x < c.width; x++) {
+             for (let y = top; y < bottom; y++) if (d[(y * c.width + x) * 4 + 3] === 255) { xs.push(x); break; }
+           }
+           return xs;
+         };
+         return { user: lane(0, c.height / 2), model: lane(c.height / 2, c.height), width: c.width };",
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inspector_plays_a_spoken_session_with_its_events_and_transcript() {
+    let server = ConsoleProcess::start(BIN, &[]).await;
+    let id = spoken_session(&server).await;
+    let tracks = server.get_json(&format!("/api/sessions/{id}/audio")).await;
+    let events = server.stored(&id).await;
+    let of = |ty: &str| -> Vec<&Value> {
+        events
+            .iter()
+            .filter(|e| e["event"]["type"] == ty)
+            .collect()
+    };
+    let speech = of("input_audio_buffer.speech_started");
+    assert_eq!(speech.len(), 2, "two turns of speech");
+    let first_delta = of("response.output_audio.delta")[0];
+
+    let b = Browser::launch().await;
+    b.goto(&server.url(&format!("/sessions/{id}"))).await;
+    let audio = wait_audio(&b).await;
+    assert_eq!(audio["tracks"], json!(["user", "model"]), "{audio}");
+    assert_eq!(audio["playing"], json!(false));
+    assert!(
+        audio["bargeIns"].as_i64().unwrap() >= 1,
+        "the cut-in is marked: {audio}"
+    );
+
+    // Both lanes are drawn, and the user's first sound where its tone was sent: 600 ms into its track.
+    let lanes = lane_columns(&b).await;
+    let (t0, t1) = (
+        audio["span"]["t0"].as_f64().unwrap(),
+        audio["span"]["t1"].as_f64().unwrap(),
+    );
+    let width = lanes["width"].as_f64().unwrap();
+    let user: Vec<f64> = lanes["user"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert!(!user.is_empty(), "the user's lane is drawn: {lanes}");
+    assert!(
+        !lanes["model"].as_array().unwrap().is_empty(),
+        "the model's lane is drawn: {lanes}"
+    );
+    let user_start = tracks["tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["track"] == "user")
+        .unwrap()["start"]
+        .as_f64()
+        .unwrap();
+    let first_sound = t0 + user[0] / width * (t1 - t0);
+    let ms_per_px = (t1 - t0) / width;
+    assert!(
+        (first_sound - (user_start + 600.0)).abs() <= 40.0 + 2.0 * ms_per_px,
+        "the tone is drawn {} ms into the user's track, sent 600 ms into it",
+        first_sound - user_start
+    );
+
+    // Playing moves the event cursor (the list's selection) along the events.
+    b.eval("document.querySelector('#audio-player [data-act=toggle]').click(); return null")
+        .await;
+    let selected = "(() => { const s = document.querySelector('#log .lp-row.lp-sel .lp-seq'); \
+                    return s ? Number(s.textContent) : null; })()";
+    let a = b
+        .wait_until(selected, "the list selects the event heard")
+        .await;
+    let later = b
+        .wait_until(
+            &format!("(() => {{ const s = {selected}; return s !== null && s > {a} ? s : null; }})()"),
+            "the selection moves on as the audio plays",
+        )
+        .await;
+    let heard = b
+        .eval(
+            "const a = window.inspectorDebug.audio();
+             return { pos: a.pos, playing: a.playing,
+                      user: document.querySelector('audio[data-track=user]').currentTime,
+                      model: document.querySelector('audio[data-track=model]').currentTime };",
+        )
+        .await;
+    println!("playing: selection moved from seq {a} to {later}; {heard}");
+    assert_eq!(heard["playing"], json!(true), "{heard}");
+    b.eval("document.querySelector('#audio-player [data-act=toggle]').click(); return null")
+        .await;
+
+    // A transcript line seeks the player: the second user turn to where its speech starts in the user's
+    // track (audio_start_ms counts the audio the server received, so it is that far into the track's file).
+    let want = speech[1]["event"]["audio_start_ms"].as_f64().unwrap() / 1000.0;
+    let item = speech[1]["event"]["item_id"].as_str().unwrap();
+    let seq = b
+        .eval(&format!(
+            "const turn = window.inspectorDebug.turnOf({});
+             document.querySelector(`#transcript .tv-turn[data-seq='${{turn.seq}}']`).click();
+             return turn.seq;",
+            json!(item)
+        ))
+        .await;
+    let got = b
+        .wait_until(
+            &format!(
+                "(() => {{ const t = document.querySelector('audio[data-track=user]').currentTime; \
+                 return Math.abs(t - {want}) < 0.05 ? t : null; }})()"
+            ),
+            "the user's track is sought to the line's speech",
+        )
+        .await;
+    println!("transcript line (seq {seq}) → user track at {got} s, speech at {want} s");
+    // And the assistant's first line to its first audio, in the model's track.
+    let model_start = tracks["tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["track"] == "model")
+        .unwrap()["start"]
+        .as_f64()
+        .unwrap();
+    let want = (first_delta["ts"].as_f64().unwrap() - model_start) / 1000.0;
+    let item = first_delta["event"]["item_id"].as_str().unwrap();
+    b.eval(&format!(
+        "const turn = window.inspectorDebug.turnOf({});
+         document.querySelector(`#transcript .tv-turn[data-seq='${{turn.seq}}']`).click();
+         return null;",
+        json!(item)
+    ))
+    .await;
+    b.wait_until(
+        &format!(
+            "(() => {{ const t = document.querySelector('audio[data-track=model]').currentTime; \
+             return Math.abs(t - {want}) < 0.05 ? String(t) : null; }})()"
+        ),
+        "the model's track is sought to the line's first audio",
+    )
+    .await;
+    b.close().await;
+}
+
+/// `minutes` of a track as chunks of a minute (Opus, as the console page uploads it; the bytes are not
+/// decoded by anyone here), each with its peaks: one byte per 20 ms, a wavering loudness.
+async fn put_track(server: &ConsoleProcess, id: &str, track: &str, t0: f64, minutes: usize) {
+    let http = reqwest::Client::new();
+    for seq in 0..minutes {
+        let peaks: Vec<u8> = (0..3000)
+            .map(|i| ((i * 7 + seq * 13 + track.len() * 31) % 256) as u8)
+            .collect();
+        let res = http
+            .put(server.url(&format!("/api/sessions/{id}/audio/{track}/{seq}")))
+            .header("content-type", "audio/webm;codecs=opus")
+            .header("x-audio-start", (t0 + seq as f64 * 60_000.0).to_string())
+            .header("x-audio-peaks", STANDARD.encode(&peaks))
+            .body(vec![0x1a, 0x45, 0xdf, 0xa3, seq as u8])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sixty_minute_session_shows_both_lanes() {
+    let server = ConsoleProcess::start(BIN, &[]).await;
+    let id = server.create_session("an hour").await;
+    let t0 = 1_764_000_000_000.0_f64;
+    // An event a minute, so the strip spans the hour too.
+    let events: Vec<Value> = (0..=60)
+        .map(|i| {
+            json!({"seq": i + 1, "ts": t0 + f64::from(i) * 60_000.0, "direction": "server",
+                   "event": {"type": "rate_limits.updated", "rate_limits": []}})
+        })
+        .collect();
+    let res = reqwest::Client::new()
+        .post(server.url(&format!("/api/sessions/{id}/events")))
+        .json(&json!({ "events": events }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    put_track(&server, &id, "user", t0, 60).await;
+    put_track(&server, &id, "model", t0 + 500.0, 60).await;
+
+    let b = Browser::launch().await;
+    for run in 0..3 {
+        b.goto(&server.url(&format!("/sessions/{id}"))).await;
+        b.wait_until(
+            "performance.getEntriesByName('inspector:audio-lanes', 'measure').length > 0",
+            "the lanes are drawn",
+        )
+        .await;
+        let lanes = lane_columns(&b).await;
+        let drawn = |k: &str| lanes[k].as_array().unwrap().len();
+        // Every column past the label holds sound (the peaks never fall to 0 for a whole column).
+        assert!(drawn("user") > 1000 && drawn("model") > 1000, "{lanes}");
+        let times = b
+            .eval(
+                "const m = performance.getEntriesByName('inspector:audio-lanes', 'measure')[0];
+                 const nav = performance.getEntriesByType('navigation')[0];
+                 return { fetch_and_draw_ms: m.duration, since_navigation_ms: m.startTime + m.duration,
+                          dom_content_loaded_ms: nav.domContentLoadedEventEnd };",
+            )
+            .await;
+        println!(
+            "60-minute session, 180,000 peaks a track, run {run}: both lanes drawn {:.0} ms after navigation \
+             (peaks fetched, decoded and drawn in {:.0} ms; DOMContentLoaded at {:.0} ms)",
+            times["since_navigation_ms"].as_f64().unwrap(),
+            times["fetch_and_draw_ms"].as_f64().unwrap(),
+            times["dom_content_loaded_ms"].as_f64().unwrap(),
+        );
+    }
+    b.close().await;
+}
