@@ -89,20 +89,20 @@ async fn wait_audio(b: &Browser) -> Value {
     .await
 }
 
-/// Opaque pixels (the waveform's, not the spans' tint) per lane of the lanes' canvas, as the columns where
-/// each lane has sound: `{user: [x…], model: [x…], width}` (x past the lane's name only).
+/// The columns of the lanes' canvas where each lane has sound: `{user: [x…], model: [x…], width}`. Sound is
+/// an opaque pixel on the lane's middle row (the spans' tint is translucent) that is not part of a line
+/// across the lane (the cursor, a barge-in: opaque on the lane's top row too); x past the lane's name.
 async fn lane_columns(b: &Browser) -> Value {
     b.eval(
         "const c = document.querySelector('#audio-lanes canvas');
          const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-         const lane = (top, bottom) => {
-           const xs = [];
-           for (let x = 40; x < c.width; x++) {
-             for (let y = top; y < bottom; y++) if (d[(y * c.width + x) * 4 + 3] === 255) { xs.push(x); break; }
-           }
+         const opaque = (x, y) => d[(y * c.width + x) * 4 + 3] === 255;
+         const lane = (top) => {
+           const h = c.height / 2, xs = [];
+           for (let x = 40; x < c.width; x++) if (opaque(x, top + h / 2) && !opaque(x, top + 1)) xs.push(x);
            return xs;
          };
-         return { user: lane(0, c.height / 2), model: lane(c.height / 2, c.height), width: c.width };",
+         return { user: lane(0), model: lane(c.height / 2), width: c.width };",
     )
     .await
 }
@@ -135,9 +135,10 @@ async fn the_inspector_plays_a_spoken_session_with_its_events_and_transcript() {
 
     // Both lanes are drawn, and the user's first sound where its tone was sent: 600 ms into its track.
     let lanes = lane_columns(&b).await;
+    // The lanes span the events and the audio together (the session starts before its audio).
     let (t0, t1) = (
-        audio["span"]["t0"].as_f64().unwrap(),
-        audio["span"]["t1"].as_f64().unwrap(),
+        audio["strip"]["t0"].as_f64().unwrap(),
+        audio["strip"]["t1"].as_f64().unwrap(),
     );
     let width = lanes["width"].as_f64().unwrap();
     let user: Vec<f64> = lanes["user"]
@@ -160,6 +161,7 @@ async fn the_inspector_plays_a_spoken_session_with_its_events_and_transcript() {
         .as_f64()
         .unwrap();
     let first_sound = t0 + user[0] / width * (t1 - t0);
+
     let ms_per_px = (t1 - t0) / width;
     assert!(
         (first_sound - (user_start + 600.0)).abs() <= 40.0 + 2.0 * ms_per_px,
@@ -167,32 +169,50 @@ async fn the_inspector_plays_a_spoken_session_with_its_events_and_transcript() {
         first_sound - user_start
     );
 
-    // Playing moves the event cursor (the list's selection) along the events.
-    b.eval("document.querySelector('#audio-player [data-act=toggle]').click(); return null")
-        .await;
-    let selected = "(() => { const s = document.querySelector('#log .lp-row.lp-sel .lp-seq'); \
-                    return s ? Number(s.textContent) : null; })()";
-    let a = b
-        .wait_until(selected, "the list selects the event heard")
-        .await;
-    let later = b
-        .wait_until(
-            &format!("(() => {{ const s = {selected}; return s !== null && s > {a} ? s : null; }})()"),
-            "the selection moves on as the audio plays",
-        )
-        .await;
+    // Playing moves the event cursor (the list's selection) along the events: sampled in the page from the
+    // click on, every 20 ms, until the audio ends.
+    b.eval(
+        "window.__selected = [];
+         const sample = () => {
+           const s = document.querySelector('#log .lp-row.lp-sel .lp-seq');
+           const seq = s ? Number(s.textContent) : null;
+           if (seq !== null && window.__selected.at(-1) !== seq) window.__selected.push(seq);
+         };
+         window.__sampler = setInterval(sample, 20);
+         document.querySelector('#audio-player [data-act=toggle]').click();
+         return null;",
+    )
+    .await;
+    b.wait_until(
+        "window.__selected.length >= 3 || !window.inspectorDebug.audio().playing",
+        "the selection moves as the audio plays, or the audio ends",
+    )
+    .await;
     let heard = b
         .eval(
             "const a = window.inspectorDebug.audio();
-             return { pos: a.pos, playing: a.playing,
+             return { selected: window.__selected, pos: a.pos - a.span.t0, playing: a.playing,
                       user: document.querySelector('audio[data-track=user]').currentTime,
                       model: document.querySelector('audio[data-track=model]').currentTime };",
         )
         .await;
-    println!("playing: selection moved from seq {a} to {later}; {heard}");
-    assert_eq!(heard["playing"], json!(true), "{heard}");
-    b.eval("document.querySelector('#audio-player [data-act=toggle]').click(); return null")
-        .await;
+    println!("playing: {heard}");
+    let selected: Vec<i64> = heard["selected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_i64().unwrap())
+        .collect();
+    assert!(
+        selected.len() >= 2 && selected.windows(2).all(|w| w[0] < w[1]),
+        "the selection moves on along the events as the audio plays: {heard}"
+    );
+    b.eval(
+        "clearInterval(window.__sampler);
+         if (window.inspectorDebug.audio().playing) document.querySelector('#audio-player [data-act=toggle]').click();
+         return null;",
+    )
+    .await;
 
     // A transcript line seeks the player: the second user turn to where its speech starts in the user's
     // track (audio_start_ms counts the audio the server received, so it is that far into the track's file).
@@ -304,16 +324,25 @@ async fn a_sixty_minute_session_shows_both_lanes() {
             .eval(
                 "const m = performance.getEntriesByName('inspector:audio-lanes', 'measure')[0];
                  const nav = performance.getEntriesByType('navigation')[0];
+                 const res = (path) => performance.getEntriesByType('resource')
+                   .find(e => new URL(e.name).pathname.endsWith(path));
+                 const peaks = res('/audio/peaks'), listing = res('/audio');
                  return { fetch_and_draw_ms: m.duration, since_navigation_ms: m.startTime + m.duration,
-                          dom_content_loaded_ms: nav.domContentLoadedEventEnd };",
+                          dom_content_loaded_ms: nav.domContentLoadedEventEnd,
+                          peaks: [peaks.startTime, peaks.responseEnd], listing: [listing.startTime, listing.responseEnd] };",
             )
             .await;
         println!(
             "60-minute session, 180,000 peaks a track, run {run}: both lanes drawn {:.0} ms after navigation \
-             (peaks fetched, decoded and drawn in {:.0} ms; DOMContentLoaded at {:.0} ms)",
+             (peaks fetched, decoded and drawn in {:.0} ms; DOMContentLoaded at {:.0} ms; peaks requested \
+             at {:.0} ms and in at {:.0} ms, listing {:.0}–{:.0} ms)",
             times["since_navigation_ms"].as_f64().unwrap(),
             times["fetch_and_draw_ms"].as_f64().unwrap(),
             times["dom_content_loaded_ms"].as_f64().unwrap(),
+            times["peaks"][0].as_f64().unwrap(),
+            times["peaks"][1].as_f64().unwrap(),
+            times["listing"][0].as_f64().unwrap(),
+            times["listing"][1].as_f64().unwrap(),
         );
     }
     b.close().await;

@@ -383,6 +383,7 @@ export function mount(root) {
       audio && {
         tracks: Object.keys(audio.tracks),
         span: audio.span,
+        strip: span(),
         spans: spans.spans.length,
         bargeIns: spans.bargeIns.length,
         pos: player.pos(),
