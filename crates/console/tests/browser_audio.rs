@@ -113,12 +113,8 @@ async fn the_inspector_plays_a_spoken_session_with_its_events_and_transcript() {
     let id = spoken_session(&server).await;
     let tracks = server.get_json(&format!("/api/sessions/{id}/audio")).await;
     let events = server.stored(&id).await;
-    let of = |ty: &str| -> Vec<&Value> {
-        events
-            .iter()
-            .filter(|e| e["event"]["type"] == ty)
-            .collect()
-    };
+    let of =
+        |ty: &str| -> Vec<&Value> { events.iter().filter(|e| e["event"]["type"] == ty).collect() };
     let speech = of("input_audio_buffer.speech_started");
     assert_eq!(speech.len(), 2, "two turns of speech");
     let first_delta = of("response.output_audio.delta")[0];
