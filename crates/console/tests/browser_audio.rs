@@ -169,10 +169,15 @@ async fn the_inspector_plays_a_spoken_session_with_its_events_and_transcript() {
     // click on, every 20 ms, until the audio ends.
     b.eval(
         "window.__selected = [];
+         window.__drift = [];
+         const user = document.querySelector('audio[data-track=user]');
          const sample = () => {
            const s = document.querySelector('#log .lp-row.lp-sel .lp-seq');
            const seq = s ? Number(s.textContent) : null;
            if (seq !== null && window.__selected.at(-1) !== seq) window.__selected.push(seq);
+           // How far the user's element is behind the clock (its track is one chunk, from the audio's start).
+           const a = window.inspectorDebug.audio();
+           if (a.playing && !user.paused) window.__drift.push(Math.round((a.pos - a.span.t0) - user.currentTime * 1000));
          };
          window.__sampler = setInterval(sample, 20);
          document.querySelector('#audio-player [data-act=toggle]').click();
@@ -203,12 +208,50 @@ async fn the_inspector_plays_a_spoken_session_with_its_events_and_transcript() {
         selected.len() >= 2 && selected.windows(2).all(|w| w[0] < w[1]),
         "the selection moves on along the events as the audio plays: {heard}"
     );
+    // Let it play on a little, to see the user's track keep in step.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let drift = b
+        .eval("const d = window.__drift; return [d.slice(0, 3), d.slice(-3), d.length];")
+        .await;
+    println!("user track behind the clock (ms), first and last samples: {drift}");
     b.eval(
         "clearInterval(window.__sampler);
          if (window.inspectorDebug.audio().playing) document.querySelector('#audio-player [data-act=toggle]').click();
          return null;",
     )
     .await;
+
+    // Clicking an event in the list (one heard, on screen) seeks the player to its ts.
+    let (a0, a1) = (
+        audio["span"]["t0"].as_f64().unwrap(),
+        audio["span"]["t1"].as_f64().unwrap(),
+    );
+    let heard_seqs: Vec<&Value> = events
+        .iter()
+        .filter(|e| (a0..a1).contains(&e["ts"].as_f64().unwrap()))
+        .map(|e| &e["seq"])
+        .collect();
+    let row = b
+        .eval(&format!(
+            "const heard = new Set({});
+             const row = [...document.querySelectorAll('#log .lp-row')]
+               .find(r => heard.has(Number(r.querySelector('.lp-seq').textContent)));
+             row.click();
+             return Number(row.querySelector('.lp-seq').textContent);",
+            json!(heard_seqs)
+        ))
+        .await;
+    let ts = events
+        .iter()
+        .find(|e| e["seq"] == row)
+        .unwrap_or_else(|| panic!("no event {row}"))["ts"]
+        .as_f64()
+        .unwrap();
+    let pos = b.eval("return window.inspectorDebug.audio().pos").await;
+    assert!(
+        (pos.as_f64().unwrap() - ts).abs() < 1.0,
+        "the player stands at event {row}'s ts {ts}: {pos}"
+    );
 
     // A transcript line seeks the player: the second user turn to where its speech starts in the user's
     // track (audio_start_ms counts the audio the server received, so it is that far into the track's file).

@@ -28,9 +28,9 @@ export function mountPlayer(element, { sessionId, onTick = () => {} }) {
     for (const [who, audio] of Object.entries(elements)) {
       const track = model?.tracks[who];
       if (!track) continue;
-      const want = syncTrack(track, pos, clock.playing, audio.currentTime);
+      const want = syncTrack(track, pos, clock.playing, audio.currentTime, clock.rate);
       if (want.seek !== null) audio.currentTime = want.seek;
-      if (audio.playbackRate !== clock.rate) audio.playbackRate = clock.rate;
+      if (Math.abs(audio.playbackRate - want.rate) > 1e-6) audio.playbackRate = want.rate;
       if (want.play && audio.paused) audio.play().catch(() => {});
       else if (!want.play && !audio.paused) audio.pause();
     }

@@ -4,8 +4,12 @@
 
 /** What `/audio/peaks` says when it does not say: one peak per 20 ms. */
 export const PEAK_MS = 20;
-/** A track this far (s) from where the clock says is sought again; closer, it is left to play. */
+/** A track this far (s) from where the clock says is sought again; closer, it catches up by its speed. */
 export const DRIFT_S = 0.25;
+/** How much faster (or slower) a track plays while it catches up: inaudible on a voice. */
+export const CATCH_UP = 0.05;
+/** Closer than this (s), a track plays at the clock's rate. */
+const IN_STEP_S = 0.02;
 
 /** Base64 → bytes (the peaks of a chunk). */
 export function decodeBase64(b64) {
@@ -338,14 +342,21 @@ export function clockAt(segments, time) {
 }
 
 /**
- * What a track's element should do for the clock at `pos`: `{play, seek}` (seek: the currentTime to set, in
- * s, or null to leave it). Inside the track and playing: play, sought only when it drifted past DRIFT_S
- * (seeking every frame would stutter). Otherwise paused, parked at the place the clock stands for.
+ * What a track's element should do for the clock at `pos` running at `rate`: `{play, seek, rate}` (seek: the
+ * currentTime to set, in s, or null to leave it; rate: its playbackRate). Inside the track and playing:
+ * play; sought only when it drifted past DRIFT_S, else a little faster or slower until it is in step again
+ * (an element starts some 0.1 s late, and a seek to fix that would be late again). Otherwise paused, parked
+ * at the place the clock stands for.
  */
-export function syncTrack({ segments }, pos, playing, current) {
+export function syncTrack({ segments }, pos, playing, current, rate = 1) {
   const { inside, time } = trackTime(segments, pos);
-  if (playing && inside) return { play: true, seek: Math.abs(current - time) > DRIFT_S ? time : null };
-  return { play: false, seek: Math.abs(current - time) > 0.001 ? time : null };
+  if (playing && inside) {
+    const behind = time - current;
+    if (Math.abs(behind) > DRIFT_S) return { play: true, seek: time, rate };
+    const nudge = Math.abs(behind) < IN_STEP_S ? 0 : Math.sign(behind) * CATCH_UP;
+    return { play: true, seek: null, rate: rate * (1 + nudge) };
+  }
+  return { play: false, seek: Math.abs(current - time) > 0.001 ? time : null, rate };
 }
 
 /** `1:02.3` (or `1:02:03.4`) for `ms` from the start of the audio. */

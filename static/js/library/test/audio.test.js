@@ -266,13 +266,19 @@ test("where a track's file stands: inside a segment, or parked at the next one's
   assert.equal(au.clockAt(segs, 2), T + 6000, "past the end: on from the last segment");
 });
 
-test("a track follows the clock: plays inside itself, sought only past the drift, parked outside", () => {
+test("a track follows the clock: plays inside itself, catches up or is sought, parked outside", () => {
   const track = { segments: [{ at: T + 1000, file: 0, ms: 4000 }] };
-  assert.deepEqual(au.syncTrack(track, T + 500, true, 0), { play: false, seek: null }, "before it: waits at 0");
-  assert.deepEqual(au.syncTrack(track, T + 2000, true, 1.1), { play: true, seek: null }, "close enough");
-  assert.deepEqual(au.syncTrack(track, T + 2000, true, 0), { play: true, seek: 1 });
-  assert.deepEqual(au.syncTrack(track, T + 6000, true, 3.9), { play: false, seek: 4 }, "after it: parked at its end");
-  assert.deepEqual(au.syncTrack(track, T + 3000, false, 0), { play: false, seek: 2 }, "paused: parked where it stands");
+  assert.deepEqual(au.syncTrack(track, T + 500, true, 0), { play: false, seek: null, rate: 1 }, "before it: at 0");
+  assert.deepEqual(au.syncTrack(track, T + 2000, true, 1.01), { play: true, seek: null, rate: 1 }, "in step");
+  assert.deepEqual(au.syncTrack(track, T + 2000, true, 0.9, 2), { play: true, seek: null, rate: 2.1 }, "behind");
+  assert.deepEqual(au.syncTrack(track, T + 2000, true, 1.1), { play: true, seek: null, rate: 0.95 }, "ahead");
+  assert.deepEqual(au.syncTrack(track, T + 2000, true, 0), { play: true, seek: 1, rate: 1 }, "far off: sought");
+  assert.deepEqual(au.syncTrack(track, T + 6000, true, 3.9), { play: false, seek: 4, rate: 1 }, "after it: at its end");
+  assert.deepEqual(
+    au.syncTrack(track, T + 3000, false, 0),
+    { play: false, seek: 2, rate: 1 },
+    "paused: where it stands",
+  );
 });
 
 test("the audio clock readout", () => {
