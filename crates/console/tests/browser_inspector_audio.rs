@@ -2,7 +2,7 @@
 //! client speaks (known PCM, appended) and is answered by the emulator's voice, then cuts in while it speaks.
 //! The inspector draws both lanes where the sound is, marks the barge-in, plays the tracks with the event
 //! list following, and a transcript line seeks the player. And the time to show both lanes of a 60-minute
-//! session, printed (`cargo test -p realtime-console --test browser_audio -- --nocapture`).
+//! session, printed (`cargo test -p realtime-console --test browser_inspector_audio -- --nocapture`).
 //!
 //! Needs Debian's `chromium` and `chromium-driver`; fails (never skips) without them.
 

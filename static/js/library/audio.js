@@ -54,8 +54,8 @@ export function pcmLayout(chunks, { rate, bytesPerSample }) {
   return out;
 }
 
-/** MediaRecorder's Opus at its default bitrate (128 kbit/s): bytes a ms, to guess a length with no peaks. */
-const OPUS_BYTES_PER_MS = 16;
+/** The console page records Opus at 32 kbit/s (console/audio-rec.js): bytes a ms, to guess a length. */
+const OPUS_BYTES_PER_MS = 4;
 
 /**
  * Where an Opus track without peaks (they are optional) ends, as well as can be said: a chunk after the last

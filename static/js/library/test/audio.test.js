@@ -74,8 +74,8 @@ test("an Opus track without peaks ends a chunk after its last, or as long as its
     null,
   );
   assert.equal(sliced.tracks.user.end, T + 3000);
-  const one = au.audioModel({ tracks: [opus([{ seq: 0, start: T }], 16_000)] }, null);
-  assert.equal(one.tracks.user.end, T + 1000, "128 kbit/s");
+  const one = au.audioModel({ tracks: [opus([{ seq: 0, start: T }], 4_000)] }, null);
+  assert.equal(one.tracks.user.end, T + 1000, "32 kbit/s");
 });
 
 test("lane columns keep the loudest peak of each column, placed on the events' clock", () => {
