@@ -2,7 +2,8 @@
 //! client speaks (known PCM, appended) and is answered by the emulator's voice, then cuts in while it speaks.
 //! The inspector draws both lanes where the sound is, marks the barge-in, plays the tracks with the event
 //! list following, and a transcript line seeks the player. And the time to show both lanes of a 60-minute
-//! session, printed (`cargo test -p realtime-console --test browser_inspector_audio -- --nocapture`).
+//! session, printed (`cargo test -p realtime-console --test browser_inspector_audio -- --nocapture`). And an
+//! Opus session recorded in the page with MediaRecorder: it plays, and its stereo mix is made in the browser.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`; fails (never skips) without them.
 
@@ -387,4 +388,129 @@ async fn a_sixty_minute_session_shows_both_lanes() {
         );
     }
     b.close().await;
+}
+
+/// Records `ms` of a `hz` tone in the page with MediaRecorder (Opus, 500 ms slices, as the console page
+/// records) and uploads the slices as `track`'s chunks from `start` on the events' clock.
+fn record_and_upload(id: &str, track: &str, hz: u32, ms: u32, start: f64) -> String {
+    format!(
+        "const ctx = new AudioContext();
+         const osc = new OscillatorNode(ctx, {{ frequency: {hz} }});
+         const gain = new GainNode(ctx, {{ gain: 0.3 }});
+         const dst = ctx.createMediaStreamDestination();
+         osc.connect(gain).connect(dst);
+         osc.start();
+         const rec = new MediaRecorder(dst.stream, {{ mimeType: 'audio/webm;codecs=opus' }});
+         const slices = [];
+         rec.ondataavailable = (e) => slices.push(e.data);
+         rec.start(500);
+         await new Promise((r) => setTimeout(r, {ms}));
+         await new Promise((r) => {{ rec.onstop = r; rec.stop(); }});
+         ctx.close();
+         for (const [seq, blob] of slices.entries()) {{
+           const res = await fetch(`/api/sessions/{id}/audio/{track}/${{seq}}`, {{
+             method: 'PUT', body: blob,
+             headers: {{ 'content-type': 'audio/webm;codecs=opus', 'x-audio-start': String({start} + seq * 500) }},
+           }});
+           if (res.status !== 201) throw new Error(`chunk ${{seq}}: ${{res.status}} ${{await res.text()}}`);
+         }}
+         return slices.length;"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opus_session_plays_and_its_stereo_mix_is_made_in_the_browser() {
+    let server = ConsoleProcess::start(BIN, &[]).await;
+    let id = server.create_session("opus").await;
+    let t0 = 1_764_000_000_000.0_f64;
+    let events: Vec<Value> = (0..=4)
+        .map(|i| {
+            json!({"seq": i + 1, "ts": t0 + f64::from(i) * 1000.0, "direction": "server",
+                   "event": {"type": "rate_limits.updated", "rate_limits": []}})
+        })
+        .collect();
+    let res = reqwest::Client::new()
+        .post(server.url(&format!("/api/sessions/{id}/events")))
+        .json(&json!({ "events": events }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    // The user says 440 Hz for 2 s from t0; the model 880 Hz for 2 s from t0 + 1.5 s. No peaks uploaded.
+    let b = Browser::launch().await;
+    b.goto(&server.url(&format!("/sessions/{id}"))).await;
+    b.wait_until(
+        "window.inspectorDebug && window.inspectorDebug.ready",
+        "the inspector loads",
+    )
+    .await;
+    assert_eq!(
+        b.eval("return document.getElementById('audio-player').hidden && document.getElementById('audio-lanes').hidden")
+            .await,
+        json!(true),
+        "no audio yet: no lanes, no player"
+    );
+    b.eval_async(&record_and_upload(&id, "user", 440, 2000, t0))
+        .await;
+    b.eval_async(&record_and_upload(&id, "model", 880, 2000, t0 + 1500.0))
+        .await;
+    b.goto(&server.url(&format!("/sessions/{id}"))).await;
+    let audio = wait_audio_loaded(&b).await;
+    assert_eq!(audio["tracks"], json!(["user", "model"]), "{audio}");
+
+    // The stereo mix, decoded and encoded in the page: the user on the left, the model on the right, each
+    // where it was said.
+    let mix = b
+        .eval_async(
+            "const made = [];
+             const create = URL.createObjectURL;
+             URL.createObjectURL = (blob) => { made.push(blob); return create(blob); };
+             const button = [...document.querySelectorAll('#audio-player .audio-export button')]
+               .find((x) => x.textContent === 'stereo mix');
+             button.click();
+             for (let i = 0; i < 200 && !made.length; i++) await new Promise((r) => setTimeout(r, 50));
+             URL.createObjectURL = create;
+             const ctx = new OfflineAudioContext(2, 1, 48000);
+             const buf = await ctx.decodeAudioData(await made[0].arrayBuffer());
+             const rms = (ch, a, z) => {
+               const d = buf.getChannelData(ch);
+               let s = 0;
+               const i0 = Math.floor(a * buf.sampleRate), i1 = Math.floor(z * buf.sampleRate);
+               for (let i = i0; i < i1; i++) s += d[i] * d[i];
+               return Math.round(1000 * Math.sqrt(s / (i1 - i0))) / 1000;
+             };
+             return { channels: buf.numberOfChannels, seconds: buf.duration,
+                      left: [rms(0, 0.2, 1.8), rms(0, 2.3, 3.3)], right: [rms(1, 0.2, 1.3), rms(1, 1.7, 3.3)] };",
+        )
+        .await;
+    println!("stereo mix of the Opus tracks: {mix}");
+    assert_eq!(mix["channels"], 2, "{mix}");
+    let rms = |side: &str, i: usize| mix[side][i].as_f64().unwrap();
+    assert!(
+        rms("left", 0) > 0.1 && rms("left", 1) < 0.01,
+        "the user on the left, while they spoke: {mix}"
+    );
+    assert!(
+        rms("right", 0) < 0.01 && rms("right", 1) > 0.1,
+        "the model on the right, from when it spoke: {mix}"
+    );
+
+    // And the Opus tracks play in the player.
+    b.eval("document.querySelector('#audio-player [data-act=toggle]').click(); return null")
+        .await;
+    b.wait_until(
+        "document.querySelector('audio[data-track=user]').currentTime > 0.3",
+        "the user's Opus track plays",
+    )
+    .await;
+    b.close().await;
+}
+
+async fn wait_audio_loaded(b: &Browser) -> Value {
+    b.wait_until(
+        "window.inspectorDebug && window.inspectorDebug.ready && window.inspectorDebug.audio()",
+        "the inspector loads the session's audio",
+    )
+    .await
 }
