@@ -302,6 +302,25 @@ async fn the_inspector_plays_a_spoken_session_with_its_events_and_transcript() {
         "the model's track is sought to the line's first audio",
     )
     .await;
+
+    // A replay at 2× is heard, at 2×; at 10× it is not.
+    b.select_css("#replay [data-act=speed]", "2").await;
+    b.eval("document.querySelector('#replay [data-act=play]').click(); return null")
+        .await;
+    let rate = b
+        .wait_until(
+            "(() => { const a = window.inspectorDebug.audio(), u = document.querySelector('audio[data-track=user]');
+                      return a.playing && !u.paused && Math.abs(u.playbackRate / 2 - 1) < 0.06 ? u.playbackRate : null; })()",
+            "the replay plays the user's track at 2×",
+        )
+        .await;
+    println!("replay at 2×: the user's track plays at {rate}");
+    b.select_css("#replay [data-act=speed]", "10").await;
+    b.wait_until(
+        "!window.inspectorDebug.audio().playing && document.querySelector('audio[data-track=user]').paused",
+        "a replay at 10× is silent",
+    )
+    .await;
     b.close().await;
 }
 
