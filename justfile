@@ -24,6 +24,7 @@ bench:
     cargo bench -p realtime-console --bench rt_token
     cargo bench -p realtime-console --bench library
     cargo bench -p realtime-console --bench gateway
+    cargo bench -p realtime-console --bench audio_store
     cargo bench -p realtime-emulator --bench ws
 
 # Format the code (Rust, and the pages' JS with Prettier)

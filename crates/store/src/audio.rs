@@ -860,4 +860,49 @@ mod tests {
         assert_eq!(Format::of("audio/pcmu"), Format::Pcmu);
         assert_eq!(Format::of("audio/webm;codecs=opus"), Format::Opaque);
     }
+
+    fn chunk(seq: u32, bytes: &'static [u8]) -> NewChunk {
+        NewChunk {
+            track: Track::User,
+            seq,
+            start: 1_000.0 + seq as f64,
+            mime: "audio/pcm;rate=24000".into(),
+            peaks: None,
+            bytes: Bytes::from_static(bytes),
+        }
+    }
+
+    #[tokio::test]
+    async fn audio_whose_session_is_gone_is_removed_at_the_next_open_and_the_rest_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("a.db");
+        let store = Store::open_path(&db).await.unwrap();
+        let kept = store
+            .create_session(crate::NewSession::default())
+            .await
+            .unwrap()
+            .id;
+        let outcome = store
+            .put_audio_chunk(kept, chunk(0, &[1, 0, 2, 0]), ChunkSync::Disk)
+            .await
+            .unwrap();
+        assert_eq!(outcome, ChunkOutcome::Stored);
+        // A crash between deleting a session and its audio leaves the audio of a session that is not there.
+        let orphan = store.audio_dir().join(SessionId::new().to_string());
+        std::fs::create_dir_all(orphan.join("user")).unwrap();
+        std::fs::write(orphan.join("user/000000.chunk"), b"RCA1").unwrap();
+        let unknown = store
+            .put_audio_chunk(SessionId::new(), chunk(0, &[1, 0]), ChunkSync::Disk)
+            .await;
+        assert!(matches!(unknown, Err(AudioError::UnknownSession(_))));
+        store.close().await;
+
+        let store = Store::open_path(&db).await.unwrap();
+        assert!(!orphan.exists());
+        let tracks = store.audio_tracks(kept).await.unwrap();
+        assert_eq!(tracks.len(), 1);
+        assert_eq!(tracks[0].chunks[0].peaks, vec![0]);
+        assert_eq!(tracks[0].end, Some(1_000.0 + 2.0 / 24.0));
+        store.close().await;
+    }
 }

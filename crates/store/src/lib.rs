@@ -228,6 +228,23 @@ impl Store {
         Ok(())
     }
 
+    /// How many bytes the database's pages in use take (pages less free pages, times the page size), WAL
+    /// included: what it holds, whatever its files' sizes. Audio files are not in it ([`Store::audio_dir`]).
+    pub async fn database_bytes(&self) -> Result<u64> {
+        self.wait_until_committed().await?;
+        let mut conn = self.pool.acquire().await?;
+        let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+            .fetch_one(&mut *conn)
+            .await?;
+        let free: i64 = sqlx::query_scalar("PRAGMA freelist_count")
+            .fetch_one(&mut *conn)
+            .await?;
+        let size: i64 = sqlx::query_scalar("PRAGMA page_size")
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(((pages - free).max(0) * size) as u64)
+    }
+
     /// The faults a test can switch on.
     #[cfg(feature = "faults")]
     pub fn faults(&self) -> &Faults {
