@@ -60,12 +60,16 @@ function paint(node, turn) {
   node.replaceChildren(...parts);
 }
 
-/** Mounts the view in `element`. Handle: `{add, addMany, clear, transcript}`. */
+/**
+ * Mounts the view in `element`. Handle: `{add, addMany, clear, mark(turn), transcript}`; `mark(turn)` shows
+ * which turn is being heard (the inspector's player), and scrolls it into view; `mark(undefined)` none.
+ */
 export function mount(element) {
   const transcript = createTranscript();
   const nodes = new Map(); // turn → element
   const painted = new Map(); // turn → rev painted
   let queued = false;
+  let marked; // the turn being heard
 
   element.classList.add("tv");
   element.replaceChildren();
@@ -105,6 +109,7 @@ export function mount(element) {
         paint(node, turn);
         painted.set(turn, turn.rev);
       }
+      node.classList.toggle("tv-now", turn === marked);
       // Keep DOM order equal to conversation order (an item may be inserted before others).
       if (prev.nextSibling !== node) prev.after(node);
       prev = node;
@@ -136,6 +141,19 @@ export function mount(element) {
     clear() {
       transcript.clear();
       queue();
+    },
+    mark(turn) {
+      if (turn === marked) return;
+      nodes.get(marked)?.classList.remove("tv-now");
+      marked = turn;
+      const node = nodes.get(turn);
+      if (!node) return queue();
+      node.classList.add("tv-now");
+      // Scroll the view alone (scrollIntoView would scroll the page too).
+      const r = node.getBoundingClientRect();
+      const v = element.getBoundingClientRect();
+      if (r.top < v.top) element.scrollTop += r.top - v.top;
+      else if (r.bottom > v.bottom) element.scrollTop += Math.min(r.bottom - v.bottom, r.top - v.top);
     },
     transcript,
   };

@@ -219,3 +219,8 @@ export function scrubTime(value, span) {
 export function openInConsoleHref(id, withConversation) {
   return `/?seed=${encodeURIComponent(id)}${withConversation ? "&conversation=1" : ""}`;
 }
+
+/** A replay faster than this (×) is not heard: sound at 10× is noise. */
+export const AUDIBLE_SPEED = 2;
+/** A replay heard puts the player back on the entry it plays when the two are this far apart (ms). */
+export const REPLAY_DRIFT_MS = 300;

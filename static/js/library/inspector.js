@@ -1,12 +1,16 @@
 // The session inspector (/sessions/{id}): the console's own event log panel, transcript and metrics over a
 // recorded session, paged from the server (never the whole session at once); server-side filters once the
-// session is bigger than what is loaded; a timeline strip; replay; deep links (#seq-123); live follow.
+// session is bigger than what is loaded; a timeline strip; replay; deep links (#seq-123); live follow; and,
+// when the session has audio, its two lanes under the strip and a player the list and transcript follow.
 // A controller: the state is one object (its decisions are in inspector-state.js), the components get it
 // through their calls, and what the user does comes up as their CustomEvents.
 
 import { mount as mountLog } from "../components/log-panel.js";
 import { mount as mountMetrics } from "../components/metrics-view.js";
 import { mount as mountTranscript } from "../components/transcript-view.js";
+import * as au from "./audio.js";
+import { mountLanes } from "./audio-lanes.js";
+import { mountPlayer } from "./audio-player.js";
 import * as act from "./inspector-state.js";
 import { createReplay } from "./replay.js";
 import { mount as mountReplayControls } from "./replay-controls.js";
@@ -34,6 +38,16 @@ export function mount(root) {
   const metrics = mountMetrics($("metrics"), { storage: localStorage, model: root.dataset.model || undefined });
   const timeline = mountTimeline($("timeline"));
   const replayControls = mountReplayControls($("replay"));
+  const lanes = mountLanes($("audio-lanes"));
+  const player = mountPlayer($("audio-player"), { sessionId: state.id, onTick: (pos, playing) => heard(pos, playing) });
+  // The session's audio (audio.js's audioModel), once loaded and if it has any; its turns' spans and barge-ins.
+  let audio = null;
+  let spans = { spans: [], bargeIns: [] };
+  // Set while the inspector itself selects a row (following the audio, or a jump), so that the list's
+  // `log:select` seeks the player only when the user chose the row.
+  let selecting = false;
+  let followedSeq = null;
+  let loadingMore = false; // a page asked for because the audio got past what is loaded
 
   function set(next) {
     state = next;
@@ -124,7 +138,12 @@ export function mount(root) {
       await reload(act.jumpStart(seq), null);
       while (!panel.log.entryOf(seq) && state.listing.next !== null && state.listing.next < seq) await more();
     }
-    panel.reveal(seq);
+    selecting = true;
+    try {
+      panel.reveal(seq);
+    } finally {
+      selecting = false;
+    }
   }
 
   // ---- the panel's filter; deep links; jumps from the other views ----
@@ -136,14 +155,23 @@ export function mount(root) {
   root.addEventListener("log:select", (e) => {
     const seq = e.detail?.entry?.seq;
     if (seq !== undefined) history.replaceState(null, "", `#seq-${seq}`);
+    if (!selecting && e.detail?.entry) player.seek(e.detail.entry.ts);
   });
   addEventListener("hashchange", () => {
     const seq = act.seqFromHash(location.hash);
     if (Number.isFinite(seq) && panel.log.rowOf(seq)?.seq !== seq) jumpTo(seq);
   });
-  root.addEventListener("transcript:select", (e) => jumpTo(e.detail.seq));
+  root.addEventListener("transcript:select", (e) => {
+    const turn = transcript.transcript.turns.find((t) => t.seq === e.detail.seq);
+    if (turn && audio) {
+      player.seek(au.turnStart(turn, spans.spans));
+      transcript.mark(turn);
+    }
+    jumpTo(e.detail.seq);
+  });
   root.addEventListener("metrics:select", (e) => jumpTo(e.detail.seq));
   root.addEventListener("timeline:jump", (e) => {
+    player.seek(e.detail.ts);
     if (e.detail.seq !== undefined) jumpTo(e.detail.seq);
   });
 
@@ -159,13 +187,35 @@ export function mount(root) {
       usageRun += 1;
       clearViews();
     },
-    onEntry: (e) => add([e]),
+    onEntry: (e) => {
+      add([e]);
+      replayHeard(e.ts);
+    },
     onState: (s) => {
-      const view = act.replayView(s, act.timelineSpan(state.timeline));
+      const view = act.replayView(s, span());
       replayControls.update(view);
       if (view.cursor !== null) timeline.setCursor(view.cursor);
+      if (!s.playing && replayDriving) {
+        replayDriving = false;
+        player.pause();
+      }
     },
   });
+  // A replay at 1× or 2× plays the sound too: the player runs at its speed, and is put back on the entry
+  // played when it drifted (the replay shortens long silences; the sound jumps over them with it).
+  let replayDriving = false;
+  function replayHeard(ts) {
+    if (!audio || !replay.state.playing) return;
+    const speed = replay.state.speed;
+    if (speed > act.AUDIBLE_SPEED) {
+      if (player.playing) player.pause();
+      return;
+    }
+    replayDriving = true;
+    if (player.rate !== speed) player.setRate(speed);
+    if (Math.abs(player.pos() - ts) > act.REPLAY_DRIFT_MS) player.seek(ts);
+    if (!player.playing && ts < audio.span.t1) player.play();
+  }
   function startReplay() {
     if (state.replayStarted) return;
     set({ ...state, replayStarted: true });
@@ -176,6 +226,16 @@ export function mount(root) {
     replay.play();
   });
   root.addEventListener("replay:pause", () => replay.pause());
+  root.addEventListener("audio:play", () => {
+    if (replay.state.playing) replay.pause();
+    player.setRate(1);
+    player.play();
+  });
+  root.addEventListener("audio:pause", () => player.pause());
+  root.addEventListener("audio:seek", (e) => {
+    player.seek(e.detail.ts);
+    if (!player.playing) followAudio(e.detail.ts);
+  });
   root.addEventListener("replay:step", () => {
     startReplay();
     replay.step();
@@ -184,13 +244,97 @@ export function mount(root) {
     startReplay();
     replay.instant();
   });
-  root.addEventListener("replay:speed", (e) => replay.setSpeed(e.detail.speed));
-  root.addEventListener("replay:seek", (e) => {
-    const span = act.timelineSpan(state.timeline);
-    if (!span) return;
-    set({ ...state, replayStarted: true });
-    replay.seek(act.scrubTime(e.detail.value, span));
+  root.addEventListener("replay:speed", (e) => {
+    replay.setSpeed(e.detail.speed);
+    if (replayDriving && e.detail.speed > act.AUDIBLE_SPEED) player.pause();
+    else if (replayDriving) player.setRate(e.detail.speed);
   });
+  root.addEventListener("replay:seek", (e) => {
+    const whole = span();
+    if (!whole) return;
+    set({ ...state, replayStarted: true });
+    const ts = act.scrubTime(e.detail.value, whole);
+    player.seek(ts);
+    replay.seek(ts);
+  });
+
+  // ---- audio: the lanes and the player; the list and the transcript follow what is heard ----
+  /** The strip's span: the events' and the audio's together. */
+  function span() {
+    return au.unionSpan(act.timelineSpan(state.timeline), audio?.span ?? null);
+  }
+
+  function drawAudio() {
+    const whole = span();
+    if (!audio || !whole) return;
+    if (state.timeline) timeline.setSpan(whole);
+    lanes.draw({ model: audio, span: whole, spans: spans.spans, bargeIns: spans.bargeIns });
+  }
+
+  /** Selects the event heard at `pos` and marks its turn, among what the views hold. */
+  function followAudio(pos) {
+    const rows = panel.log.rows;
+    const i = au.rowAtTime(rows, pos);
+    const seq = i >= 0 ? rows[i].seq : null;
+    if (seq !== null && seq !== followedSeq) {
+      followedSeq = seq;
+      selecting = true;
+      try {
+        panel.reveal(seq);
+      } finally {
+        selecting = false;
+      }
+    }
+    transcript.mark(au.turnAtTime(transcript.transcript.turns, spans.spans, pos));
+    // Past what is loaded of a session too big to load whole: the next page.
+    if (i === rows.length - 1 && state.listing.next !== null && !loadingMore) {
+      loadingMore = true;
+      more().finally(() => {
+        loadingMore = false;
+      });
+    }
+  }
+
+  /** Every frame the player plays, and on every seek. */
+  function heard(pos, playing) {
+    lanes.setCursor(pos);
+    timeline.setCursor(pos);
+    // A replay puts the events in the views itself; the player only follows it.
+    if (playing && !replayDriving) followAudio(pos);
+  }
+
+  async function loadAudio() {
+    const json = (r) => (r.ok ? r.json() : null);
+    const base = `/api/sessions/${state.id}/audio`;
+    const t = performance.now();
+    const [listing, peaks] = await Promise.all([fetch(base).then(json), fetch(`${base}/peaks`).then(json)]);
+    if (!listing?.tracks?.length) return;
+    const fetched = performance.now();
+    audio = au.audioModel(listing, peaks);
+    if (!audio.span) return (audio = null);
+    drawAudio();
+    player.load(audio);
+    // "Both lanes on screen", for the bench and the browser test: from asking for the audio to drawn, and
+    // the part after the answers (decoding the peaks, the columns, the drawing).
+    const drawn = performance.now();
+    performance.measure("inspector:audio-lanes", { start: t, end: drawn });
+    performance.measure("inspector:audio-lanes-draw", { start: fetched, end: drawn });
+    // The turns' spans and barge-ins: a few event types, read apart from the list (which may hold a part).
+    const lists = [];
+    for (const type of au.SPAN_TYPES) {
+      const got = [];
+      for (let after = 0; after !== null;) {
+        const page = await fetchPage(after, { type }, act.REPLAY_PAGE);
+        got.push(...page.events);
+        after = page.next_after_seq;
+      }
+      lists.push(got);
+    }
+    const user = audio.tracks.user;
+    const userClock = user ? (ms) => au.clockAt(user.segments, ms / 1000) : null;
+    spans = au.turnSpans(act.mergeBySeq(lists), { userClock });
+    drawAudio();
+  }
 
   // ---- the timeline strip ----
   function loadTimeline() {
@@ -200,6 +344,7 @@ export function mount(root) {
         if (!t) return;
         set({ ...state, timeline: t });
         timeline.draw(t);
+        drawAudio();
       });
   }
 
@@ -235,7 +380,10 @@ export function mount(root) {
     source.addEventListener("session", (m) => {
       const { state: next, header } = act.sessionUpdated(state, JSON.parse(m.data));
       showHeader(header);
+      // A live session's audio is read once it has ended (its last chunks are stored by then).
+      const ended = state.live && !next.live;
       set(next);
+      if (ended) loadAudio().catch((e) => console.warn("inspector: audio", e));
     });
     source.addEventListener("deleted", () => {
       source.close();
@@ -259,6 +407,23 @@ export function mount(root) {
     replay: () => replay.state,
     /** The timeline strip's data: `{points, turns, errors}` (seqs and ts), or null before it loads. */
     timeline: () => state.timeline ?? null,
+    audio: () =>
+      audio && {
+        tracks: Object.keys(audio.tracks),
+        span: audio.span,
+        strip: span(),
+        spans: spans.spans.length,
+        bargeIns: spans.bargeIns.length,
+        pos: player.pos(),
+        playing: player.playing,
+      },
+    /** The transcript turn of an item (or, without one, of a response): `{seq, role}`. */
+    turnOf: (itemId, responseId) => {
+      const t = transcript.transcript.turns.find(
+        (x) => (itemId && x.itemId === itemId) || (!itemId && responseId && x.responseId === responseId),
+      );
+      return t && { seq: t.seq, role: t.role };
+    },
   };
 
   async function start() {
@@ -267,6 +432,7 @@ export function mount(root) {
       .then(json)
       .then((t) => set({ ...state, types: t?.types?.map((x) => x.type) ?? null }));
     loadTimeline();
+    loadAudio().catch((e) => console.warn("inspector: audio", e));
     if (state.live) {
       // The stream starts with everything already committed, in commit order, then follows.
       state = act.detached(state);

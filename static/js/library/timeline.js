@@ -5,14 +5,15 @@ import { emit } from "../lib/dom.js";
 
 /**
  * Spreads the events between consecutive samples ({ingest_no, ts}) evenly over their time span.
- * Returns { t0, t1, counts: Float64Array(width) }.
+ * Returns { t0, t1, counts: Float64Array(width) }: over the samples' own span, or over `over` ({t0, t1}, a
+ * wider one: the session's audio may start before its first event and end after its last).
  */
-export function densityBuckets(points, width) {
+export function densityBuckets(points, width, over = null) {
   const counts = new Float64Array(Math.max(1, width));
-  if (!points.length) return { t0: 0, t1: 0, counts };
+  if (!points.length) return { t0: over?.t0 ?? 0, t1: over?.t1 ?? 0, counts };
   const ts = points.map((p) => p.ts);
-  const t0 = Math.min(...ts);
-  const t1 = Math.max(...ts);
+  const t0 = over ? over.t0 : Math.min(...ts);
+  const t1 = over ? over.t1 : Math.max(...ts);
   const span = t1 - t0 || 1;
   const at = (t) => Math.min(width - 1, Math.max(0, Math.floor(((t - t0) / span) * width)));
   counts[at(points[0].ts)] += 1;
@@ -46,7 +47,8 @@ function cssVar(el, name, fallback) {
 
 /**
  * Draws `timeline` ({points, turns, errors}) into `element`'s canvas. Clicking dispatches `timeline:jump`
- * {detail: {ts, seq}} (seq: the nearest sample, turn or error). Returns { draw(timeline), setCursor(ts) }.
+ * {detail: {ts, seq}} (seq: the nearest sample, turn or error). Returns { draw(timeline), setSpan(span),
+ * setCursor(ts) }; `setSpan({t0, t1})` widens the strip to the audio lanes' span, so the two line up.
  */
 export function mountTimeline(element) {
   const canvas = element.querySelector("canvas");
@@ -54,6 +56,7 @@ export function mountTimeline(element) {
   let data = { points: [], turns: [], errors: [] };
   let model = densityBuckets([], canvas.width);
   let cursor = null;
+  let span = null;
 
   function draw() {
     const { width, height } = canvas;
@@ -88,7 +91,12 @@ export function mountTimeline(element) {
   return {
     draw(timeline) {
       data = timeline;
-      model = densityBuckets(timeline.points, canvas.width);
+      model = densityBuckets(timeline.points, canvas.width, span);
+      draw();
+    },
+    setSpan(next) {
+      span = next;
+      model = densityBuckets(data.points, canvas.width, span);
       draw();
     },
     setCursor(ts) {
