@@ -400,6 +400,8 @@ window.consoleDebug = Object.freeze({
   recorder: () => live.recorder()?.stats() ?? null,
   /** The audio uploader's stats (lib/audio-upload.js) and `recording`, or null before a recorded call. */
   audio: () => audioRec.stats(),
+  /** The call's microphone track (null when there is none). */
+  micTrack: () => live.connection()?.micTrack ?? null,
   sessionId: () => live.sessionId(),
   finished: () => live.finished(),
   timings: () => ({ ...live.timings }),

@@ -8,10 +8,13 @@
 // (one WebM file) when the microphone is switched mid-call, and makes the peaks (X-Audio-Peaks) those of the
 // very samples recorded.
 //
-// The clock: chunk 0 starts at `Date.now()` when MediaRecorder fires `start` (the events' `ts` is
-// `Date.now()` too). Chunk k starts at that plus its BlobEvent's `timecode` minus chunk 0's: the media's own
-// offset, which does not drift with the event loop. Where `timecode` is missing or goes backwards, the
-// chunk starts where the previous one ended (`Date.now()` at its `dataavailable`).
+// The clock: chunk 0 starts at `Date.now()` (the events' `ts` is `Date.now()` too) just before
+// `MediaRecorder.start()`, because the recording holds the samples from that call on: its `start` event
+// comes 100–300 ms later, once the encoder is up, and timing from it put the tones that much late (measured by
+// browser_audio.rs against a live listener on the same track; from the call they were within a few ms). Chunk
+// k starts at that plus its BlobEvent's `timecode` minus chunk 0's (Chromium: ms of media from the first
+// chunk), the media's own offset, which does not drift with the event loop. Where `timecode` is missing or
+// goes backwards, the chunk starts where the previous one ended (`Date.now()` at its `dataavailable`).
 
 import { BIN_MS, createPeakLine } from "../lib/audio-peaks.js";
 import { openAudioStore } from "../lib/audio-store.js";
@@ -81,10 +84,9 @@ async function recordTrack(ctx, track, uploader, now) {
     prevEnd = null;
   let chain = Promise.resolve(); // chunks are queued in seq order, each once its peaks are in
   const stopped = new Promise((resolve) => (mr.onstop = resolve));
-  mr.onstart = () => (t0 = now());
+
   mr.ondataavailable = (e) => {
     const end = now();
-    t0 ??= end;
     if (index === 0) firstTimecode = e.timecode;
     const start = chunkStart({ index, t0, timecode: e.timecode, firstTimecode, prevStart, prevEnd: prevEnd ?? t0 });
     const seq = index++;
@@ -101,6 +103,7 @@ async function recordTrack(ctx, track, uploader, now) {
       uploader.add({ track, seq, mime: MIME, start, peaks: toBase64(cut), body, seconds: (end - start) / 1000 });
     });
   };
+  t0 = now();
   mr.start(1000);
 
   return {
@@ -135,6 +138,7 @@ export function mountAudioRecording({ input, text, storage, fetch, now = () => D
   let mic = null,
     remote = null;
   let starting = null;
+  let stopping = 0;
 
   const saved = storage?.getItem?.(SWITCH_KEY);
   input.checked = saved !== "off";
@@ -171,7 +175,11 @@ export function mountAudioRecording({ input, text, storage, fetch, now = () => D
 
   return {
     begin(sessionId) {
-      if (!input.checked || tracks || starting) return;
+      if (tracks || starting) return;
+      if (!input.checked) {
+        uploader = null; // the last call's figures are not this one's
+        return show();
+      }
       starting = start(sessionId).catch((e) => {
         text.textContent = `audio not recorded: ${e?.message || e}`;
       });
@@ -188,14 +196,18 @@ export function mountAudioRecording({ input, text, storage, fetch, now = () => D
       if (starting) await starting;
       starting = null;
       const t = tracks;
+      const up = uploader;
       tracks = null;
       mic = null;
       remote = null;
       if (!t) return;
+      stopping++;
       await Promise.all([t.user.stop(), t.model.stop()]);
+      stopping--;
       // In the background: the uploader keeps retrying until every chunk is acknowledged.
-      uploader.close();
+      up.close();
     },
-    stats: () => (uploader ? { ...uploader.stats(), recording: !!tracks } : null),
+    /** The uploader's stats, and `recording` until the last chunk of the call is queued. */
+    stats: () => (uploader ? { ...uploader.stats(), recording: !!tracks || stopping > 0 } : null),
   };
 }
