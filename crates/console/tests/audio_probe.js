@@ -114,12 +114,28 @@ window.audioProbe = (() => {
         const a = Math.max(0, Math.round(((from - start) / 1000) * rate));
         const b = Math.min(samples.length, Math.round(((to - start) / 1000) * rate));
         let sum = 0,
-          max = 0;
+          max = 0,
+          first = -1,
+          last = -1;
         for (let i = a; i < b; i++) {
-          sum += samples[i] * samples[i];
-          max = Math.max(max, Math.abs(samples[i]));
+          const v = Math.abs(samples[i]);
+          sum += v * v;
+          max = Math.max(max, v);
+          if (v > 0.01) {
+            if (first < 0) first = i;
+            last = i;
+          }
         }
-        return { from, to, samples: Math.max(0, b - a), rms: b > a ? Math.sqrt(sum / (b - a)) : null, max };
+        const at = (i) => (i < 0 ? null : start + (i / rate) * 1000);
+        return {
+          from,
+          to,
+          samples: Math.max(0, b - a),
+          rms: b > a ? Math.sqrt(sum / (b - a)) : null,
+          max,
+          firstSound: at(first),
+          lastSound: at(last),
+        };
       });
       return { bytes: bytes.byteLength, duration: decoded.duration, start, segments: segs, rms };
     },

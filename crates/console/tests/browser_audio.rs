@@ -251,11 +251,13 @@ async fn the_model_track_sounds_between_output_audio_buffer_started_and_stopped(
     }
     windows.push(json!([spans[0].1 + 300.0, spans[1].0 - 200.0]));
     windows.push(json!([spans[1].1 + 300.0, spans[1].1 + 1300.0]));
+    for (s, e) in &spans {
+        windows.push(json!([s - 500.0, s + 500.0]));
+        windows.push(json!([e - 500.0, e + 500.0]));
+    }
     let a = analyse(&b, &id, "model", json!(windows)).await;
     report_rate("model", &a);
-    let rms: Vec<f64> = a["rms"]
-        .as_array()
-        .unwrap()
+    let rms: Vec<f64> = a["rms"].as_array().unwrap()[..4]
         .iter()
         .map(|w| w["rms"].as_f64().unwrap_or(0.0))
         .collect();
@@ -264,7 +266,7 @@ async fn the_model_track_sounds_between_output_audio_buffer_started_and_stopped(
         &rms[..2],
         &rms[2..]
     );
-    for (i, w) in a["rms"].as_array().unwrap().iter().enumerate() {
+    for (i, w) in a["rms"].as_array().unwrap()[..4].iter().enumerate() {
         assert!(
             w["samples"].as_u64().unwrap() > 4800,
             "window {i} is in the track: {a}"
@@ -279,7 +281,21 @@ async fn the_model_track_sounds_between_output_audio_buffer_started_and_stopped(
         "near-silence otherwise: {rms:?}"
     );
 
-    // Where the model's sound begins, against output_audio_buffer.started: a figure, not a test.
+    // Where the model's sound begins and ends in the track, against output_audio_buffer.started and
+    // stopped: figures, not tests.
+    let w = a["rms"].as_array().unwrap();
+    for (k, (s, e)) in spans.iter().enumerate() {
+        let (on, off) = (&w[4 + 2 * k], &w[5 + 2 * k]);
+        println!(
+            "answer {k}: sound begins {} ms after output_audio_buffer.started, ends {} ms after stopped",
+            on["firstSound"]
+                .as_f64()
+                .map_or("?".into(), |t| format!("{:.0}", t - s)),
+            off["lastSound"]
+                .as_f64()
+                .map_or("?".into(), |t| format!("{:.0}", t - e)),
+        );
+    }
     b.close().await;
     drop(server);
 }
@@ -420,16 +436,17 @@ async fn audio_survives_a_server_kill_during_upload_and_a_page_reload() {
     drop(server);
 }
 
-/// CPU of the browser (every process of it, from /proc) over a call of 20 s with "record audio" on, and
-/// another with it off, in one run. A figure for the README, not a test.
+/// CPU of the browser (every process of it, from /proc) over calls of 15 s with "record audio" on and off,
+/// three of each in one run, interleaved (on off off on on off) so that what else runs on the machine weighs
+/// on both alike. A figure for the README, not a test.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement: run with --ignored --nocapture"]
 async fn browser_cpu_while_recording_against_not_recording() {
     let (server, b) = console_page::launch_with_mic(BIN, &[], &wav::voice(4.0)).await;
     fill_config(&b, json!({"turn.create_response": false})).await;
-    const CALL: Duration = Duration::from_secs(20);
+    const CALL: Duration = Duration::from_secs(15);
     let mut figures = vec![];
-    for on in [true, false, true, false] {
+    for on in [true, false, false, true, true, false] {
         let checked = b
             .eval("return document.getElementById('record-audio').checked")
             .await;
@@ -441,9 +458,6 @@ async fn browser_cpu_while_recording_against_not_recording() {
         tokio::time::sleep(CALL).await;
         let after = b.cpu_by_kind();
         disconnect(&b, &id).await;
-        if on {
-            wait_uploaded(&b).await;
-        }
         let used = |kind: &str| {
             after.get(kind).copied().unwrap_or_default()
                 - before.get(kind).copied().unwrap_or_default()
@@ -451,12 +465,15 @@ async fn browser_cpu_while_recording_against_not_recording() {
         let total: Duration = after.keys().map(|k| used(k)).sum();
         let pct = |d: Duration| d.as_secs_f64() / CALL.as_secs_f64() * 100.0;
         println!(
-            "record audio {}: browser CPU {:.1}% of a core over {} s (renderer {:.1}%, utility {:.1}%, browser {:.1}%)",
+            "record audio {}: browser CPU {:.1}% of a core over {} s (renderer {:.1}%, audio service {:.1}%, \
+             gpu {:.1}%, network {:.1}%, browser {:.1}%)",
             if on { "on " } else { "off" },
             pct(total),
             CALL.as_secs(),
             pct(used("renderer")),
-            pct(used("utility")),
+            pct(used("utility:audio")),
+            pct(used("gpu-process")),
+            pct(used("utility:network")),
             pct(used("browser")),
         );
         figures.push((on, pct(total)));

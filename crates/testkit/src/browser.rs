@@ -121,7 +121,8 @@ impl Browser {
     }
 
     /// CPU time (user + system) each live process of this browser has used so far, by its kind (Chromium's
-    /// `--type=`: `renderer`, `utility`, `gpu-process`…; `browser` for the main one, `chromedriver`), summed
+    /// `--type=`: `renderer`, `utility:audio` (with its sub-type), `gpu-process`…; `browser` for the main
+    /// one, `chromedriver`), summed
     /// per kind. From /proc (Linux); a process that has exited is no longer counted.
     pub fn cpu_by_kind(&self) -> std::collections::BTreeMap<String, Duration> {
         let group = self._driver.child.id().to_string();
@@ -145,10 +146,18 @@ impl Browser {
                 fields[11].parse::<u64>().unwrap_or(0) + fields[12].parse::<u64>().unwrap_or(0);
             let cmdline = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
             let cmdline = String::from_utf8_lossy(&cmdline);
-            let kind = cmdline
-                .split('\0')
-                .find_map(|a| a.strip_prefix("--type="))
-                .map(str::to_owned)
+            // Chromium rewrites its command line as one string: its arguments are split by spaces.
+            let arg = |name: &str| {
+                cmdline
+                    .split(['\0', ' '])
+                    .find_map(|a| a.strip_prefix(name))
+                    .map(str::to_owned)
+            };
+            let kind = arg("--type=")
+                .map(|kind| match arg("--utility-sub-type=") {
+                    Some(sub) => format!("{kind}:{}", sub.split('.').next().unwrap_or_default()),
+                    None => kind,
+                })
                 .unwrap_or_else(|| {
                     if cmdline.contains("chromedriver") {
                         "chromedriver"
