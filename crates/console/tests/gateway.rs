@@ -17,10 +17,18 @@ async fn gateway_ws(
     realtime_testkit::ws::WsClient::connect(&url, auth).await
 }
 
-/// The newest session in the library, and its events, in seq order.
+/// The newest session in the library once its recording has ended (the client closed first: the recording
+/// may lag behind on a loaded machine), and its events, in seq order.
 async fn newest(app: &ConsoleApp) -> (Value, Vec<Value>) {
-    let page = app.get_json("/api/sessions?limit=1").await;
-    let session = page["sessions"][0].clone();
+    let mut session = Value::Null;
+    for _ in 0..200 {
+        let page = app.get_json("/api/sessions?limit=1").await;
+        session = page["sessions"][0].clone();
+        if !session["ended_at"].is_null() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let id = session["id"].as_str().expect("a session").to_owned();
     (session, app.stored(&id).await)
 }
@@ -402,15 +410,19 @@ async fn a_frame_too_large_to_keep_is_relayed_and_the_session_says_what_it_lacks
     let app = ConsoleApp::start().await;
     let mut client = gateway_ws(&app, Auth::Bearer("sk-any")).await;
     client.expect("session.created").await;
-    // 2 MiB of audio in one append: more than the store keeps in one event (256 KiB), well under 16 MiB.
-    let audio = "A".repeat(2 << 20);
+    // 2 MiB of text in one event: more than the store keeps in one event (256 KiB), well under 16 MiB. (Audio
+    // that large is kept: its payload goes into the session's track, see audio.rs.)
+    let text = "A".repeat(2 << 20);
     client
-        .send(&json!({"type": "input_audio_buffer.append", "audio": audio}))
+        .send(
+            &json!({"type": "conversation.item.create", "item": {"type": "message", "role": "user",
+            "content": [{"type": "input_text", "text": text}]}}),
+        )
         .await;
     client
         .send(&json!({"type": "input_audio_buffer.clear"}))
         .await;
-    client.expect("input_audio_buffer.cleared").await;
+    client.until("input_audio_buffer.cleared").await;
     client.close().await;
 
     let (session, stored) = newest(&app).await;
@@ -418,7 +430,7 @@ async fn a_frame_too_large_to_keep_is_relayed_and_the_session_says_what_it_lacks
         .iter()
         .find(|e| e["type"] == "console.frame_not_kept")
         .expect("the frame is accounted for");
-    assert_eq!(note["event"]["event_type"], "input_audio_buffer.append");
+    assert_eq!(note["event"]["event_type"], "conversation.item.create");
     assert_eq!(note["event"]["direction"], "client");
     assert!(note["event"]["bytes"].as_u64().unwrap() > 2 << 20);
     let types: Vec<&str> = stored.iter().map(|e| e["type"].as_str().unwrap()).collect();

@@ -183,20 +183,32 @@ impl Store {
         }))
     }
 
-    /// Streams a session as JSONL, one `{"seq","ts","direction","event"}` a line, `event` byte for byte.
+    /// Streams a session as JSONL, one `{"seq","ts","direction","event"}` a line, `event` byte for byte, with
+    /// the audio payloads the store keeps in tracks put back: what went over the wire.
     /// `None` if the session does not exist.
     pub async fn export_jsonl(
         &self,
         id: SessionId,
+    ) -> Result<Option<impl Stream<Item = Result<Bytes>> + Send + 'static>> {
+        self.export_jsonl_with(id, AudioPayloads::Restored).await
+    }
+
+    /// [`Store::export_jsonl`], choosing what events whose audio is in a track hold.
+    pub async fn export_jsonl_with(
+        &self,
+        id: SessionId,
+        payloads: AudioPayloads,
     ) -> Result<Option<impl Stream<Item = Result<Bytes>> + Send + 'static>> {
         self.wait_until_committed().await?;
         let Some(pk) = self.session_pk(id).await? else {
             return Ok(None);
         };
         let path = self.path.clone();
+        let mut restorer = (payloads == AudioPayloads::Restored)
+            .then(|| crate::audio::Restorer::new(self.audio_reader(id)));
         let (tx, rx) = mpsc::channel(4);
         tokio::task::spawn_blocking(move || {
-            if let Err(e) = export_pages(&path, pk, &tx) {
+            if let Err(e) = export_pages(&path, pk, &tx, restorer.as_mut()) {
                 let _ = tx.blocking_send(Err(e));
             }
         });
@@ -204,11 +216,26 @@ impl Store {
     }
 }
 
+/// What an export writes in place of audio the store keeps in a track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AudioPayloads {
+    /// The base64 payloads, put back: the events as they went over the wire.
+    #[default]
+    Restored,
+    /// The references the store keeps (`rc-audio:…`): a small export, whose audio is in the tracks.
+    References,
+}
+
 /// Reads a session's events page by page on a connection of its own and sends each page as one chunk of
 /// JSONL. rusqlite on a blocking thread rather than the pool: sqlx hands every row from its worker thread to
 /// the task, and for an export those hand-offs cost more than SQLite's reads. Each page is a short read of its
 /// own, so a long export never holds a snapshot that keeps the WAL from being reused.
-fn export_pages(path: &Path, pk: i64, tx: &mpsc::Sender<Result<Bytes>>) -> Result<()> {
+fn export_pages(
+    path: &Path,
+    pk: i64,
+    tx: &mpsc::Sender<Result<Bytes>>,
+    mut restorer: Option<&mut crate::audio::Restorer>,
+) -> Result<()> {
     let conn = rusqlite::Connection::open_with_flags(
         path,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -226,7 +253,10 @@ fn export_pages(path: &Path, pk: i64, tx: &mpsc::Sender<Result<Bytes>>) -> Resul
             let seq: i64 = row.get(0)?;
             let ts: f64 = row.get(1)?;
             let (direction, event) = (text(row, 2)?, text(row, 3)?);
-            write_line(&mut buf, seq, ts, direction, event);
+            match restorer.as_deref_mut() {
+                Some(r) => write_line(&mut buf, seq, ts, direction, &r.restore(event)),
+                None => write_line(&mut buf, seq, ts, direction, event),
+            }
             after = seq;
             n += 1;
         }

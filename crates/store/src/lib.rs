@@ -6,6 +6,7 @@
 //! at a time. Committing once per HTTP request would cap ingest far below what SQLite can do. A second thread
 //! copies the WAL into the database file (checkpoints), so the writer never waits on that.
 
+mod audio;
 #[doc(hidden)]
 #[cfg(feature = "bench")]
 pub mod bench;
@@ -30,11 +31,16 @@ use sqlx::sqlite::{
 };
 use tokio::sync::oneshot;
 
+pub use audio::{
+    APPENDED_CHUNK_BYTES, AudioError, AudioReader, ChunkInfo, ChunkOutcome, ChunkSync, Format,
+    MAX_CHUNK_BYTES, MAX_CHUNK_SEQ, NewChunk, PEAK_MS, REFERENCE_PREFIX, Track, TrackAppender,
+    TrackInfo, audio_reference, peaks_of, wav_header,
+};
 pub use domain::{
     Direction, FieldError, FieldErrorKind, MAX_CLIENT_SEQ, MAX_EVENT_BYTES, MAX_IMPORTED_SEQ,
     MAX_TYPE_BYTES, MAX_USAGE_TOKENS, NewEvent, SERVER_SEQ_START, SessionId, Usage,
 };
-pub use events::{EventPage, EventQuery, StoredEvent};
+pub use events::{AudioPayloads, EventPage, EventQuery, StoredEvent};
 pub use import::{ImportError, MAX_IMPORT_LINE_BYTES};
 pub use live::Change;
 pub use sessions::{
@@ -64,6 +70,9 @@ pub enum Error {
     /// The group of writes this one was committed with failed; nothing of it is stored.
     #[error("the event store could not commit")]
     NotCommitted,
+    /// Reading or writing the sessions' audio files failed.
+    #[error("audio files: {0}")]
+    Audio(std::io::Error),
     /// A write the store refuses for the caller's own fault (a bug, not bad input from a user).
     #[error("refused: {0}")]
     Refused(String),
@@ -194,6 +203,16 @@ impl Store {
                 sessions = unfinished,
                 "deleted what imports interrupted by the last stop had stored"
             );
+        }
+        match store.delete_orphan_audio().await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                sessions = n,
+                "deleted the audio of sessions deleted before the last stop"
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "could not look for the audio of deleted sessions")
+            }
         }
         Ok(store)
     }

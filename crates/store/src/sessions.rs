@@ -472,8 +472,12 @@ impl Store {
     /// Deletes a session and all its events. Returns whether it existed.
     #[instrument(skip_all)]
     pub async fn delete_session(&self, id: SessionId) -> Result<bool> {
-        self.write(|reply| writer::Job::Delete { id, reply })
-            .await?
+        let deleted = self
+            .write(|reply| writer::Job::Delete { id, reply })
+            .await??;
+        // Its audio goes after it: a crash in between leaves a directory the next start removes.
+        self.delete_audio(id).await;
+        Ok(deleted)
     }
 
     /// Newest first, `limit` at a time; `next_before` continues the listing.

@@ -33,6 +33,10 @@ pub enum Code {
     SessionNotFound,
     SeqConflict,
     SeqsExhausted,
+    AudioChunkConflict,
+    AudioFormatMismatch,
+    AudioNotFound,
+    AudioNotMixable,
     NoCall,
     UnknownUrl,
     MethodNotAllowed,
@@ -66,6 +70,10 @@ impl Code {
             Code::SessionNotFound => "session_not_found",
             Code::SeqConflict => "seq_conflict",
             Code::SeqsExhausted => "seqs_exhausted",
+            Code::AudioChunkConflict => "audio_chunk_conflict",
+            Code::AudioFormatMismatch => "audio_format_mismatch",
+            Code::AudioNotFound => "audio_not_found",
+            Code::AudioNotMixable => "audio_not_mixable",
             Code::NoCall => "no_call",
             Code::UnknownUrl => "unknown_url",
             Code::MethodNotAllowed => "method_not_allowed",
@@ -97,8 +105,13 @@ impl Code {
             | Code::EventTooLarge
             | Code::LineTooLong => StatusCode::PAYLOAD_TOO_LARGE,
             Code::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-            Code::SessionNotFound | Code::UnknownUrl => StatusCode::NOT_FOUND,
-            Code::SeqConflict | Code::SeqsExhausted | Code::NoCall => StatusCode::CONFLICT,
+            Code::SessionNotFound | Code::UnknownUrl | Code::AudioNotFound => StatusCode::NOT_FOUND,
+            Code::SeqConflict
+            | Code::SeqsExhausted
+            | Code::NoCall
+            | Code::AudioChunkConflict
+            | Code::AudioFormatMismatch
+            | Code::AudioNotMixable => StatusCode::CONFLICT,
             Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Code::AccessDenied | Code::InvalidApiKey => StatusCode::UNAUTHORIZED,
             Code::UpgradeRequired => StatusCode::UPGRADE_REQUIRED,

@@ -12,7 +12,8 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use futures::StreamExt;
 use realtime_store::{
-    AppendError, AppendOutcome, Direction, EventPage, EventQuery, NewEvent, NewSession, Session,
+    AppendError, AppendOutcome, AudioPayloads, Direction, EventPage, EventQuery, NewEvent,
+    NewSession, Session,
 };
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -120,8 +121,33 @@ async fn list(
         .ok_or_else(|| ApiError::SessionNotFound(id.to_string()))
 }
 
-async fn export(State(state): State<AppState>, SessionPath(id): SessionPath) -> Result<Response> {
-    let Some(stream) = state.store.export_jsonl(id).await? else {
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExportParams {
+    /// `references`: events whose audio is in the session's tracks keep the store's small reference in place
+    /// of the base64 payload. By default the payloads are put back: the events as they went over the wire.
+    audio: Option<String>,
+}
+
+async fn export(
+    State(state): State<AppState>,
+    SessionPath(id): SessionPath,
+    Params(params): Params<ExportParams>,
+) -> Result<Response> {
+    let payloads = match params.audio.as_deref() {
+        None | Some("payloads") => AudioPayloads::Restored,
+        Some("references") => AudioPayloads::References,
+        Some(other) => {
+            return Err(ApiError::field(
+                Code::InvalidValue,
+                format!(
+                    "`{other}` is not an export's audio: use `payloads` (the default) or `references`"
+                ),
+                "audio",
+            ));
+        }
+    };
+    let Some(stream) = state.store.export_jsonl_with(id, payloads).await? else {
         return Err(ApiError::SessionNotFound(id.to_string()));
     };
     let body = Body::from_stream(stream.map(|chunk| {

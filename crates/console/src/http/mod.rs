@@ -1,5 +1,6 @@
 //! HTTP: one module per resource, merged here; the layers every response gets are applied once, here.
 
+mod audio;
 mod error;
 mod events;
 mod extract;
@@ -34,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .merge(library::router())
         .merge(sessions::router())
         .merge(events::router())
+        .merge(audio::router())
         .merge(rt::router())
         .merge(gateway::router())
         .merge(recorder::router(&state.settings.static_dir))

@@ -9,6 +9,7 @@
 //! * with the built-in emulator as upstream, any standard key works (as against a standalone emulator), unless
 //!   an access secret is set: then only the secret or an `ek_` key the emulator minted.
 
+mod audio;
 mod capture;
 mod record;
 mod rest;

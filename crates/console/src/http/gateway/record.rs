@@ -18,6 +18,7 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use super::audio::Tracks;
 use super::capture::Tap;
 use crate::http::rt::now_ms;
 
@@ -98,6 +99,7 @@ impl Recorder {
             incomplete: None,
             marked: false,
             summary: Summary::default(),
+            audio: Tracks::default(),
         };
         let task = tokio::spawn(writer.run(rx));
         (
@@ -172,6 +174,8 @@ struct Writer {
     /// Whether the mark is stored.
     marked: bool,
     summary: Summary,
+    /// The session's voices, moved out of its audio frames (see audio.rs).
+    audio: Tracks,
 }
 
 impl Writer {
@@ -221,6 +225,7 @@ impl Writer {
                 direction,
                 text,
             } => {
+                let text = self.audio.take(direction, &text, ts).unwrap_or(text);
                 let note = if text.len() > MAX_EVENT_BYTES {
                     self.missing(format!(
                         "a frame larger than {MAX_EVENT_BYTES} bytes was relayed but not kept"
@@ -257,6 +262,11 @@ impl Writer {
     }
 
     async fn append(&mut self, events: Vec<NewEvent>) {
+        // The batch's audio first: no stored event refers to audio that is not stored.
+        if let Err(reason) = self.audio.flush(&self.store, self.session) {
+            tracing::error!(%reason, session = %self.session, "relayed audio was not kept");
+            self.missing(reason);
+        }
         let count = events.len() as u64;
         let mut waits = RETRIES.iter();
         loop {
