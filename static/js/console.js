@@ -402,6 +402,11 @@ window.consoleDebug = Object.freeze({
   audio: () => audioRec.stats(),
   /** The call's microphone track (null when there is none). */
   micTrack: () => live.connection()?.micTrack ?? null,
+  /** The model's audio as received (getStats' inbound-rtp audio: jitter buffer, concealment), or null. */
+  inboundAudio: async () => {
+    const stats = await live.connection()?.pc.getStats();
+    return [...(stats?.values() ?? [])].find((s) => s.type === "inbound-rtp" && s.kind === "audio") ?? null;
+  },
   sessionId: () => live.sessionId(),
   finished: () => live.finished(),
   timings: () => ({ ...live.timings }),

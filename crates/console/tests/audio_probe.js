@@ -48,6 +48,18 @@ window.audioProbe = (() => {
     return out;
   }
 
+  /** Spans of loud windows (`[{t, loud}]`, ascending), quiet gaps under 300 ms bridged (a word's pause). */
+  function spans(windows) {
+    const out = [];
+    for (const { t, loud } of windows) {
+      if (!loud) continue;
+      const last = out[out.length - 1];
+      if (last && t - last.to < 300) last.to = t + WIN_MS;
+      else out.push({ from: t, to: t + WIN_MS });
+    }
+    return out.filter((s) => s.to - s.from >= 50);
+  }
+
   let live = null;
 
   return {
@@ -76,11 +88,64 @@ window.audioProbe = (() => {
         if (tone && tone !== live.last) {
           let i = buf.length - n;
           while (i - n >= 0 && classify(buf, i - n, n, rate) === tone) i -= n;
-          live.onsets.push({ tone, at: readAt - ((buf.length - i) / rate) * 1000, readAt });
+          // A tone already on when the buffer begins (the listener started during it) has no onset here.
+          if (i - n >= 0) live.onsets.push({ tone, at: readAt - ((buf.length - i) / rate) * 1000, readAt });
         }
         live.last = tone;
       }, 20);
       return rate;
+    },
+    /**
+     * Starts listening to the model's track as the page plays it (the `<audio>` element's stream): 10 ms
+     * windows, loud or quiet, each dated like `listen`'s onsets. `stopSounds()` → the spans of sound
+     * `[{from, to}]` (Date.now() ms), quiet gaps under 300 ms bridged.
+     */
+    listenRemote() {
+      const stream = document.getElementById("remote-audio").srcObject;
+      const ctx = new AudioContext();
+      const analyser = ctx.createAnalyser();
+      analyser.fftSize = 8192;
+      ctx.createMediaStreamSource(stream).connect(analyser);
+      const buf = new Float32Array(analyser.fftSize);
+      const rate = ctx.sampleRate;
+      const n = Math.round((rate * WIN_MS) / 1000);
+      const remote = { ctx, windows: [], lastCtx: ctx.currentTime };
+      remote.timer = setInterval(() => {
+        analyser.getFloatTimeDomainData(buf);
+        const readAt = Date.now();
+        const fresh = Math.min(buf.length, Math.round((ctx.currentTime - remote.lastCtx) * rate));
+        remote.lastCtx = ctx.currentTime;
+        for (let i = buf.length - Math.floor(fresh / n) * n; i + n <= buf.length; i += n) {
+          let sum = 0;
+          for (let j = i; j < i + n; j++) sum += buf[j] * buf[j];
+          remote.windows.push([readAt - ((buf.length - i) / rate) * 1000, Math.sqrt(sum / n) > 0.01]);
+        }
+      }, 20);
+      live = { ...(live ?? {}), remote };
+    },
+    stopSounds() {
+      const { remote } = live;
+      clearInterval(remote.timer);
+      remote.ctx.close();
+      return spans(remote.windows.map(([t, loud]) => ({ t, loud })));
+    },
+    /** Spans of sound in a recorded track (the same test as `stopSounds`), on the events' clock. */
+    async recordedSounds(sessionId, track) {
+      const base = `/api/sessions/${encodeURIComponent(sessionId)}/audio`;
+      const listing = await (await fetch(base)).json();
+      const start = listing.tracks.find((t) => t.track === track).chunks[0].start;
+      const bytes = await (await fetch(`${base}/${track}`)).arrayBuffer();
+      const decoded = await new OfflineAudioContext(1, 1, 48000).decodeAudioData(bytes);
+      const samples = decoded.getChannelData(0);
+      const rate = decoded.sampleRate;
+      const n = Math.round((rate * WIN_MS) / 1000);
+      const windows = [];
+      for (let i = 0; i + n <= samples.length; i += n) {
+        let sum = 0;
+        for (let j = i; j < i + n; j++) sum += samples[j] * samples[j];
+        windows.push({ t: start + (i / rate) * 1000, loud: Math.sqrt(sum / n) > 0.01 });
+      }
+      return spans(windows);
     },
     stopListening() {
       clearInterval(live.timer);
@@ -105,6 +170,7 @@ window.audioProbe = (() => {
     },
 
     async analyseBytes(bytes, start, windows = []) {
+      const size = bytes.byteLength; // decodeAudioData detaches the buffer
       const ctx = new OfflineAudioContext(1, 1, 48000);
       const decoded = await ctx.decodeAudioData(bytes);
       const samples = decoded.getChannelData(0);
@@ -137,7 +203,7 @@ window.audioProbe = (() => {
           lastSound: at(last),
         };
       });
-      return { bytes: bytes.byteLength, duration: decoded.duration, start, segments: segs, rms };
+      return { bytes: size, duration: decoded.duration, start, segments: segs, rms };
     },
   };
 })();
