@@ -80,6 +80,8 @@ window.audioProbe = (() => {
       const buf = new Float32Array(analyser.fftSize);
       const rate = ctx.sampleRate;
       const n = Math.round((rate * WIN_MS) / 1000);
+      // Until the analyser's buffer has filled, its zeros look like silence before a tone already playing.
+      const trustFrom = Date.now() + ((buf.length / rate) * 1000 + 100);
       live = { ctx, onsets: [], last: "" };
       live.timer = setInterval(() => {
         analyser.getFloatTimeDomainData(buf);
@@ -89,7 +91,8 @@ window.audioProbe = (() => {
           let i = buf.length - n;
           while (i - n >= 0 && classify(buf, i - n, n, rate) === tone) i -= n;
           // A tone already on when the buffer begins (the listener started during it) has no onset here.
-          if (i - n >= 0) live.onsets.push({ tone, at: readAt - ((buf.length - i) / rate) * 1000, readAt });
+          const at = readAt - ((buf.length - i) / rate) * 1000;
+          if (i - n >= 0 && at > trustFrom) live.onsets.push({ tone, at, readAt });
         }
         live.last = tone;
       }, 20);

@@ -191,10 +191,8 @@ async fn the_microphone_track_has_the_tones_where_the_page_heard_them_and_mute_r
     let mid = |s: &Value| (s["at"].as_f64().unwrap() + s["end"].as_f64().unwrap()) / 2.0;
     for s in &whole[1..whole.len() - 1] {
         let p = at(mid(s)).unwrap_or_else(|| panic!("a peak at {}", mid(s)));
-        assert!(
-            (100..=160).contains(&p),
-            "a 0.5 tone peaks near 128: {p} ({s})"
-        );
+        // At least the tone's 0.5 of full scale (128): the browser's gain control may raise it.
+        assert!(p >= 100, "a tone's peaks are loud: {p} ({s})");
     }
     let muted_peaks: Vec<u8> = lane
         .iter()
