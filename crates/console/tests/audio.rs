@@ -238,9 +238,18 @@ fn wav_data(wav: &[u8], channels: u16, rate: u32) -> &[u8] {
     &wav[44..]
 }
 
-#[tokio::test]
-async fn a_gateway_sessions_voices_become_its_tracks_and_export_gives_back_the_wire_bytes() {
-    let app = ConsoleApp::start().await;
+/// What a gateway session with both voices went through.
+struct Call {
+    id: String,
+    sent_pcm: Vec<i16>,
+    sent_frames: Vec<String>,
+    events: Vec<Value>,
+    model_pcm: Vec<u8>,
+    minutes: f64,
+}
+
+/// One audio turn through the gateway: known PCM appended, the model's spoken answer.
+async fn gateway_call(app: &ConsoleApp) -> Call {
     let url = app
         .url("/v1/realtime?model=gpt-realtime")
         .replacen("http", "ws", 1);
@@ -281,6 +290,27 @@ async fn a_gateway_sessions_voices_become_its_tracks_and_export_gives_back_the_w
     }
     let id = session["id"].as_str().unwrap().to_owned();
     assert!(session["incomplete"].is_null(), "{session}");
+    Call {
+        id,
+        sent_pcm,
+        sent_frames,
+        events,
+        model_pcm,
+        minutes: call_minutes,
+    }
+}
+
+#[tokio::test]
+async fn a_gateway_sessions_voices_become_its_tracks_and_export_gives_back_the_wire_bytes() {
+    let app = ConsoleApp::start().await;
+    let Call {
+        id,
+        sent_pcm,
+        sent_frames,
+        events,
+        model_pcm,
+        minutes: call_minutes,
+    } = gateway_call(&app).await;
 
     // The tracks hold exactly what went over the wire.
     let user = bytes(
@@ -396,5 +426,80 @@ async fn a_gateway_sessions_voices_become_its_tracks_and_export_gives_back_the_w
         kib_per_minute(export.len()),
         kib_per_minute(small.len()),
         kib_per_minute(user.1.len() + model.1.len() - 88)
+    );
+}
+
+#[tokio::test]
+async fn a_bundle_exports_imports_and_exports_again_as_the_same_bytes() {
+    let app = ConsoleApp::start().await;
+    let call = gateway_call(&app).await;
+    let bundle_of = |id: &str| {
+        let url = app.url(&format!("/api/sessions/{id}/bundle.jsonl"));
+        let http = app.http.clone();
+        async move { http.get(url).send().await.unwrap().bytes().await.unwrap() }
+    };
+    let first = bundle_of(&call.id).await;
+    let text = std::str::from_utf8(&first).unwrap();
+    assert!(
+        text.starts_with(r#"{"bundle":"realtime-console/bundle-1","session":{"#),
+        "{}",
+        &text[..200]
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with(r#"{"audio":{"track":"model""#))
+    );
+
+    let res = app.import(None, first.clone()).await;
+    assert_eq!(res.status(), 201);
+    let imported: Value = res.json().await.unwrap();
+    let copy = imported["id"].as_str().unwrap();
+    assert_ne!(copy, call.id);
+    assert_eq!(imported["flow"], "import");
+    let again = bundle_of(copy).await;
+    assert_eq!(
+        std::str::from_utf8(&again).unwrap(),
+        text,
+        "export, import and export again: the same bytes"
+    );
+    // The copy plays like the original: the same tracks, and its JSONL export is the wire's.
+    for track in ["user", "model"] {
+        let of = |id: &str| app.url(&format!("/api/sessions/{id}/audio/{track}"));
+        assert_eq!(
+            bytes(&app.http, &of(copy), None).await,
+            bytes(&app.http, &of(&call.id), None).await
+        );
+    }
+    assert_eq!(
+        app.get_text(&format!("/api/sessions/{copy}/events.jsonl"))
+            .await,
+        app.get_text(&format!("/api/sessions/{}/events.jsonl", call.id))
+            .await
+    );
+
+    // A bundle that goes wrong midway is not imported at all, audio included.
+    let sessions_before = app.get_json("/api/sessions").await["sessions"]
+        .as_array()
+        .unwrap()
+        .len();
+    let broken = format!(
+        "{}{{\"audio\":{{\"track\":\"user\",\"seq\":9,\"start\":1,\"mime\":\"audio/pcm\",\"peaks\":\"\"}},\"data\":\"not base64!\"}}\n",
+        text
+    );
+    let res = app.import(None, broken).await;
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert!(error_of(&body).1.contains("base64"), "{body}");
+    assert_eq!(
+        app.get_json("/api/sessions").await["sessions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        sessions_before
+    );
+    let dirs = std::fs::read_dir(app.store.audio_dir()).unwrap().count();
+    assert_eq!(
+        dirs, 2,
+        "the original's audio and the first copy's, nothing of the failed import"
     );
 }

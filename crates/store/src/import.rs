@@ -16,6 +16,40 @@ const IMPORT_BATCH: usize = 1_000;
 const IMPORT_BATCH_BYTES: usize = 4 << 20;
 /// The longest line an import accepts: an event of [`MAX_EVENT_BYTES`] and its `seq`, `ts` and `direction`.
 pub const MAX_IMPORT_LINE_BYTES: usize = MAX_EVENT_BYTES + 4096;
+/// The longest line of a bundle: an audio chunk of [`crate::MAX_CHUNK_BYTES`] in base64, and its description.
+pub const MAX_BUNDLE_LINE_BYTES: usize = crate::MAX_CHUNK_BYTES / 3 * 4 + 64 * 1024;
+/// What a bundle's first line says it is.
+pub const BUNDLE_FORMAT: &str = "realtime-console/bundle-1";
+
+/// A bundle's first line: `{"bundle":"realtime-console/bundle-1","session":{"label","model","config"}}`.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct BundleHead {
+    pub bundle: String,
+    pub session: BundleSession,
+}
+
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+pub(crate) struct BundleSession {
+    pub label: String,
+    pub model: Option<String>,
+    pub config: Option<serde_json::Value>,
+}
+
+/// A bundle's audio line: one chunk, its description and its bytes (base64).
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct AudioLine {
+    pub audio: AudioLineHead,
+    pub data: String,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct AudioLineHead {
+    pub track: crate::Track,
+    pub seq: u32,
+    pub start: f64,
+    pub mime: String,
+    pub peaks: String,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -24,8 +58,13 @@ pub enum ImportError {
     Line { line: usize, error: FieldError },
     #[error("line {line}: not valid JSON")]
     Json { line: usize },
-    #[error("line {line} is longer than {MAX_IMPORT_LINE_BYTES} bytes")]
+    #[error(
+        "line {line} is longer than an import takes ({MAX_IMPORT_LINE_BYTES} bytes; an audio line of a bundle {MAX_BUNDLE_LINE_BYTES})"
+    )]
     LineTooLong { line: usize },
+    /// An audio line of a bundle is refused.
+    #[error("line {line}: {message}")]
+    Audio { line: usize, message: String },
     #[error("line {line}: seq {seq} appears twice with different content")]
     Conflict { line: usize, seq: i64 },
     #[error("the file holds no events")]
@@ -39,13 +78,26 @@ pub enum ImportError {
 /// Splits a byte stream into lines, looking at each byte once: a line that arrives in many chunks is not
 /// searched again from its start with every chunk. A line longer than [`MAX_IMPORT_LINE_BYTES`] is refused
 /// as soon as it is.
-#[derive(Default)]
 struct Lines {
+    /// The longest line taken: [`MAX_IMPORT_LINE_BYTES`], or a bundle's [`MAX_BUNDLE_LINE_BYTES`] once its
+    /// first line says it is one.
+    max: usize,
     pending: BytesMut,
     /// How much of `pending` is known to hold no newline.
     scanned: usize,
     /// Lines handed out so far.
     count: usize,
+}
+
+impl Default for Lines {
+    fn default() -> Self {
+        Self {
+            max: MAX_IMPORT_LINE_BYTES,
+            pending: BytesMut::new(),
+            scanned: 0,
+            count: 0,
+        }
+    }
 }
 
 impl Lines {
@@ -62,14 +114,14 @@ impl Lines {
                 line.truncate(end);
                 self.scanned = 0;
                 self.count += 1;
-                if line.len() > MAX_IMPORT_LINE_BYTES {
+                if line.len() > self.max {
                     return Err(ImportError::LineTooLong { line: self.count });
                 }
                 Ok(Some((self.count, line)))
             }
             None => {
                 self.scanned = self.pending.len();
-                if self.pending.len() > MAX_IMPORT_LINE_BYTES {
+                if self.pending.len() > self.max {
                     return Err(ImportError::LineTooLong {
                         line: self.count + 1,
                     });
@@ -143,12 +195,29 @@ impl Store {
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
     {
+        let label_given = new.label.is_some();
         let hidden = self.create_hidden_session(new).await?;
         match self.import_into(hidden, body).await {
-            Ok(ran_with) => Ok(self
-                .reveal_import(hidden, ran_with)
-                .await?
-                .ok_or(Error::NotCommitted)?),
+            Ok((mut ran_with, bundle)) => {
+                // A bundle says what its session ran with, and its label.
+                if let Some(head) = bundle {
+                    if head.session.model.is_some() || head.session.config.is_some() {
+                        ran_with.model = head.session.model;
+                        ran_with.config = head.session.config;
+                    }
+                    if !label_given {
+                        let patch = crate::SessionPatch {
+                            label: Some(head.session.label),
+                            ..Default::default()
+                        };
+                        self.update_session(hidden, patch).await?;
+                    }
+                }
+                Ok(self
+                    .reveal_import(hidden, ran_with)
+                    .await?
+                    .ok_or(Error::NotCommitted)?)
+            }
             Err(e) => {
                 self.delete_session(hidden).await?;
                 Err(e)
@@ -156,8 +225,13 @@ impl Store {
         }
     }
 
-    /// Stores the lines; → what the session ran with, from its session event of the highest seq.
-    async fn import_into<S, E>(&self, session: SessionId, body: S) -> Result<RanWith, ImportError>
+    /// Stores the lines; → what the session ran with, from its session event of the highest seq, and the
+    /// bundle's first line when it is a bundle (whose audio lines it stores too).
+    async fn import_into<S, E>(
+        &self,
+        session: SessionId,
+        body: S,
+    ) -> Result<(RanWith, Option<BundleHead>), ImportError>
     where
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
@@ -168,6 +242,7 @@ impl Store {
         let mut batch: Vec<(usize, NewEvent)> = Vec::with_capacity(IMPORT_BATCH);
         let mut batch_bytes = 0usize;
         let mut total = 0usize;
+        let mut bundle: Option<BundleHead> = None;
         loop {
             let chunk = body.next().await;
             if let Some(chunk) = &chunk {
@@ -177,6 +252,26 @@ impl Store {
                 lines.push(chunk);
             }
             while let Some(line) = lines.next_line()? {
+                if line.0 == 1 && line.1.starts_with(b"{\"bundle\"") {
+                    let head: BundleHead = serde_json::from_slice(&line.1)
+                        .map_err(|_| ImportError::Json { line: 1 })?;
+                    if head.bundle != BUNDLE_FORMAT {
+                        return Err(ImportError::Audio {
+                            line: 1,
+                            message: format!(
+                                "a bundle of `{}` is not one this console reads ({BUNDLE_FORMAT})",
+                                head.bundle
+                            ),
+                        });
+                    }
+                    bundle = Some(head);
+                    lines.max = MAX_BUNDLE_LINE_BYTES;
+                    continue;
+                }
+                if bundle.is_some() && line.1.starts_with(b"{\"audio\"") {
+                    self.import_audio(session, line).await?;
+                    continue;
+                }
                 if let Some((line_no, event)) = parse_line(line)? {
                     ran_with.see(&event);
                     batch_bytes += event.event.get().len();
@@ -200,7 +295,42 @@ impl Store {
         if total == 0 {
             return Err(ImportError::Empty);
         }
-        Ok(ran_with.best.map(|(_, r)| r).unwrap_or_default())
+        Ok((ran_with.best.map(|(_, r)| r).unwrap_or_default(), bundle))
+    }
+
+    /// A bundle's audio line: one chunk of the session's audio.
+    async fn import_audio(
+        &self,
+        session: SessionId,
+        (line, text): (usize, BytesMut),
+    ) -> Result<(), ImportError> {
+        use base64::Engine;
+        let bad = |message: String| ImportError::Audio { line, message };
+        let parsed: AudioLine =
+            serde_json::from_slice(&text).map_err(|e| bad(format!("not an audio line ({e})")))?;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let bytes = b64
+            .decode(&parsed.data)
+            .map_err(|_| bad("`data` is not base64".into()))?;
+        let peaks = b64
+            .decode(&parsed.audio.peaks)
+            .map_err(|_| bad("`audio.peaks` is not base64".into()))?;
+        let chunk = crate::NewChunk {
+            track: parsed.audio.track,
+            seq: parsed.audio.seq,
+            start: parsed.audio.start,
+            mime: parsed.audio.mime,
+            peaks: Some(peaks),
+            bytes: Bytes::from(bytes),
+        };
+        match self
+            .put_audio_chunk(session, chunk, crate::ChunkSync::Disk)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(crate::AudioError::Store(e)) => Err(ImportError::Store(e)),
+            Err(e) => Err(bad(e.to_string())),
+        }
     }
 
     async fn flush(
@@ -225,6 +355,75 @@ impl Store {
             }
             Err(AppendError::Store(e)) => Err(ImportError::Store(e)),
         }
+    }
+}
+
+impl Store {
+    /// A session as one self-contained file that [`Store::import_jsonl`] takes back whole: a first line
+    /// saying what it is (with the session's label, model and config), its events as the JSONL export with
+    /// audio references ([`crate::AudioPayloads::References`]), then one line per audio chunk. An import of a
+    /// bundle exports as the same bytes. `None` if the session does not exist.
+    pub async fn export_bundle(
+        &self,
+        id: SessionId,
+    ) -> Result<Option<impl Stream<Item = Result<Bytes, Error>> + Send + 'static>, Error> {
+        let Some(session) = self.get_session(id).await? else {
+            return Ok(None);
+        };
+        let head = BundleHead {
+            bundle: BUNDLE_FORMAT.to_owned(),
+            session: BundleSession {
+                label: session.label,
+                model: session.model,
+                config: session.config,
+            },
+        };
+        let mut first = serde_json::to_vec(&head).map_err(|e| Error::Refused(e.to_string()))?;
+        first.push(b'\n');
+        let Some(events) = self
+            .export_jsonl_with(id, crate::AudioPayloads::References)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let tracks = self.audio_tracks(id).await?;
+        let reader = self.audio_reader(id);
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, Error>>(2);
+        tokio::task::spawn_blocking(move || {
+            use base64::Engine;
+            let b64 = base64::engine::general_purpose::STANDARD;
+            for t in tracks {
+                for c in t.chunks {
+                    let line = reader.chunk(t.track, c.seq).map(|bytes| AudioLine {
+                        audio: AudioLineHead {
+                            track: t.track,
+                            seq: c.seq,
+                            start: c.start,
+                            mime: t.mime.clone(),
+                            peaks: b64.encode(&c.peaks),
+                        },
+                        data: b64.encode(bytes),
+                    });
+                    let sent = match line {
+                        Ok(line) => {
+                            let mut text = serde_json::to_vec(&line).unwrap_or_default();
+                            text.push(b'\n');
+                            tx.blocking_send(Ok(Bytes::from(text)))
+                        }
+                        Err(e) => tx.blocking_send(Err(Error::Audio(e))),
+                    };
+                    if sent.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        let audio = tokio_stream::wrappers::ReceiverStream::new(rx);
+        Ok(Some(
+            futures::stream::once(async move { Ok(Bytes::from(first)) })
+                .chain(events)
+                .chain(audio),
+        ))
     }
 }
 

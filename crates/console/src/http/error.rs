@@ -261,6 +261,9 @@ impl From<ImportError> for ApiError {
                 ApiError::field(Code::SeqConflict, message, line(n))
                     .with_status(StatusCode::BAD_REQUEST)
             }
+            ImportError::Audio { line: n, .. } => {
+                ApiError::field(Code::InvalidValue, message, line(n))
+            }
             ImportError::Empty => ApiError::invalid(Code::EmptyImport, message),
             ImportError::Body(_) => ApiError::invalid(Code::InvalidBody, message),
             ImportError::Store(e) => ApiError::Store(e),

@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/sessions/{id}/events", post(ingest).get(list))
         .route("/api/sessions/{id}/events.jsonl", get(export))
+        .route("/api/sessions/{id}/bundle.jsonl", get(export_bundle))
         .route("/api/sessions/import", post(import))
 }
 
@@ -161,6 +162,27 @@ async fn export(
         body,
         "application/x-ndjson",
         &format!("session-{id}.jsonl"),
+    ))
+}
+
+/// The session as one file, events and audio, that import takes back whole (see `Store::export_bundle`).
+async fn export_bundle(
+    State(state): State<AppState>,
+    SessionPath(id): SessionPath,
+) -> Result<Response> {
+    let Some(stream) = state.store.export_bundle(id).await? else {
+        return Err(ApiError::SessionNotFound(id.to_string()));
+    };
+    let body = Body::from_stream(stream.map(|chunk| {
+        chunk.map_err(|e| {
+            tracing::error!(error = %e, "bundle export failed midway");
+            std::io::Error::other("export failed")
+        })
+    }));
+    Ok(attachment(
+        body,
+        "application/x-ndjson",
+        &format!("session-{id}.bundle.jsonl"),
     ))
 }
 

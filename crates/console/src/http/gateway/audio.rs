@@ -68,6 +68,8 @@ pub(super) struct Tracks {
     pending: [Vec<Pending>; 2],
     /// Each track's media type, from the server's session.
     mime: [String; 2],
+    /// The media type each track started with: a track keeps one (audio in another stays in its events).
+    first_mime: [Option<String>; 2],
 }
 
 impl Default for Tracks {
@@ -78,6 +80,7 @@ impl Default for Tracks {
             writers: None,
             pending: Default::default(),
             mime: [PCM24.to_owned(), PCM24.to_owned()],
+            first_mime: [None, None],
         }
     }
 }
@@ -136,6 +139,9 @@ impl Tracks {
             return None;
         }
         let i = track as usize;
+        if self.first_mime[i].get_or_insert_with(|| self.mime[i].clone()) != &self.mime[i] {
+            return None;
+        }
         let fits = self.filling[i].as_ref().is_some_and(|f| {
             f.mime == self.mime[i]
                 && f.len + audio.len() <= APPENDED_CHUNK_BYTES
