@@ -8,6 +8,7 @@ import { mount as mountLog } from "/static/js/components/log-panel.js";
 import { mount as mountMetrics } from "/static/js/components/metrics-view.js";
 import { mount as mountTranscript } from "/static/js/components/transcript-view.js";
 import { openMic } from "./console/audio.js";
+import { mountAudioRecording } from "./console/audio-rec.js";
 import { interrupt, pttPress, pttRelease, userText } from "./console/commands.js";
 import { itemIdOf } from "./console/composer.js";
 import { mount as mountComposer } from "./console/composer-panel.js";
@@ -110,6 +111,13 @@ const mic = mountMic(root, {
   meterOut: $("meter-out"),
 });
 
+const audioRec = mountAudioRecording({
+  input: $("record-audio"),
+  text: $("rec-audio"),
+  storage: local,
+  fetch: window.fetch.bind(window),
+});
+
 let shownStatus = state.status; // the page opens with an empty status line
 let shownEffective = null;
 
@@ -187,6 +195,7 @@ const live = createLive({
   getMicTrack: async () => {
     const track = await openMic(mic.deviceId());
     mic.setTrack(track);
+    audioRec.setMic(track);
     return track;
   },
   onPhase,
@@ -201,6 +210,9 @@ function onPhase(phase, info) {
     composer.setContext({});
   }
   set(act.phaseChanged(state, phase, info));
+  if (phase === "session") audioRec.begin(info.sessionId);
+  else if (phase === "track") audioRec.setRemote(info.stream);
+  else if (phase === "idle" || phase === "closed-remote") audioRec.end();
   if (phase === "session" && state.seed && !state.seed.used()) {
     state.seed.attach(info.sessionId).then(render);
     forgetSeedUrl();
@@ -244,6 +256,7 @@ root.addEventListener("mic-device", async (e) => {
     if (c.micTrack) c.micTrack.stop();
     c.micTrack = track;
     mic.setTrack(track);
+    audioRec.setMic(track);
   } catch (err) {
     status(`Could not switch the microphone: ${err.message || err}`, "error");
   }
@@ -387,6 +400,15 @@ window.consoleDebug = Object.freeze({
       .map(({ seq, ts, direction, event }) => ({ seq, ts, direction, event })),
   logCount: () => log.count(),
   recorder: () => live.recorder()?.stats() ?? null,
+  /** The audio uploader's stats (lib/audio-upload.js) and `recording`, or null before a recorded call. */
+  audio: () => audioRec.stats(),
+  /** The call's microphone track (null when there is none). */
+  micTrack: () => live.connection()?.micTrack ?? null,
+  /** The model's audio as received (getStats' inbound-rtp audio: jitter buffer, concealment), or null. */
+  inboundAudio: async () => {
+    const stats = await live.connection()?.pc.getStats();
+    return [...(stats?.values() ?? [])].find((s) => s.type === "inbound-rtp" && s.kind === "audio") ?? null;
+  },
   sessionId: () => live.sessionId(),
   finished: () => live.finished(),
   timings: () => ({ ...live.timings }),

@@ -111,6 +111,67 @@ impl Browser {
         }
     }
 
+    /// [`Browser::launch_with`], once no other browser launched alone in the test binary is open.
+    pub async fn launch_alone_with(mic: &[i16], extra_args: &[&str]) -> Self {
+        let turn = ALONE.lock().await;
+        Self {
+            _turn: Some(turn),
+            ..Self::launch_with(mic, extra_args).await
+        }
+    }
+
+    /// CPU time (user + system) each live process of this browser has used so far, by its kind (Chromium's
+    /// `--type=`: `renderer`, `utility:audio` (with its sub-type), `gpu-process`…; `browser` for the main
+    /// one, `chromedriver`), summed
+    /// per kind. From /proc (Linux); a process that has exited is no longer counted.
+    pub fn cpu_by_kind(&self) -> std::collections::BTreeMap<String, Duration> {
+        let group = self._driver.child.id().to_string();
+        let mut out = std::collections::BTreeMap::new();
+        let Ok(procs) = std::fs::read_dir("/proc") else {
+            return out;
+        };
+        for p in procs.flatten() {
+            let Ok(stat) = std::fs::read_to_string(p.path().join("stat")) else {
+                continue;
+            };
+            let Some(close) = stat.rfind(')') else {
+                continue;
+            };
+            let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+            // After the command: state ppid pgrp …; utime and stime are the 12th and 13th.
+            if fields.len() < 13 || fields[2] != group {
+                continue;
+            }
+            let ticks: u64 =
+                fields[11].parse::<u64>().unwrap_or(0) + fields[12].parse::<u64>().unwrap_or(0);
+            let cmdline = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            // Chromium rewrites its command line as one string: its arguments are split by spaces.
+            let arg = |name: &str| {
+                cmdline
+                    .split(['\0', ' '])
+                    .find_map(|a| a.strip_prefix(name))
+                    .map(str::to_owned)
+            };
+            let kind = arg("--type=")
+                .map(|kind| match arg("--utility-sub-type=") {
+                    Some(sub) => format!("{kind}:{}", sub.split('.').next().unwrap_or_default()),
+                    None => kind,
+                })
+                .unwrap_or_else(|| {
+                    if cmdline.contains("chromedriver") {
+                        "chromedriver"
+                    } else {
+                        "browser"
+                    }
+                    .to_owned()
+                });
+            // USER_HZ is 100 on Linux.
+            *out.entry(kind).or_default() += Duration::from_millis(ticks * 10);
+        }
+        out
+    }
+
     /// Chromium whose microphone plays `mic` (48 kHz mono, looped), with more flags.
     pub async fn launch_with(mic: &[i16], extra_args: &[&str]) -> Self {
         let driver = Chromedriver::start();

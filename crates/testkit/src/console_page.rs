@@ -15,6 +15,18 @@ pub async fn launch(bin: &'static str, env: &[(&str, &str)]) -> (ConsoleProcess,
     (server, b)
 }
 
+/// [`launch`] with a microphone that plays `mic` (48 kHz mono samples, looped).
+pub async fn launch_with_mic(
+    bin: &'static str,
+    env: &[(&str, &str)],
+    mic: &[i16],
+) -> (ConsoleProcess, Browser) {
+    let server = ConsoleProcess::start(bin, env).await;
+    let b = Browser::launch_alone_with(mic, &[]).await;
+    b.open_console(&server.url("/")).await;
+    (server, b)
+}
+
 /// Chooses `flow` ("ephemeral" or "unified") and connects: [`connect_as_configured`].
 pub async fn connect(b: &Browser, flow: &str) -> String {
     b.select("flow", flow).await;

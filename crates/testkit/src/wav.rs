@@ -9,6 +9,17 @@ pub fn silence(seconds: f32) -> Vec<i16> {
     vec![0; (RATE as f32 * seconds) as usize]
 }
 
+/// `seconds` of a sine at `hz`, its peak `amplitude` (0..1) of full scale.
+pub fn tone(hz: f32, seconds: f32, amplitude: f32) -> Vec<i16> {
+    let n = (RATE as f32 * seconds) as usize;
+    (0..n)
+        .map(|i| {
+            let t = i as f32 / RATE as f32;
+            ((std::f32::consts::TAU * hz * t).sin() * amplitude * f32::from(i16::MAX)) as i16
+        })
+        .collect()
+}
+
 /// A speech-like sound: a 150 Hz voice with harmonics, its loudness wavering but never dropping to silence.
 pub fn voice(seconds: f32) -> Vec<i16> {
     let n = (RATE as f32 * seconds) as usize;
