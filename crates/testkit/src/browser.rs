@@ -125,7 +125,7 @@ impl Browser {
     /// one, `chromedriver`), summed
     /// per kind. From /proc (Linux); a process that has exited is no longer counted.
     pub fn cpu_by_kind(&self) -> std::collections::BTreeMap<String, Duration> {
-        let group = self._driver.child.id().to_string();
+        let group = self.driver.child.id().to_string();
         let mut out = std::collections::BTreeMap::new();
         let Ok(procs) = std::fs::read_dir("/proc") else {
             return out;
