@@ -27,6 +27,7 @@ pub(crate) fn spawn(path: &Path, durability: Durability, stop: Receiver<()>) -> 
     std::thread::Builder::new()
         .name("store-checkpoint".into())
         .spawn(move || {
+            crate::run_in_background();
             loop {
                 let last = match stop.recv_timeout(INTERVAL) {
                     Err(RecvTimeoutError::Timeout) => false,

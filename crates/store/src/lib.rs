@@ -330,6 +330,20 @@ pub(crate) fn beside(db: &Path, suffix: &str) -> std::path::PathBuf {
     p.into()
 }
 
+/// How much lower than serving the store's own threads (the writer, the checkpointer) run: a nice value of 10.
+/// On a busy machine the threads that answer requests and relay frames come first; the store's writes, which
+/// answer no one directly (an ingest waits for them, a relay never does), take what is left. Linux gives each
+/// thread its own nice value; elsewhere this changes nothing.
+const BACKGROUND_NICE: i32 = 10;
+
+/// Lowers the calling thread's priority to [`BACKGROUND_NICE`] (best effort).
+pub(crate) fn run_in_background() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(None, BACKGROUND_NICE) {
+        tracing::debug!(error = %e, "could not lower a store thread's priority");
+    }
+}
+
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -69,6 +69,7 @@ pub(super) fn spawn(
     std::thread::Builder::new()
         .name("store-writer".into())
         .spawn(move || {
+            crate::run_in_background();
             let replayed = writer.replay(records);
             let ok = replayed.is_ok();
             match replayed {
