@@ -26,6 +26,10 @@ bench:
     cargo bench -p realtime-console --bench gateway
     cargo bench -p realtime-console --bench audio_store
     cargo bench -p realtime-emulator --bench ws
+    # Audio in Chromium (debug build: the browser does the work): bytes a minute per track, browser CPU
+    # recording against not, and the inspector's lanes of a 60-minute session.
+    cargo test -p realtime-console --test browser_audio -- --include-ignored --nocapture
+    cargo test -p realtime-console --test browser_inspector_audio a_sixty_minute -- --nocapture
 
 # Format the code (Rust, and the pages' JS with Prettier)
 fmt:
