@@ -336,8 +336,9 @@ pub(crate) fn beside(db: &Path, suffix: &str) -> std::path::PathBuf {
 /// thread its own nice value; elsewhere this changes nothing.
 const BACKGROUND_NICE: i32 = 10;
 
-/// Lowers the calling thread's priority to [`BACKGROUND_NICE`] (best effort).
-pub(crate) fn run_in_background() {
+/// Lowers the calling thread's priority to [`BACKGROUND_NICE`] (best effort). Public for the threads of other
+/// crates that feed the store and answer no one either (the console's recordings of relayed sessions).
+pub fn run_in_background() {
     #[cfg(target_os = "linux")]
     if let Err(e) = rustix::process::setpriority_process(None, BACKGROUND_NICE) {
         tracing::debug!(error = %e, "could not lower a store thread's priority");

@@ -186,8 +186,8 @@ async fn library_figures(console: &ConsoleProcess, relayed: &Level) {
 pub async fn held(targets: &[Target<'_>], emulator: &Emulator) {
     println!(
         "\n3. Sessions held: the sessions of 2. for {} s a level, doubling, until one sees a chunk more than 40 ms \
-         behind its schedule (from its answer's first chunk, 100 ms of audio a chunk); then one level halfway \
-         between the last held and that one.",
+         behind its schedule (from its answer's first chunk, 100 ms of audio a chunk); then halving the gap \
+         between the last level held and the first missed until it is at most an eighth of the one held.",
         LEVEL.as_secs()
     );
     let mut held = Vec::new();
@@ -201,10 +201,15 @@ pub async fn held(targets: &[Target<'_>], emulator: &Emulator) {
             }
             most = n;
         }
-        if let Some(failed) = failed.filter(|_| most > 0) {
-            let between = (most + failed) / 2;
-            if holds(targets, target, emulator, between).await {
-                most = between;
+        // Then halfway between the last level held and the first missed, and again, to within an eighth.
+        if let Some(mut failed) = failed.filter(|_| most > 0) {
+            while failed - most > most / 8 {
+                let between = (most + failed) / 2;
+                if holds(targets, target, emulator, between).await {
+                    most = between;
+                } else {
+                    failed = between;
+                }
             }
         }
         held.push(most);
@@ -237,6 +242,7 @@ async fn holds(targets: &[Target<'_>], target: &Target<'_>, emulator: &Emulator,
     let level = level(target, emulator, n, LEVEL).await;
     let recorded = match target.console {
         Some(console) if console_recording(&level) => {
+            let closed = Instant::now();
             let http = reqwest::Client::new();
             let mut frames = 0;
             for seen in &level.seen {
@@ -245,7 +251,10 @@ async fn holds(targets: &[Target<'_>], target: &Target<'_>, emulator: &Emulator,
                 frames += counts["client"].as_u64().unwrap() + counts["server"].as_u64().unwrap();
             }
             let relayed = level.sum(|s| s.sent.len() + s.received.len());
-            format!(", recorded {frames} of {relayed} frames")
+            format!(
+                ", recorded {frames} of {relayed} frames, the last {:.1} s after its socket closed",
+                closed.elapsed().as_secs_f64()
+            )
         }
         _ => String::new(),
     };

@@ -1,7 +1,7 @@
 //! Figure 1, the added latency per relayed frame: round trips of a small client event the emulator answers at once.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::SinkExt;
 use hdrhistogram::Histogram;
@@ -17,27 +17,43 @@ const ROUND_TRIPS: usize = 4000;
 const ROUNDS: usize = 4;
 /// Round trips each session makes before any is timed.
 const WARMUP: usize = 20;
+/// How far apart a paced session's round trips start: an audio app's 20 ms appends.
+const PACE: Duration = Duration::from_millis(20);
+/// Timed round trips of each paced session, a round.
+const PACED_ROUND_TRIPS: usize = 50;
 
 /// The client event timed: the emulator answers it at once with one `error`.
 fn probe() -> String {
     json!({"type": "conversation.item.retrieve", "item_id": "item_not_there"}).to_string()
 }
 
-/// `per_session` timed round trips on one new socket, after [`WARMUP`] and once every session is ready; and
-/// the size of the answer.
+/// `per_session` timed round trips on one new socket, after [`WARMUP`] and once every session is ready, back
+/// to back or (`pace`: the interval and this session's offset within it) one an interval; and the size of
+/// the answer.
 async fn round_trips(
     url: String,
     per_session: usize,
     ready: Arc<tokio::sync::Barrier>,
+    pace: Option<(Duration, Duration)>,
 ) -> (Histogram<u64>, usize) {
     let (mut socket, _) = connect(&url).await;
     until(&mut socket, "session.created").await;
     let probe = Message::text(probe());
     let mut answer = 0;
     let mut h = Histogram::<u64>::new(3).unwrap();
+    let mut ticks = None;
     for i in 0..WARMUP + per_session {
         if i == WARMUP {
             ready.wait().await;
+            if let Some((every, offset)) = pace {
+                let mut interval =
+                    tokio::time::interval_at(tokio::time::Instant::now() + offset, every);
+                interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                ticks = Some(interval);
+            }
+        }
+        if let Some(ticks) = &mut ticks {
+            ticks.tick().await;
         }
         let t = Instant::now();
         socket.send(probe.clone()).await.unwrap();
@@ -53,10 +69,29 @@ async fn round_trips(
 pub async fn figure(targets: &[Target<'_>], emulator: &Emulator) {
     println!(
         "\n1. Added latency per relayed frame: round trips of a `conversation.item.retrieve` of an unknown item, \
-         answered at once by an `error`, back to back on each session; {ROUND_TRIPS} a row in {ROUNDS} rounds that \
-         take the targets in turn (each session's first {WARMUP} untimed). Added = (gateway - direct) / 2 at the \
-         same quantile: a round trip relays two frames, one each way."
+         answered at once by an `error`, in {ROUNDS} rounds that take the targets in turn (each session's first \
+         {WARMUP} untimed). Added = (gateway - direct) / 2 at the same quantile: a round trip relays two frames, one \
+         each way."
     );
+    println!(
+        "a. Back to back on each session, {ROUND_TRIPS} a row: the machine saturated, so what the gateway and its \
+         recording cost shows as CPU the others wait for."
+    );
+    let answer = table(targets, emulator, None).await;
+    println!(
+        "b. Paced: each session starts one every {} ms (an audio app's appends), {PACED_ROUND_TRIPS} a session a \
+         round, the sessions spread over the interval.",
+        PACE.as_millis()
+    );
+    table(targets, emulator, Some(PACE)).await;
+    println!(
+        "  (frames of {} B up and {answer} B down; x direct: the round trip's p50/p99 over the direct one's)",
+        probe().len()
+    );
+}
+
+/// One table of figure 1: back to back, or paced; the size of the answer.
+async fn table(targets: &[Target<'_>], emulator: &Emulator, pace: Option<Duration>) -> usize {
     let mut answer = 0;
     println!(
         "{:>8}  {:<24} {:>9} {:>9} {:>10} {:>10} {:>11}",
@@ -69,10 +104,19 @@ pub async fn figure(targets: &[Target<'_>], emulator: &Emulator) {
         for _ in 0..ROUNDS {
             for (target, h) in targets.iter().zip(&mut rows) {
                 let ready = Arc::new(tokio::sync::Barrier::new(sessions));
-                let per_session = ROUND_TRIPS / ROUNDS / sessions;
+                let per_session = match pace {
+                    Some(_) => PACED_ROUND_TRIPS,
+                    None => ROUND_TRIPS / ROUNDS / sessions,
+                };
                 let tasks: Vec<_> = (0..sessions)
-                    .map(|_| {
-                        tokio::spawn(round_trips(target.url.clone(), per_session, ready.clone()))
+                    .map(|i| {
+                        let pace = pace.map(|every| (every, every * i as u32 / sessions as u32));
+                        tokio::spawn(round_trips(
+                            target.url.clone(),
+                            per_session,
+                            ready.clone(),
+                            pace,
+                        ))
                     })
                     .collect();
                 for task in tasks {
@@ -105,8 +149,5 @@ pub async fn figure(targets: &[Target<'_>], emulator: &Emulator) {
             }
         }
     }
-    println!(
-        "  (frames of {} B up and {answer} B down; x direct: the round trip's p50/p99 over the direct one's)",
-        probe().len()
-    );
+    answer
 }

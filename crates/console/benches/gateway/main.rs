@@ -8,14 +8,17 @@
 //!
 //! 1. Added latency per relayed frame at 1, 10 and 100 concurrent sessions: round trips of a client event the
 //!    emulator answers at once with one small server event, direct and through the gateway; half the
-//!    difference at the same quantile is what the gateway adds to one frame.
+//!    difference at the same quantile is what the gateway adds to one frame. Twice: each session sending
+//!    back to back (the machine saturated: the relay's cost, and the recording's, show as CPU contention),
+//!    and each session sending one every 20 ms, an audio app's pace.
 //! 2. 100 sessions, each streaming audio both ways in real time (an `input_audio_buffer.append` of 20 ms every
 //!    20 ms up; the model speaking without pause, answer after answer, in the emulator's 100 ms
 //!    `response.output_audio.delta` chunks down), directly, then through the gateway with recording off and on:
 //!    lateness, CPU (the console's by thread), and with recording, frames lost either way and frames in the
 //!    library against frames relayed (read back through `/api/sessions` once every recording has ended).
 //! 3. Sessions held, as in the emulator's `ws` bench: the same streaming sessions, doubling from 8, until a
-//!    session sees a chunk more than 40 ms behind its real-time schedule, then one level halfway back; direct,
+//!    session sees a chunk more than 40 ms behind its real-time schedule, then bisecting back to within an
+//!    eighth; direct,
 //!    recording off, recording. On one machine the client and the emulator take their share of it too, so the
 //!    direct figure bounds the other two.
 //!

@@ -4,8 +4,7 @@
 //!
 //! The recorded event keeps a small reference in place of the base64 payload
 //! ([`realtime_store::audio_reference`]), and an export puts the payload back, byte for byte. That holds only
-//! when the payload comes back as it went: standard base64 with padding, written in the frame once and
-//! without escapes. A payload that would not (or a frame that already holds a reference's prefix) stays in
+//! when the payload comes back as it went: standard base64 with padding, written without escapes. A payload that would not (or a frame that already holds a reference's prefix) stays in
 //! the event as it came.
 //!
 //! A batch's audio is written to its tracks before the batch's events are stored, so no stored event refers
@@ -13,6 +12,8 @@
 //! before the next one starts. Its media type comes from the server's last
 //! `session.created` / `session.updated` (`audio.input.format` / `audio.output.format`), `audio/pcm` at
 //! 24 kHz until one says otherwise.
+
+use std::borrow::Cow;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -87,20 +88,16 @@ impl Default for Tracks {
 
 const PCM24: &str = "audio/pcm;rate=24000";
 
+/// What [`Tracks::take`] reads of a frame, in one pass: its type and its audio payload, if any.
 #[derive(Deserialize)]
 struct Head<'a> {
     #[serde(rename = "type", borrow)]
-    kind: &'a str,
-}
-
-#[derive(Deserialize)]
-struct Append<'a> {
+    kind: Cow<'a, str>,
+    /// `input_audio_buffer.append`'s payload. A string with escapes cannot be borrowed, and fails the parse:
+    /// it would not come back as it went (nor would another event's `delta` with escapes, which is no audio).
     #[serde(borrow)]
     audio: Option<&'a str>,
-}
-
-#[derive(Deserialize)]
-struct Delta<'a> {
+    /// `response.output_audio.delta`'s payload.
     #[serde(borrow)]
     delta: Option<&'a str>,
 }
@@ -110,16 +107,18 @@ impl Tracks {
     /// reference in its place), or None to record it as it came.
     pub(super) fn take(&mut self, direction: Direction, text: &[u8], ts: f64) -> Option<Bytes> {
         let text = std::str::from_utf8(text).ok()?;
-        let kind = serde_json::from_str::<Head<'_>>(text).ok()?.kind;
-        let (track, payload) = match (direction, kind) {
-            (Direction::Client, "input_audio_buffer.append") => (
-                Track::User,
-                serde_json::from_str::<Append<'_>>(text).ok()?.audio?,
-            ),
-            (Direction::Server, "response.output_audio.delta") => (
-                Track::Model,
-                serde_json::from_str::<Delta<'_>>(text).ok()?.delta?,
-            ),
+        let head = match serde_json::from_str::<Head<'_>>(text) {
+            Ok(head) => head,
+            // A session whose text the payload fields do not fit still names the formats.
+            Err(_) if direction == Direction::Server && is_session(text) => {
+                self.formats(text);
+                return None;
+            }
+            Err(_) => return None,
+        };
+        let (track, payload) = match (direction, &*head.kind) {
+            (Direction::Client, "input_audio_buffer.append") => (Track::User, head.audio?),
+            (Direction::Server, "response.output_audio.delta") => (Track::Model, head.delta?),
             (Direction::Server, "session.created" | "session.updated") => {
                 self.formats(text);
                 return None;
@@ -130,12 +129,11 @@ impl Tracks {
             return None;
         }
         // Only a payload that comes back as it went: canonical base64 (the STANDARD engine decodes nothing
-        // else: padding required, no stray bits), once in the frame.
+        // else: padding required, no stray bits).
         let audio = STANDARD.decode(payload).ok()?;
-        let quoted = format!("\"{payload}\"");
-        if text.matches(&quoted).count() != 1 {
-            return None;
-        }
+        // Where the payload sits in the frame: it is borrowed from it.
+        let at = (payload.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
+        let (before, after) = (text.get(..at)?, text.get(at + payload.len()..)?);
         if audio.len() > MAX_CHUNK_BYTES {
             return None;
         }
@@ -170,11 +168,11 @@ impl Tracks {
                 bytes: audio,
             }),
         }
-        Some(Bytes::from(text.replacen(
-            &quoted,
-            &format!("\"{reference}\""),
-            1,
-        )))
+        let mut stored = String::with_capacity(before.len() + reference.len() + after.len());
+        stored.push_str(before);
+        stored.push_str(&reference);
+        stored.push_str(after);
+        Some(Bytes::from(stored))
     }
 
     /// Notes the tracks' media types from the server's session.
@@ -211,6 +209,17 @@ impl Tracks {
         }
         failed.map_or(Ok(()), Err)
     }
+}
+
+/// Whether a server event is a `session.created` or `session.updated`.
+fn is_session(text: &str) -> bool {
+    #[derive(Deserialize)]
+    struct Kind<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: Cow<'a, str>,
+    }
+    serde_json::from_str::<Kind<'_>>(text)
+        .is_ok_and(|k| matches!(&*k.kind, "session.created" | "session.updated"))
 }
 
 /// A Realtime audio format object (`{"type":"audio/pcm","rate":24000}`) as a media type.
@@ -263,8 +272,6 @@ mod tests {
             r#"{"type":"input_audio_buffer.append","audio":"AQJ="}"#.to_owned(),
             // escaped slash
             r#"{"type":"input_audio_buffer.append","audio":"\/\/\/\/"}"#.to_owned(),
-            // the payload twice in the frame
-            r#"{"type":"input_audio_buffer.append","audio":"AQID","x":"AQID"}"#.to_owned(),
             // a reference's prefix already in it
             r#"{"type":"input_audio_buffer.append","audio":"AQID","x":"rc-audio:"}"#.to_owned(),
             // the wrong direction
@@ -288,6 +295,19 @@ mod tests {
                 .is_some()
         );
         assert!(tracks.pending[0].is_empty());
+    }
+
+    #[test]
+    fn only_the_payload_itself_is_replaced() {
+        let mut tracks = Tracks::default();
+        let frame = r#"{"x":"AQID","type":"input_audio_buffer.append","audio":"AQID","y":"AQID"}"#;
+        let stored = tracks
+            .take(Direction::Client, frame.as_bytes(), 1.0)
+            .unwrap();
+        assert_eq!(
+            &stored[..],
+            br#"{"x":"AQID","type":"input_audio_buffer.append","audio":"rc-audio:user:0:0:3","y":"AQID"}"#
+        );
     }
 
     #[test]

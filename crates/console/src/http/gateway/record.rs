@@ -1,11 +1,13 @@
 //! The recording of a relayed connection: every frame, in the order the relay forwarded it, each with the
 //! server's time. The relay hands a frame over after forwarding it and never waits: a task of its own numbers
 //! the frames (seq 2 and up, after the opening event) and stores them through the store's writer in batches.
+//! The recordings run on a thread of their own, at the store's background priority ([`recordings`]): on a
+//! busy machine the relays come first, and the recordings catch up in the time left.
 //!
 //! A batch is what arrived until the next tick of a clock every recording shares ([`LINGER`] apart): many
 //! frames share one append, and the appends of all the recordings meet at the store's writer together, so
 //! that they share its groups and their syncs (a frame that came alone would otherwise cost an append and a
-//! sync of its own). A recording that ends is stored at once, without waiting for the tick.
+//! sync of its own). The batch's first frame wakes its recording; the rest are taken at the tick, at once.
 //!
 //! What cannot be kept is said, never silently skipped: a frame that is not a JSON object with a `type` is
 //! kept as a `console.frame` system event holding its text; one larger than the store takes
@@ -109,7 +111,10 @@ impl Recorder {
             summary: Summary::default(),
             audio: Tracks::default(),
         };
-        let task = tokio::spawn(writer.run(rx));
+        let task = match recordings() {
+            Some(runtime) => runtime.spawn(writer.run(rx)),
+            None => tokio::spawn(writer.run(rx)),
+        };
         (
             Self {
                 to: To::Writer { items, backlog },
@@ -190,13 +195,32 @@ impl Writer {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Item>) -> Summary {
         let mut items = Vec::with_capacity(MAX_BATCH);
         let mut open = true;
+        // The first frame of a batch wakes the recording; the rest of the tick's frames are taken at the tick,
+        // all at once, without waking it again.
         while open && rx.recv_many(&mut items, MAX_BATCH).await > 0 {
-            let events;
-            (events, open) = self.gather(&mut rx, &mut items).await;
-            if !events.is_empty() {
-                self.append(events).await;
+            tokio::time::sleep_until(next_tick()).await;
+            loop {
+                while items.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(item) => items.push(item),
+                        Err(mpsc::error::TryRecvError::Empty) => break,
+                        Err(mpsc::error::TryRecvError::Disconnected) => {
+                            open = false;
+                            break;
+                        }
+                    }
+                }
+                let more = items.len() >= MAX_BATCH;
+                let mut events = Vec::with_capacity(items.len());
+                self.take(&mut items, &mut events);
+                if !events.is_empty() {
+                    self.append(events).await;
+                }
+                self.mark().await;
+                if !more {
+                    break;
+                }
             }
-            self.mark().await;
         }
         let ended = SessionPatch {
             ended: true,
@@ -207,32 +231,6 @@ impl Writer {
             tracing::error!(error = %e, session = %self.session, "could not end a relayed session");
         }
         self.summary
-    }
-
-    /// One append's events: those of `items` and of what arrives until the next tick of the shared clock (at
-    /// most [`MAX_BATCH`] items), each made as it arrives rather than all at the tick. False once every sender
-    /// is gone: the batch is then the recording's last, and does not wait for the tick.
-    async fn gather(
-        &mut self,
-        rx: &mut mpsc::UnboundedReceiver<Item>,
-        items: &mut Vec<Item>,
-    ) -> (Vec<NewEvent>, bool) {
-        let tick = next_tick();
-        let mut events = Vec::new();
-        let mut taken = 0;
-        loop {
-            taken += items.len();
-            self.take(items, &mut events);
-            if taken >= MAX_BATCH {
-                return (events, true);
-            }
-            // `recv_many` is cancel safe: what the timeout interrupts stays in the channel.
-            match tokio::time::timeout_at(tick, rx.recv_many(items, MAX_BATCH - taken)).await {
-                Ok(0) => return (events, false),
-                Ok(_) => {}
-                Err(_) => return (events, true),
-            }
-        }
     }
 
     /// Adds the events of `items` to `events` (emptying `items`), unless the store has fallen too far behind.
@@ -354,6 +352,36 @@ impl Writer {
         };
         self.marked = self.store.update_session(self.session, patch).await.is_ok();
     }
+}
+
+/// The runtime the recordings run on: one thread of its own, at the store's background priority, so that
+/// turning frames into events, moving their audio into tracks and waiting on the store never take a relay's
+/// turn on the server's workers. None if it could not be started (the recordings then share the workers).
+fn recordings() -> Option<&'static tokio::runtime::Handle> {
+    static RUNTIME: OnceLock<Option<tokio::runtime::Handle>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .inspect_err(
+                    |e| tracing::warn!(error = %e, "no runtime of their own for the recordings"),
+                )
+                .ok()?;
+            let handle = runtime.handle().clone();
+            std::thread::Builder::new()
+                .name("recordings".to_owned())
+                .spawn(move || {
+                    realtime_store::run_in_background();
+                    runtime.block_on(std::future::pending::<()>());
+                })
+                .inspect_err(
+                    |e| tracing::warn!(error = %e, "no thread of their own for the recordings"),
+                )
+                .ok()?;
+            Some(handle)
+        })
+        .as_ref()
 }
 
 /// The next tick of the clock every recording shares: a multiple of [`LINGER`] since the first time it was read.
