@@ -7,9 +7,11 @@ use std::time::{Duration, Instant};
 use super::thread::Writer;
 use crate::{Durability, Error, Result};
 
-/// The open transaction is committed when no job has come for this long (at a browser's pace, a batch is
-/// committed a millisecond after its answer; as soon as the queue is empty while someone follows live),
-const IDLE: Duration = Duration::from_millis(1);
+/// The open transaction is committed when no job has come for this long (as soon as the queue is empty while
+/// someone follows live; a reader that must see a batch has it committed at once, see `ReaderWaits`). Longer
+/// than the gateway recordings' 20 ms tick, so that their steady batches share the commits of [`COMMIT_AGE`]
+/// rather than each tick paying a commit of its own (every page it touched written to the WAL again),
+const IDLE: Duration = Duration::from_millis(25);
 /// or once it holds this many events,
 const COMMIT_EVENTS: usize = 20_000;
 /// or once it is this old, under a load that never lets the writer idle. Large transactions are most of the
