@@ -120,12 +120,9 @@ async fn a_kill_9_loses_only_the_frames_of_the_last_moments_before_it() {
         let page = server.get_json("/api/sessions?limit=1").await;
         let sid = page["sessions"][0]["id"].as_str().unwrap().to_owned();
         // The export, with the audio payloads the store keeps in tracks put back: what was relayed.
-        let export = reqwest::get(server.url(&format!("/api/sessions/{sid}/events.jsonl")))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let export = server
+            .get_text(&format!("/api/sessions/{sid}/events.jsonl"))
+            .await;
         let events: Vec<Value> = export
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())

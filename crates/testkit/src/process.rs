@@ -161,6 +161,13 @@ impl ConsoleProcess {
         res.json().await.unwrap()
     }
 
+    /// `GET path`, which must answer 200; its body as text.
+    pub async fn get_text(&self, path: &str) -> String {
+        let res = reqwest::get(self.url(path)).await.unwrap();
+        assert_eq!(res.status(), 200, "GET {path}");
+        res.text().await.unwrap()
+    }
+
     /// Every stored event of a session, in seq order, read page by page through the API.
     pub async fn stored(&self, id: &str) -> Vec<Value> {
         crate::console::stored(&reqwest::Client::new(), &self.url(""), id).await

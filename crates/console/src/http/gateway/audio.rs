@@ -4,8 +4,8 @@
 //!
 //! The recorded event keeps a small reference in place of the base64 payload
 //! ([`realtime_store::audio_reference`]), and an export puts the payload back, byte for byte. That holds only
-//! when the payload comes back as it went: standard base64 with padding, written without escapes. A payload that would not (or a frame that already holds a reference's prefix) stays in
-//! the event as it came.
+//! when the payload comes back as it went: standard base64 with padding, written without escapes. A payload
+//! that would not (or a frame that already holds a reference's prefix) stays in the event as it came.
 //!
 //! A batch's audio is written to its tracks before the batch's events are stored, so no stored event refers
 //! to audio that is not there. Each track fills a chunk of about [`APPENDED_CHUNK_BYTES`] (one file)
@@ -107,15 +107,7 @@ impl Tracks {
     /// reference in its place), or None to record it as it came.
     pub(super) fn take(&mut self, direction: Direction, text: &[u8], ts: f64) -> Option<Bytes> {
         let text = std::str::from_utf8(text).ok()?;
-        let head = match serde_json::from_str::<Head<'_>>(text) {
-            Ok(head) => head,
-            // A session whose text the payload fields do not fit still names the formats.
-            Err(_) if direction == Direction::Server && is_session(text) => {
-                self.formats(text);
-                return None;
-            }
-            Err(_) => return None,
-        };
+        let head = serde_json::from_str::<Head<'_>>(text).ok()?;
         let (track, payload) = match (direction, &*head.kind) {
             (Direction::Client, "input_audio_buffer.append") => (Track::User, head.audio?),
             (Direction::Server, "response.output_audio.delta") => (Track::Model, head.delta?),
@@ -209,17 +201,6 @@ impl Tracks {
         }
         failed.map_or(Ok(()), Err)
     }
-}
-
-/// Whether a server event is a `session.created` or `session.updated`.
-fn is_session(text: &str) -> bool {
-    #[derive(Deserialize)]
-    struct Kind<'a> {
-        #[serde(rename = "type", borrow)]
-        kind: Cow<'a, str>,
-    }
-    serde_json::from_str::<Kind<'_>>(text)
-        .is_ok_and(|k| matches!(&*k.kind, "session.created" | "session.updated"))
 }
 
 /// A Realtime audio format object (`{"type":"audio/pcm","rate":24000}`) as a media type.
